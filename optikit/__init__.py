@@ -1,0 +1,1 @@
+"""optikit: optimizers as plugins, models as YAML, gradients from SymPy."""

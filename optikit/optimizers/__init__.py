@@ -1,0 +1,1 @@
+"""Built-in optimizers; each registers through the public ``optikit_register_optimizers`` hook."""

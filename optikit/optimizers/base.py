@@ -1,0 +1,154 @@
+"""The optimizer contract: pure update rules on float vectors, the engine owns the loop.
+
+An optimizer is a class. Its constructor keywords are its hyperparameters (a spec's
+``optimizer`` section passes them); ``init`` builds the state for a parameter vector and
+``update`` turns a gradient into a step *to add* to the parameters, optax style::
+
+    class Sign(Optimizer):
+        name = "signgd"
+
+        def __init__(self, lr: float = 0.01) -> None:
+            self.lr = lr
+
+        def init(self, params):
+            return EmptyState()
+
+        def update(self, grad, state, params, oracle=None):
+            return -self.lr * np.sign(grad), state
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "Optimizer",
+    "Oracle",
+    "EmptyState",
+    "Hyperparameter",
+    "hyperparameters",
+    "REQUIREMENTS",
+]
+
+#: What an optimizer may ask the engine for beyond the gradient (``Optimizer.requires``).
+REQUIREMENTS = frozenset({"loss", "hessian", "residuals"})
+
+
+class EmptyState(NamedTuple):
+    """State of an optimizer that keeps none."""
+
+
+@runtime_checkable
+class Oracle(Protocol):
+    """Derivatives of the loss on the current batch, for optimizers that need more than a gradient.
+
+    All functions take a parameter vector in spec order. ``loss`` is the batch mean of the
+    per-sample loss. ``residuals``/``jacobian`` exist only for least-squares losses
+    (per-sample loss ``r**2``), where ``loss == mean(residuals**2)``.
+    """
+
+    def loss(self, params: np.ndarray) -> float: ...
+
+    def grad(self, params: np.ndarray) -> np.ndarray: ...
+
+    def hessian(self, params: np.ndarray) -> np.ndarray: ...
+
+    def residuals(self, params: np.ndarray) -> np.ndarray: ...
+
+    def jacobian(self, params: np.ndarray) -> np.ndarray: ...
+
+
+class Optimizer:
+    """Base class (and protocol) of every optimizer, built-in or from a plugin.
+
+    Subclasses set ``name`` and define ``__init__`` (hyperparameters as keywords with defaults),
+    ``init`` and ``update``. ``batch_size`` is the default batching (``None``: the full batch);
+    a spec's ``optimizer.batch_size`` overrides it. ``requires`` names what ``update`` needs in
+    its ``oracle`` argument (a subset of ``{"loss", "hessian", "residuals"}``); the engine
+    compiles only what is asked for and passes ``oracle=None`` when nothing is.
+    """
+
+    name: ClassVar[str]
+    batch_size: ClassVar[int | None] = None
+    requires: ClassVar[frozenset[str]] = frozenset()
+
+    def init(self, params: np.ndarray) -> Any:
+        """Return the initial state (a NamedTuple of arrays and numbers) for ``params``."""
+        raise NotImplementedError
+
+    def update(
+        self, grad: np.ndarray, state: Any, params: np.ndarray, oracle: Oracle | None = None
+    ) -> tuple[np.ndarray, Any]:
+        """Return ``(step, new_state)``; the engine sets ``params = params + step``."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{h.name}={getattr(self, h.name, h.default)!r}" for h in hyperparameters(type(self)))
+        return f"{type(self).__name__}({args})"
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """One constructor keyword of an optimizer."""
+
+    name: str
+    default: Any
+    required: bool
+    annotation: str
+    doc: str = ""
+
+
+def hyperparameters(cls: type) -> list[Hyperparameter]:
+    """The hyperparameters of optimizer class ``cls``, read from its ``__init__`` signature.
+
+    One-line docs come from a ``Parameters``/``Args`` section of the class docstring
+    (``name: text`` or numpy style ``name : type`` followed by an indented line).
+    """
+    try:
+        sig = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):
+        return []
+    docs = _param_docs(inspect.getdoc(cls) or "")
+    out = []
+    for p in list(sig.parameters.values())[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        required = p.default is inspect.Parameter.empty
+        ann = p.annotation
+        ann_text = "" if ann is inspect.Parameter.empty else (ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann)))
+        out.append(Hyperparameter(p.name, None if required else p.default, required, ann_text, docs.get(p.name, "")))
+    return out
+
+
+_SECTION = re.compile(r"^(parameters|args|arguments|hyperparameters):?$", re.I)
+_ENTRY = re.compile(r"^(\w+)(\s*):\s*(.*)$")
+
+
+def _param_docs(doc: str) -> dict[str, str]:
+    """``{name: first line of its doc}`` from a Google (``name: text``) or numpy
+    (``name : type`` then an indented line) parameter section."""
+    docs: dict[str, str] = {}
+    in_section, base, pending = False, 0, None
+    for raw in doc.splitlines():
+        line = raw.strip()
+        indent = len(raw) - len(raw.lstrip())
+        if _SECTION.match(line):
+            in_section, base, pending = True, None, None
+            continue
+        if not in_section or not line or set(line) <= {"-"}:
+            continue
+        base = indent if base is None else base
+        m = _ENTRY.match(line)
+        if m and indent == base:
+            name, space, text = m.groups()
+            docs[name], pending = ("", name) if space else (text, None)
+        elif pending and indent > base:
+            docs[pending], pending = line, None
+        elif indent < base:
+            in_section = False
+    return docs
