@@ -1,0 +1,110 @@
+"""Gradient descent: ``gd`` on the full batch, ``sgd`` on randomly drawn samples.
+
+The update is torch.optim.SGD's, option for option (weight decay, momentum with dampening,
+Nesterov, maximize), so a trajectory can be checked against PyTorch step by step.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .base import Optimizer
+
+
+class MomentumState(NamedTuple):
+    """``buf``: the momentum buffer; ``count``: steps taken (the first step seeds ``buf``)."""
+
+    buf: np.ndarray
+    count: int
+
+
+class GD(Optimizer):
+    """Batch gradient descent: ``p -= lr * g`` on the full data set each step.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    momentum : float
+        Momentum factor (0 disables momentum).
+    dampening : float
+        Dampening applied to the gradient in the momentum buffer.
+    nesterov : bool
+        Use Nesterov momentum (needs momentum > 0 and dampening = 0).
+    weight_decay : float
+        L2 penalty added to the gradient as ``weight_decay * p``.
+    maximize : bool
+        Ascend the objective instead of descending it.
+    """
+
+    name = "gd"
+    batch_size = None
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        maximize: bool = False,
+    ) -> None:
+        if lr < 0:
+            raise ValueError(f"lr must be >= 0, got {lr}")
+        if momentum < 0:
+            raise ValueError(f"momentum must be >= 0, got {momentum}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("nesterov needs momentum > 0 and dampening = 0")
+        self.lr = lr
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.weight_decay = weight_decay
+        self.maximize = maximize
+
+    def init(self, params: np.ndarray) -> MomentumState:
+        return MomentumState(buf=np.zeros_like(params), count=0)
+
+    def update(self, grad, state, params, oracle=None):
+        g = -grad if self.maximize else grad
+        if self.weight_decay:
+            g = g + self.weight_decay * params
+        buf, count = state
+        if self.momentum:
+            # torch seeds the buffer with the first gradient, undampened
+            buf = g.copy() if count == 0 else self.momentum * buf + (1 - self.dampening) * g
+            g = g + self.momentum * buf if self.nesterov else buf
+        return -self.lr * g, MomentumState(buf, count + 1)
+
+
+class SGD(GD):
+    """Stochastic gradient descent: the update of ``gd`` on randomly drawn samples.
+
+    By default each step uses one sample; the samples are reshuffled every epoch. A spec's
+    ``optimizer.batch_size: k`` gives mini-batches of ``k`` and ``optimizer.seed`` fixes the draw.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    momentum : float
+        Momentum factor (0 disables momentum).
+    dampening : float
+        Dampening applied to the gradient in the momentum buffer.
+    nesterov : bool
+        Use Nesterov momentum (needs momentum > 0 and dampening = 0).
+    weight_decay : float
+        L2 penalty added to the gradient as ``weight_decay * p``.
+    maximize : bool
+        Ascend the objective instead of descending it.
+    """
+
+    name = "sgd"
+    batch_size = 1
+
+
+OPTIMIZERS = (GD, SGD)
