@@ -1,1 +1,48 @@
-"""optikit: optimizers as plugins, models as YAML, gradients from SymPy."""
+"""optikit: optimizers as plugins, models as YAML, gradients from SymPy.
+
+>>> import optikit
+>>> result = optikit.run("specs/seed_gd.yaml")          # doctest: +SKIP
+>>> result.parameters["w"]                              # doctest: +SKIP
+1.9999999125232637
+"""
+
+from __future__ import annotations
+
+from .api import prepare, run
+from .engine import EpochRecord, History, Result
+from .errors import (
+    DivergenceError,
+    ExpressionError,
+    Location,
+    OptikitError,
+    PluginError,
+    RunError,
+    SpecError,
+)
+from .hookspecs import hookimpl
+from .optimizers.base import EmptyState, Optimizer, Oracle
+from .spec import Spec, load_spec, loads_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load_spec",
+    "loads_spec",
+    "run",
+    "prepare",
+    "hookimpl",
+    "Optimizer",
+    "Oracle",
+    "EmptyState",
+    "Spec",
+    "Result",
+    "History",
+    "EpochRecord",
+    "OptikitError",
+    "SpecError",
+    "ExpressionError",
+    "PluginError",
+    "RunError",
+    "DivergenceError",
+    "Location",
+]

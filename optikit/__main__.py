@@ -1,0 +1,7 @@
+"""``python -m optikit``: the same as the ``optikit`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,133 @@
+"""The Python API: load a spec, prepare it against the installed plugins, run it.
+
+The ``optikit`` command is a thin shell over these functions.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pluggy
+
+from .engine import EpochRecord, Result, Settings, run_problem
+from .errors import SpecError
+from .optimizers.base import Optimizer, hyperparameters
+from .plugins import Registry, plugin_manager
+from .spec import Spec, load_spec
+from .symbolic import Problem, compile_spec
+
+__all__ = ["Prepared", "prepare", "run", "make_optimizer", "as_spec"]
+
+
+def as_spec(spec_or_path: Spec | str | Path, **overrides: Any) -> Spec:
+    """A :class:`Spec` from a spec or a path, with ``overrides`` applied."""
+    spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
+    return spec.with_overrides(**overrides) if overrides else spec
+
+
+def make_optimizer(spec: Spec, registry: Registry) -> Optimizer:
+    """Instantiate the spec's optimizer with its hyperparameters; errors name the spec's lines."""
+    opt = spec.optimizer
+    entry = registry.optimizers.get(opt.name)
+    if entry is None:
+        import difflib
+
+        names = sorted(registry.optimizers)
+        close = difflib.get_close_matches(opt.name, names, n=1)
+        raise spec.error(f"unknown optimizer {opt.name!r}; registered: {', '.join(names)}", "optimizer", "name",
+                         hint=f"did you mean {close[0]!r}?" if close else "see 'optikit plugins'")
+    cls = entry.obj
+    known = {h.name: h for h in hyperparameters(cls)}
+    accepted = ", ".join(f"{h.name}={h.default!r}" if not h.required else h.name for h in known.values()) or "none"
+    for key in opt.hyperparameters:
+        if key not in known:
+            import difflib
+
+            from .spec import ENGINE_KEYS
+
+            close = difflib.get_close_matches(key, [*known, *ENGINE_KEYS], n=1)
+            raise spec.error(f"optimizer {opt.name!r} has no hyperparameter {key!r}; accepted: {accepted}",
+                             "optimizer", key, key=True, hint=f"did you mean {close[0]!r}?" if close else None)
+    missing = [h.name for h in known.values() if h.required and h.name not in opt.hyperparameters]
+    if missing:
+        raise spec.error(f"optimizer {opt.name!r} needs {', '.join(missing)}; accepted: {accepted}", "optimizer")
+    kwargs = {k: (list(v) if isinstance(v, tuple) and not isinstance(known[k].default, tuple) else v)
+              for k, v in opt.hyperparameters.items()}
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        bad = next((k for k in opt.hyperparameters if k in str(exc)), None)
+        path = ("optimizer", bad) if bad else ("optimizer",)
+        raise spec.error(f"invalid hyperparameters for {opt.name!r}: {exc}", *path, hint=f"accepted: {accepted}") from None
+
+
+def _schedule(spec: Spec, registry: Registry) -> Callable[[int], float] | None:
+    sched = spec.optimizer.schedule
+    if sched is None:
+        return None
+    name = sched["name"]
+    entry = registry.schedules.get(name)
+    if entry is None:
+        raise spec.error(f"unknown schedule {name!r}; registered: {', '.join(sorted(registry.schedules))}",
+                         "optimizer", "schedule", "name")
+    kwargs = {k: v for k, v in sched.items() if k != "name"}
+    try:
+        inspect.signature(entry.obj).bind(spec.optimizer.epochs, **kwargs)
+        return entry.obj(spec.optimizer.epochs, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise spec.error(f"invalid schedule {name!r}: {exc}", "optimizer", "schedule") from None
+
+
+@dataclass
+class Prepared:
+    """A spec ready to run: its plugin manager, registry, compiled problem, optimizer and settings."""
+
+    spec: Spec
+    pm: pluggy.PluginManager
+    registry: Registry
+    problem: Problem
+    optimizer: Optimizer
+    settings: Settings
+
+    def run(self, callbacks: Iterable[Callable[[EpochRecord], bool | None]] = ()) -> Result:
+        """Run once; plugin run hooks are called around it."""
+        hook = self.pm.hook
+        hook.optikit_run_start(spec=self.spec, problem=self.problem, optimizer=self.optimizer)
+
+        def plugin_callbacks(record: EpochRecord) -> bool:
+            return any(bool(r) for r in hook.optikit_epoch_end(record=record))
+
+        result = run_problem(self.problem, self.optimizer, self.settings,
+                             callbacks=[*callbacks, plugin_callbacks])
+        hook.optikit_run_end(result=result)
+        return result
+
+
+def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: pluggy.PluginManager | None = None,
+            **overrides: Any) -> Prepared:
+    """Load (if needed), validate against the registry, and compile a spec without running it."""
+    spec = as_spec(spec_or_path, **overrides)
+    pm = pm or plugin_manager(plugins)
+    registry = Registry.build(pm)
+    optimizer = make_optimizer(spec, registry)
+    problem = compile_spec(spec, registry.losses)
+    if "residuals" in getattr(optimizer, "requires", ()):
+        problem._residuals  # a non-least-squares loss is a spec error before the run, not during it
+    settings = Settings.from_spec(spec.optimizer, optimizer, _schedule(spec, registry))
+    return Prepared(spec, pm, registry, problem, optimizer, settings)
+
+
+def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
+        callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (), **overrides: Any) -> Result:
+    """Load, compile and run a spec; return its :class:`~optikit.engine.Result`.
+
+    ``overrides`` replace parts of the spec's optimizer section, e.g.
+    ``optikit.run("specs/seed_gd.yaml", lr=0.05, epochs=20)`` or ``optimizer="adam"``;
+    ``parameters={"w": 0.0}`` replaces initial values.
+    """
+    if not isinstance(spec_or_path, (Spec, str, Path)):
+        raise SpecError(f"expected a Spec or a path, got {type(spec_or_path).__name__}")
+    return prepare(spec_or_path, plugins=plugins, **overrides).run(callbacks)

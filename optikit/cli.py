@@ -1,0 +1,219 @@
+"""The ``optikit`` command: ``run``, ``grad``, ``validate`` and ``plugins``.
+
+Errors a user can cause print one message (file:line:column, field, what to do) and exit with
+2 (bad spec, plugin or usage) or 1 (a run that failed); ``--traceback`` shows the Python stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__
+from .errors import DivergenceError, OptikitError, SpecError
+
+__all__ = ["main", "build_parser"]
+
+
+def _plugin_args(parser: argparse.ArgumentParser, dest: str) -> None:
+    parser.add_argument("-p", dest=dest, action="append", default=[], metavar="PLUGIN",
+                        help="load a plugin: a module name or a path to a .py file (repeatable)")
+    parser.add_argument("--traceback", dest=f"{dest}_tb", action="store_true", help="show Python tracebacks of errors")
+
+
+def _override(text: str) -> tuple[str, Any]:
+    from .yamlsafe import load
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed, _ = load(value, "--set")
+    except SpecError as exc:
+        raise argparse.ArgumentTypeError(f"{key}: {exc.message}") from None
+    if isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError(f"{key}: expected a number, true/false, text or a list")
+    return key.strip(), tuple(parsed) if isinstance(parsed, list) else parsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``optikit`` command."""
+    parser = argparse.ArgumentParser(prog="optikit", description="Fit models and minimize objectives written as YAML specs.")
+    parser.add_argument("--version", action="version", version=f"optikit {__version__}")
+    _plugin_args(parser, "plugins")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _plugin_args(p, "plugins_after")
+        p.set_defaults(func=func)
+        return p
+
+    run = command("run", "train a spec and report the run", cmd_run)
+    run.add_argument("spec", type=Path, help="the spec file (YAML)")
+    run.add_argument("--format", choices=("table", "seed", "json"), default="table",
+                     help="table: readable per-epoch table (default); seed: the seed program's exact lines; json: one object")
+    run.add_argument("--every", type=int, default=None, metavar="N", help="table: print every N-th epoch")
+    run.add_argument("--plot", nargs="?", const="-", default=None, metavar="PATH",
+                     help="save the loss curve to PATH (PNG, SVG, PDF); without PATH, show it in a window")
+    run.add_argument("--no-plot", action="store_true", help="do not plot (overrides --plot)")
+    run.add_argument("--optimizer", help="use this optimizer instead of the spec's")
+    run.add_argument("--lr", type=float, help="learning rate")
+    run.add_argument("--epochs", type=int, help="number of epochs")
+    run.add_argument("--steps", type=int, help="number of optimizer steps")
+    run.add_argument("--batch-size", type=int, help="samples per step")
+    run.add_argument("--seed", type=int, help="seed of the sample draws")
+    run.add_argument("--set", dest="sets", action="append", default=[], type=_override, metavar="KEY=VALUE",
+                     help="set any optimizer key or hyperparameter, e.g. --set momentum=0.9 (repeatable)")
+
+    grad = command("grad", "print the symbolic loss, gradient (and Hessian) of a spec", cmd_grad)
+    grad.add_argument("spec", type=Path)
+    grad.add_argument("--hessian", action="store_true", help="also print the second derivatives")
+    grad.add_argument("--format", choices=("text", "json"), default="text")
+
+    validate = command("validate", "check specs without running them", cmd_validate)
+    validate.add_argument("specs", type=Path, nargs="+", metavar="spec")
+
+    plugins = command("plugins", "list plugins, their optimizers, losses and schedules", cmd_plugins)
+    plugins.add_argument("--format", choices=("text", "json"), default="text")
+    return parser
+
+
+def _plugins(args: argparse.Namespace) -> list[str]:
+    return [*args.plugins, *getattr(args, "plugins_after", [])]
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out = {k: getattr(args, k) for k in ("optimizer", "lr", "epochs", "steps", "batch_size", "seed")
+           if getattr(args, k, None) is not None}
+    out.update(dict(args.sets))
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .api import prepare
+    from .report import REPORTERS
+
+    prepared = prepare(args.spec, plugins=_plugins(args), **_overrides(args))
+    epochs = prepared.settings.epochs or 0
+    every = args.every or (1 if epochs <= 200 else -(-epochs // 50))
+    reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
+    reporter.start()
+    try:
+        result = prepared.run(callbacks=[reporter.epoch])
+    except DivergenceError as exc:
+        reporter.failed(exc, exc.result)  # what was computed is printed before the error
+        raise
+    reporter.end(result)
+    if args.plot and not args.no_plot:
+        from .plots import plot_loss
+
+        spec = prepared.spec
+        ylabel = spec.loss if spec.model else "objective"
+        saved = plot_loss(result, None if args.plot == "-" else args.plot, ylabel=ylabel)
+        if saved is not None:
+            print(f"plot saved to {saved}", file=sys.stderr)
+    return 0
+
+
+def cmd_grad(args: argparse.Namespace) -> int:
+    import sympy
+
+    from .api import prepare
+    from .report import to_json
+
+    prepared = prepare(args.spec, plugins=_plugins(args))
+    problem, spec = prepared.problem, prepared.spec
+    names = spec.parameter_names
+    data: dict[str, Any] = {"name": spec.name, "loss": sympy.sstr(problem.loss_expr),
+                            "gradient": {n: sympy.sstr(g) for n, g in zip(names, problem.grad_exprs)}}
+    if args.hessian:
+        data["hessian"] = {a: {b: sympy.sstr(h) for b, h in zip(names, row)}
+                           for a, row in zip(names, problem.hessian_exprs)}
+    if args.format == "json":
+        print(to_json(data))
+        return 0
+    rows = f"mean over the {spec.n_rows} rows" if spec.data else "no data: the objective itself"
+    print(f"{spec.name}: per-sample loss and its derivatives (batch loss: {rows})")
+    print(f"  loss = {data['loss']}")
+    for n, g in data["gradient"].items():
+        print(f"  d loss / d {n} = {g}")
+    for a, row in data.get("hessian", {}).items():
+        for b, h in row.items():
+            print(f"  d2 loss / d {a} d {b} = {h}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .api import prepare
+    from .plugins import plugin_manager
+    from .report import describe_spec
+
+    pm = plugin_manager(_plugins(args))
+    failed = 0
+    for path in args.specs:
+        try:
+            prepared = prepare(path, pm=pm)
+        except OptikitError as exc:
+            print(f"optikit: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"ok {path}: {describe_spec(prepared.spec)}")
+    return 2 if failed else 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .optimizers.base import hyperparameters
+    from .plugins import Registry, plugin_manager
+    from .report import to_json
+
+    registry = Registry.build(plugin_manager(_plugins(args)))
+    optimizers = [{"name": e.name, "source": e.source, "doc": e.doc, "batch_size": e.obj.batch_size,
+                   "requires": sorted(e.obj.requires),
+                   "hyperparameters": [{"name": h.name, "default": h.default, "required": h.required, "doc": h.doc}
+                                       for h in hyperparameters(e.obj)]}
+                  for e in registry.optimizers.values()]
+    losses = [{"name": e.name, "source": e.source, "expression": e.obj, "doc": e.doc} for e in registry.losses.values()]
+    schedules = [{"name": e.name, "source": e.source, "doc": e.doc} for e in registry.schedules.values()]
+    if args.format == "json":
+        print(to_json({"optimizers": optimizers, "losses": losses, "schedules": schedules}))
+        return 0
+    print("optimizers:")
+    for o in optimizers:
+        print(f"  {o['name']}  [{o['source']}]  {o['doc']}")
+        for h in o["hyperparameters"]:
+            default = "required" if h["required"] else f"= {h['default']!r}"
+            print(f"      {h['name']} {default}" + (f"  {h['doc']}" if h["doc"] else ""))
+    print("losses:")
+    for item in losses:
+        print(f"  {item['name']}  [{item['source']}]  {item['expression']}" + (f"  ({item['doc']})" if item["doc"] else ""))
+    print("schedules:")
+    for item in schedules:
+        print(f"  {item['name']}  [{item['source']}]  {item['doc']}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``optikit`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    show_tb = args.plugins_tb or getattr(args, "plugins_after_tb", False)
+    try:
+        return args.func(args)
+    except OptikitError as exc:
+        if show_tb:
+            traceback.print_exc()
+        print(f"optikit: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("optikit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
