@@ -1,0 +1,299 @@
+"""The Adam family: ``adam``, ``adamw``, ``nadam`` and ``radam``.
+
+Each update is torch.optim's single-tensor (``foreach=False``) code path, option for option and
+operation for operation, so a float64 trajectory agrees with PyTorch's to rounding.
+
+Where torch changes the parameter in more than one in-place operation (decoupled weight decay's
+``param.mul_(1 - lr * weight_decay)``; NAdam's two ``addcdiv_``), the step is computed as torch's
+new parameter minus the old one. That difference is exact whenever the two are within a factor
+of two of each other (Sterbenz), so ``params + step`` is then torch's parameter bit for bit;
+otherwise it is off by one rounding. Single-operation updates return torch's addend itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from .adaptive import _flag, _lerp, _real, _signed_grad
+from .base import Optimizer
+
+
+def _betas(betas, *, closed: bool = False) -> tuple[float, float]:
+    """A length-2 sequence of floats in ``[0, 1)`` (``[0, 1]`` if ``closed``) as a tuple."""
+    if isinstance(betas, (str, bytes)) or not isinstance(betas, (Sequence, np.ndarray)) or len(betas) != 2:
+        raise ValueError(f"Invalid betas: {betas!r} (expected two numbers)")
+    return tuple(
+        _real(f"beta parameter at index {i}", b, high=1.0, high_open=not closed) for i, b in enumerate(betas)
+    )  # type: ignore[return-value]
+
+
+class AdamState(NamedTuple):
+    """First and second moment estimates, the running maximum of the second (``amsgrad``), steps taken."""
+
+    exp_avg: np.ndarray
+    exp_avg_sq: np.ndarray
+    max_exp_avg_sq: np.ndarray
+    count: int
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015): bias-corrected running moments of the gradient and its square.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    betas : list[float]
+        Decay rates of the running averages of the gradient and of its square.
+    eps : float
+        Added to the denominator for numerical stability.
+    weight_decay : float
+        Weight decay: an L2 penalty on the gradient, or decoupled if ``decoupled_weight_decay``.
+    amsgrad : bool
+        Use the AMSGrad variant (the running maximum of the second moment).
+    maximize : bool
+        Ascend the objective instead of descending it.
+    decoupled_weight_decay : bool
+        Shrink the parameters by ``1 - lr * weight_decay`` each step (AdamW) instead.
+    """
+
+    name = "adam"
+    batch_size = None
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: Sequence[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        self.lr = _real("learning rate", lr)
+        self.betas = _betas(betas)
+        self.eps = _real("epsilon value", eps)
+        self.weight_decay = _real("weight_decay value", weight_decay)
+        self.amsgrad = _flag("amsgrad", amsgrad)
+        self.maximize = _flag("maximize", maximize)
+        self.decoupled_weight_decay = _flag("decoupled_weight_decay", decoupled_weight_decay)
+
+    def init(self, params: np.ndarray) -> AdamState:
+        return AdamState(*(np.zeros_like(params, dtype=float) for _ in range(3)), count=0)
+
+    def update(self, grad, state, params, oracle=None):
+        beta1, beta2 = self.betas
+        lr, wd = self.lr, self.weight_decay
+        decoupled = self.decoupled_weight_decay and wd != 0
+        g = _signed_grad(grad, params, self.maximize, 0.0 if decoupled else wd)
+        count = state.count + 1
+        step = float(count)  # torch's step counter is a float tensor read back with .item()
+        exp_avg = _lerp(state.exp_avg, g, 1 - beta1)
+        exp_avg_sq = state.exp_avg_sq * beta2 + (1 - beta2) * g * g
+        step_size = lr / (1 - beta1**step)
+        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+        max_exp_avg_sq = state.max_exp_avg_sq
+        if self.amsgrad:
+            max_exp_avg_sq = np.maximum(max_exp_avg_sq, exp_avg_sq)
+            denom = np.sqrt(max_exp_avg_sq) / bias_correction2_sqrt + self.eps
+        else:
+            denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + self.eps
+        delta = -step_size * (exp_avg / denom)
+        if decoupled:  # torch's new parameter minus the old (see the module docstring)
+            delta = (params * (1 - lr * wd) + delta) - params
+        return delta, AdamState(exp_avg, exp_avg_sq, max_exp_avg_sq, count)
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter, 2019): Adam with decoupled weight decay.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    betas : list[float]
+        Decay rates of the running averages of the gradient and of its square.
+    eps : float
+        Added to the denominator for numerical stability.
+    weight_decay : float
+        Decoupled weight decay: each step first shrinks the parameters by ``1 - lr * weight_decay``.
+    amsgrad : bool
+        Use the AMSGrad variant (the running maximum of the second moment).
+    maximize : bool
+        Ascend the objective instead of descending it.
+    """
+
+    name = "adamw"
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: Sequence[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay=True)
+
+
+class NAdamState(NamedTuple):
+    """Moment estimates, the product of the momentum schedule so far, steps taken."""
+
+    exp_avg: np.ndarray
+    exp_avg_sq: np.ndarray
+    mu_product: float
+    count: int
+
+
+class NAdam(Optimizer):
+    """NAdam (Dozat, 2016): Adam with Nesterov momentum and a warming-up momentum schedule.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    betas : list[float]
+        Decay rates of the running averages of the gradient and of its square.
+    eps : float
+        Added to the denominator for numerical stability.
+    weight_decay : float
+        Weight decay: an L2 penalty on the gradient, or decoupled if ``decoupled_weight_decay``.
+    momentum_decay : float
+        Momentum schedule: step ``t`` uses ``beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))``.
+    decoupled_weight_decay : bool
+        Shrink the parameters by ``1 - lr * weight_decay`` each step (NAdamW) instead.
+    maximize : bool
+        Ascend the objective instead of descending it.
+    """
+
+    name = "nadam"
+    batch_size = None
+
+    def __init__(
+        self,
+        lr: float = 2e-3,
+        betas: Sequence[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum_decay: float = 4e-3,
+        decoupled_weight_decay: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        self.lr = _real("learning rate", lr)
+        self.betas = _betas(betas)
+        self.eps = _real("epsilon value", eps)
+        self.weight_decay = _real("weight_decay value", weight_decay)
+        self.momentum_decay = _real("momentum_decay value", momentum_decay)
+        self.decoupled_weight_decay = _flag("decoupled_weight_decay", decoupled_weight_decay)
+        self.maximize = _flag("maximize", maximize)
+
+    def init(self, params: np.ndarray) -> NAdamState:
+        return NAdamState(np.zeros_like(params, dtype=float), np.zeros_like(params, dtype=float), 1.0, 0)
+
+    def update(self, grad, state, params, oracle=None):
+        beta1, beta2 = self.betas
+        lr, wd, md = self.lr, self.weight_decay, self.momentum_decay
+        decoupled = self.decoupled_weight_decay and wd != 0
+        g = _signed_grad(grad, params, self.maximize, 0.0 if decoupled else wd)
+        count = state.count + 1
+        step = float(count)
+        bias_correction2 = 1 - beta2**step
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * md)))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * md)))
+        # torch keeps mu_product in the default dtype; this is float64 throughout
+        mu_product = state.mu_product * mu
+        mu_product_next = mu_product * mu_next
+        exp_avg = _lerp(state.exp_avg, g, 1 - beta1)
+        exp_avg_sq = state.exp_avg_sq * beta2 + (1 - beta2) * g * g
+        denom = np.sqrt(exp_avg_sq / bias_correction2) + self.eps
+        new = params * (1 - lr * wd) if decoupled else params
+        new = new + (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
+        new = new + ((-lr * mu_next) / (1.0 - mu_product_next)) * (exp_avg / denom)
+        return new - params, NAdamState(exp_avg, exp_avg_sq, mu_product, count)
+
+
+class RAdamState(NamedTuple):
+    """First and second moment estimates, steps taken."""
+
+    exp_avg: np.ndarray
+    exp_avg_sq: np.ndarray
+    count: int
+
+
+class RAdam(Optimizer):
+    """RAdam (Liu et al., 2020): Adam with the variance of the adaptive step rectified.
+
+    While the second-moment estimate is too short to trust (the first few steps) it takes
+    plain bias-corrected momentum steps.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    betas : list[float]
+        Decay rates of the running averages of the gradient and of its square.
+    eps : float
+        Added to the denominator for numerical stability.
+    weight_decay : float
+        Weight decay: an L2 penalty on the gradient, or decoupled if ``decoupled_weight_decay``.
+    decoupled_weight_decay : bool
+        Shrink the parameters by ``1 - lr * weight_decay`` each step instead.
+    maximize : bool
+        Ascend the objective instead of descending it.
+    """
+
+    name = "radam"
+    batch_size = None
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: Sequence[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled_weight_decay: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        self.lr = _real("learning rate", lr)
+        self.betas = _betas(betas)
+        self.eps = _real("epsilon value", eps)
+        self.weight_decay = _real("weight_decay value", weight_decay)
+        self.decoupled_weight_decay = _flag("decoupled_weight_decay", decoupled_weight_decay)
+        self.maximize = _flag("maximize", maximize)
+
+    def init(self, params: np.ndarray) -> RAdamState:
+        return RAdamState(np.zeros_like(params, dtype=float), np.zeros_like(params, dtype=float), 0)
+
+    def update(self, grad, state, params, oracle=None):
+        beta1, beta2 = self.betas
+        lr, wd = self.lr, self.weight_decay
+        decoupled = self.decoupled_weight_decay and wd != 0
+        g = _signed_grad(grad, params, self.maximize, 0.0 if decoupled else wd)
+        count = state.count + 1
+        step = float(count)
+        exp_avg = _lerp(state.exp_avg, g, 1 - beta1)
+        exp_avg_sq = state.exp_avg_sq * beta2 + (1 - beta2) * g * g
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        bias_corrected_exp_avg = exp_avg / bias_correction1
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+        if rho_t > 5.0:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            # torch evaluates ``scalar / tensor`` as ``tensor.reciprocal() * scalar``
+            adaptive_lr = (1.0 / (np.sqrt(exp_avg_sq) + self.eps)) * bias_correction2**0.5
+            delta = -(bias_corrected_exp_avg * lr * adaptive_lr * rect)
+        else:
+            delta = -(bias_corrected_exp_avg * lr)
+        if decoupled:
+            delta = (params * (1 - lr * wd) + delta) - params
+        return delta, RAdamState(exp_avg, exp_avg_sq, count)
+
+
+OPTIMIZERS = (Adam, AdamW, NAdam, RAdam)
+"""Built-in optimizers; each registers through the public ``optikit_register_optimizers`` hook."""

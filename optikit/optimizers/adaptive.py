@@ -1,0 +1,235 @@
+"""Per-coordinate adaptive step sizes: ``adagrad``, ``rmsprop`` and ``adadelta``.
+
+Each update is torch.optim's single-tensor (``foreach=False``) code path, option for option and
+operation for operation, so a float64 trajectory agrees with PyTorch's to rounding: torch's
+fused multiply-adds (``lerp``) are the only operations not reproduced bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from .base import Optimizer
+
+
+def _real(name: str, value, *, low: float = 0.0, high: float = math.inf, high_open: bool = False) -> float:
+    """``value`` as a float, or ValueError (torch's wording) when it is not a number in range."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    if ok:
+        value = float(value)
+        ok = low <= value < high if high_open else low <= value <= high
+    if not ok:
+        raise ValueError(f"Invalid {name}: {value!r}")
+    return value
+
+
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"Invalid {name} value: {value!r} (expected true or false)")
+    return bool(value)
+
+
+def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
+    """torch.lerp's two-branch formula (torch fuses the multiply-add; the result differs by an ulp)."""
+    if abs(weight) < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - weight)
+
+
+def _signed_grad(grad: np.ndarray, params: np.ndarray, maximize: bool, weight_decay: float) -> np.ndarray:
+    """torch's ``grad = -grad if maximize``; ``grad = grad.add(param, alpha=weight_decay)``."""
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * params
+    return g
+
+
+class AdagradState(NamedTuple):
+    """``sum``: running sum of squared gradients; ``count``: steps taken (for ``lr_decay``)."""
+
+    sum: np.ndarray
+    count: int
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011): steps scaled by the root of the summed squared gradients.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    lr_decay : float
+        Learning-rate decay: step ``t`` uses ``lr / (1 + (t - 1) * lr_decay)``.
+    weight_decay : float
+        L2 penalty added to the gradient as ``weight_decay * p``.
+    initial_accumulator_value : float
+        Starting value of the sum of squared gradients.
+    eps : float
+        Added to the denominator for numerical stability.
+    maximize : bool
+        Ascend the objective instead of descending it.
+    """
+
+    name = "adagrad"
+    batch_size = None
+
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        maximize: bool = False,
+    ) -> None:
+        self.lr = _real("learning rate", lr)
+        self.lr_decay = _real("lr_decay value", lr_decay)
+        self.weight_decay = _real("weight_decay value", weight_decay)
+        self.initial_accumulator_value = _real("initial_accumulator_value value", initial_accumulator_value)
+        self.eps = _real("epsilon value", eps)
+        self.maximize = _flag("maximize", maximize)
+
+    def init(self, params: np.ndarray) -> AdagradState:
+        return AdagradState(sum=np.full_like(params, self.initial_accumulator_value, dtype=float), count=0)
+
+    def update(self, grad, state, params, oracle=None):
+        count = state.count + 1
+        g = _signed_grad(grad, params, self.maximize, self.weight_decay)
+        # torch keeps the step counter as a float tensor and reads it back with .item()
+        clr = self.lr / (1 + (float(count) - 1) * self.lr_decay)
+        total = state.sum + g * g
+        std = np.sqrt(total) + self.eps
+        return -clr * (g / std), AdagradState(total, count)
+
+
+class RMSpropState(NamedTuple):
+    """Running averages of the squared gradient and (``centered``) the gradient; momentum buffer."""
+
+    square_avg: np.ndarray
+    grad_avg: np.ndarray
+    momentum_buffer: np.ndarray
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, 2012): steps divided by a running root mean square of the gradient.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    alpha : float
+        Smoothing constant of the running averages.
+    eps : float
+        Added to the denominator for numerical stability.
+    weight_decay : float
+        L2 penalty added to the gradient as ``weight_decay * p``.
+    momentum : float
+        Momentum factor (0 disables momentum).
+    centered : bool
+        Normalise by an estimate of the gradient's variance instead of its second moment.
+    maximize : bool
+        Ascend the objective instead of descending it.
+    """
+
+    name = "rmsprop"
+    batch_size = None
+
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        self.lr = _real("learning rate", lr)
+        self.alpha = _real("alpha value", alpha)
+        self.eps = _real("epsilon value", eps)
+        self.weight_decay = _real("weight_decay value", weight_decay)
+        self.momentum = _real("momentum value", momentum)
+        self.centered = _flag("centered", centered)
+        self.maximize = _flag("maximize", maximize)
+
+    def init(self, params: np.ndarray) -> RMSpropState:
+        return RMSpropState(*(np.zeros_like(params, dtype=float) for _ in range(3)))
+
+    def update(self, grad, state, params, oracle=None):
+        g = _signed_grad(grad, params, self.maximize, self.weight_decay)
+        square_avg = state.square_avg * self.alpha + (1 - self.alpha) * g * g
+        grad_avg = state.grad_avg
+        if self.centered:
+            grad_avg = _lerp(grad_avg, g, 1 - self.alpha)
+            avg = np.sqrt(square_avg - grad_avg * grad_avg)
+        else:
+            avg = np.sqrt(square_avg)
+        avg = avg + self.eps
+        buf = state.momentum_buffer
+        if self.momentum > 0:
+            buf = buf * self.momentum + g / avg
+            step = -self.lr * buf
+        else:
+            step = -self.lr * (g / avg)
+        return step, RMSpropState(square_avg, grad_avg, buf)
+
+
+class AdadeltaState(NamedTuple):
+    """Running averages of the squared gradient and of the squared update."""
+
+    square_avg: np.ndarray
+    acc_delta: np.ndarray
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler, 2012): RMSprop with the step scaled by a running RMS of past updates.
+
+    Parameters
+    ----------
+    lr : float
+        Coefficient that scales the update.
+    rho : float
+        Decay rate of the running averages.
+    eps : float
+        Added inside the square roots for numerical stability.
+    weight_decay : float
+        L2 penalty added to the gradient as ``weight_decay * p``.
+    maximize : bool
+        Ascend the objective instead of descending it.
+    """
+
+    name = "adadelta"
+    batch_size = None
+
+    def __init__(
+        self,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        maximize: bool = False,
+    ) -> None:
+        self.lr = _real("learning rate", lr)
+        self.rho = _real("rho value", rho, high=1.0)
+        self.eps = _real("epsilon value", eps)
+        self.weight_decay = _real("weight_decay value", weight_decay)
+        self.maximize = _flag("maximize", maximize)
+
+    def init(self, params: np.ndarray) -> AdadeltaState:
+        return AdadeltaState(np.zeros_like(params, dtype=float), np.zeros_like(params, dtype=float))
+
+    def update(self, grad, state, params, oracle=None):
+        g = _signed_grad(grad, params, self.maximize, self.weight_decay)
+        square_avg = state.square_avg * self.rho + (1 - self.rho) * g * g
+        std = np.sqrt(square_avg + self.eps)
+        delta = np.sqrt(state.acc_delta + self.eps) / std * g
+        acc_delta = state.acc_delta * self.rho + (1 - self.rho) * delta * delta
+        return -self.lr * delta, AdadeltaState(square_avg, acc_delta)
+
+
+OPTIMIZERS = (Adagrad, RMSprop, Adadelta)
+"""Built-in optimizers; each registers through the public ``optikit_register_optimizers`` hook."""
