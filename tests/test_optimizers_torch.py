@@ -88,7 +88,7 @@ def test_trajectory_matches_torch(cls, kwargs, torch_name, torch_kwargs):
 
 
 # optikit's gd/sgd default to lr=0.01; torch.optim.SGD (2.13) defaults to lr=1e-3.
-KNOWN_DEFAULT_DIFFERENCES = {(GD, "lr"), (SGD, "lr")}
+KNOWN_DEFAULT_DIFFERENCES: set = set()
 
 
 @pytest.mark.parametrize(

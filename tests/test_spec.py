@@ -144,5 +144,5 @@ def test_run_reports_an_unknown_optimizer_with_its_line():
 
 
 def test_invalid_hyperparameter_value_is_a_spec_error():
-    with pytest.raises(SpecError, match="lr must be >= 0"):
+    with pytest.raises(SpecError, match="Invalid learning rate"):
         optikit.run(loads_spec(_edit("  lr: 0.1", "  lr: -0.1")))

@@ -13,24 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .base import Optimizer
-
-
-def _real(name: str, value, *, low: float = 0.0, high: float = math.inf, high_open: bool = False) -> float:
-    """``value`` as a float, or ValueError (torch's wording) when it is not a number in range."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-    if ok:
-        value = float(value)
-        ok = low <= value < high if high_open else low <= value <= high
-    if not ok:
-        raise ValueError(f"Invalid {name}: {value!r}")
-    return value
-
-
-def _flag(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"Invalid {name} value: {value!r} (expected true or false)")
-    return bool(value)
+from .base import Optimizer, check_flag as _flag, check_real as _real
 
 
 def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:

@@ -20,6 +20,8 @@ An optimizer is a class. Its constructor keywords are its hyperparameters (a spe
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
@@ -33,6 +35,8 @@ __all__ = [
     "Hyperparameter",
     "hyperparameters",
     "REQUIREMENTS",
+    "check_real",
+    "check_flag",
 ]
 
 #: What an optimizer may ask the engine for beyond the gradient (``Optimizer.requires``).
@@ -152,3 +156,21 @@ def _param_docs(doc: str) -> dict[str, str]:
         elif indent < base:
             in_section = False
     return docs
+
+
+def check_real(name: str, value, *, low: float = 0.0, high: float = math.inf, high_open: bool = False) -> float:
+    """``value`` as a float, or ValueError (torch's wording) when it is not a number in range."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    if ok:
+        value = float(value)
+        ok = low <= value < high if high_open else low <= value <= high
+    if not ok:
+        raise ValueError(f"Invalid {name}: {value!r}")
+    return value
+
+
+def check_flag(name: str, value) -> bool:
+    """``value`` as a bool, or ValueError when it is not ``true``/``false``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"Invalid {name} value: {value!r} (expected true or false)")
+    return bool(value)

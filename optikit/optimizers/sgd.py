@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import math
+
 import numpy as np
 
-from .base import Optimizer
+from .base import Optimizer, check_flag, check_real
 
 
 class MomentumState(NamedTuple):
@@ -44,27 +46,21 @@ class GD(Optimizer):
 
     def __init__(
         self,
-        lr: float = 0.01,
+        lr: float = 1e-3,
         momentum: float = 0.0,
         dampening: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
         maximize: bool = False,
     ) -> None:
-        if lr < 0:
-            raise ValueError(f"lr must be >= 0, got {lr}")
-        if momentum < 0:
-            raise ValueError(f"momentum must be >= 0, got {momentum}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("nesterov needs momentum > 0 and dampening = 0")
-        self.lr = lr
-        self.momentum = momentum
-        self.dampening = dampening
-        self.nesterov = nesterov
-        self.weight_decay = weight_decay
-        self.maximize = maximize
+        self.lr = check_real("learning rate", lr)
+        self.momentum = check_real("momentum value", momentum)
+        self.dampening = check_real("dampening value", dampening, low=-math.inf)
+        self.nesterov = check_flag("nesterov", nesterov)
+        self.weight_decay = check_real("weight_decay value", weight_decay)
+        self.maximize = check_flag("maximize", maximize)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def init(self, params: np.ndarray) -> MomentumState:
         return MomentumState(buf=np.zeros_like(params), count=0)
