@@ -56,12 +56,28 @@ def make_optimizer(spec: Spec, registry: Registry) -> Optimizer:
         raise spec.error(f"optimizer {opt.name!r} needs {', '.join(missing)}; accepted: {accepted}", "optimizer")
     kwargs = {k: (list(v) if isinstance(v, tuple) and not isinstance(known[k].default, tuple) else v)
               for k, v in opt.hyperparameters.items()}
+    for key, value in kwargs.items():
+        default = known[key].default
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if (isinstance(default, bool) and not isinstance(value, bool)) or \
+                (isinstance(default, (int, float)) and not isinstance(default, bool) and not number):
+            kind = "true or false" if isinstance(default, bool) else "a number"
+            raise spec.error(f"expected {kind}, got {value!r}", "optimizer", key, hint=f"default: {default!r}")
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:
-        bad = next((k for k in opt.hyperparameters if k in str(exc)), None)
+        bad = next((k for k in kwargs if _fails_alone(cls, k, kwargs[k])), None)
         path = ("optimizer", bad) if bad else ("optimizer",)
         raise spec.error(f"invalid hyperparameters for {opt.name!r}: {exc}", *path, hint=f"accepted: {accepted}") from None
+
+
+def _fails_alone(cls: type, key: str, value: Any) -> bool:
+    """Whether ``cls(key=value)`` alone is refused: pins a constructor error on one spec field."""
+    try:
+        cls(**{key: value})
+    except (ValueError, TypeError):
+        return True
+    return False
 
 
 def _schedule(spec: Spec, registry: Registry) -> Callable[[int], float] | None:
