@@ -14,16 +14,7 @@ _MODULES = ("sgd", "adaptive", "adam", "lion", "second_order", "lbfgs")
 
 def builtin_optimizers() -> list[type[Optimizer]]:
     """Every built-in optimizer class, in catalogue order."""
-    out: list[type[Optimizer]] = []
-    for name in _MODULES:
-        try:
-            module = import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-            continue
-        out.extend(module.OPTIMIZERS)
-    return out
+    return [cls for name in _MODULES for cls in import_module(f"{__name__}.{name}").OPTIMIZERS]
 
 
 @hookimpl
