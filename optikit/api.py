@@ -19,7 +19,10 @@ from .plugins import Registry, plugin_manager
 from .spec import Spec, load_spec
 from .symbolic import Problem, compile_spec
 
-__all__ = ["Prepared", "prepare", "run", "make_optimizer", "as_spec"]
+__all__ = ["Prepared", "prepare", "run", "make_optimizer", "as_spec", "RUN_OPTIONS"]
+
+#: Keywords of :func:`run` that configure the run itself rather than the spec.
+RUN_OPTIONS = ("history", "checkpoint", "checkpoint_every", "resume", "on_nonfinite", "max_skips")
 
 
 def as_spec(spec_or_path: Spec | str | Path, **overrides: Any) -> Spec:
@@ -108,8 +111,8 @@ class Prepared:
     optimizer: Optimizer
     settings: Settings
 
-    def run(self, callbacks: Iterable[Callable[[EpochRecord], bool | None]] = ()) -> Result:
-        """Run once; plugin run hooks are called around it."""
+    def run(self, callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (), control: Any = None) -> Result:
+        """Run once; plugin run hooks are called around it. ``control``: see :mod:`optikit.checkpoint`."""
         hook = self.pm.hook
         hook.optikit_run_start(spec=self.spec, problem=self.problem, optimizer=self.optimizer)
 
@@ -117,7 +120,7 @@ class Prepared:
             return any(bool(r) for r in hook.optikit_epoch_end(record=record))
 
         result = run_problem(self.problem, self.optimizer, self.settings,
-                             callbacks=[*callbacks, plugin_callbacks])
+                             callbacks=[*callbacks, plugin_callbacks], control=control)
         hook.optikit_run_end(result=result)
         return result
 
@@ -142,8 +145,16 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
 
     ``overrides`` replace parts of the spec's optimizer section, e.g.
     ``optikit.run("specs/seed_gd.yaml", lr=0.05, epochs=20)`` or ``optimizer="adam"``;
-    ``parameters={"w": 0.0}`` replaces initial values.
+    ``parameters={"w": 0.0}`` replaces initial values. Run options (see
+    :func:`optikit.runio.run_controlled`): ``history=``, ``checkpoint=``, ``checkpoint_every=``,
+    ``resume=``, ``on_nonfinite="skip"``, ``max_skips=``.
     """
     if not isinstance(spec_or_path, (Spec, str, Path)):
         raise SpecError(f"expected a Spec or a path, got {type(spec_or_path).__name__}")
-    return prepare(spec_or_path, plugins=plugins, **overrides).run(callbacks)
+    options = {k: overrides.pop(k) for k in RUN_OPTIONS if k in overrides}
+    prepared = prepare(spec_or_path, plugins=plugins, **overrides)
+    if not options:
+        return prepared.run(callbacks)
+    from .runio import run_controlled
+
+    return run_controlled(prepared, callbacks, catch_sigint=False, **options)

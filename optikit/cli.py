@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = command("plugins", "list plugins, their optimizers, losses and schedules", cmd_plugins)
     plugins.add_argument("--format", choices=("text", "json"), default="text")
+
+    cmp = command("compare", "run a spec with several optimizers and compare the runs", cmd_compare)
+    cmp.add_argument("spec", type=Path, help="the spec file (YAML)")
+    cmp.add_argument("--optimizers", required=True, metavar="A,B,...", help="comma-separated optimizer names")
+    cmp.add_argument("--format", choices=("table", "json"), default="table")
+    cmp.add_argument("--plot", default=None, metavar="PATH", help="save the overlaid loss curves (log scale) to PATH")
+    for flag, kind, what in (("--lr", float, "learning rate of every optimizer that has one"),
+                             ("--epochs", int, "epochs of every run"), ("--steps", int, "steps of every run"),
+                             ("--seed", int, "seed of the sample draws of every run")):
+        cmp.add_argument(flag, type=kind, help=what)
+    cmp.add_argument("--set", dest="sets", action="append", default=[], type=_override, metavar="[OPT.]KEY=VALUE",
+                     help="a hyperparameter of one optimizer (adam.lr=0.05) or, without OPT., of all (repeatable)")
     return parser
 
 
@@ -163,6 +175,36 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         print(f"ok {path}: {describe_spec(prepared.spec)}")
     return 2 if failed else 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare, exit_code, format_table, to_dict
+
+    names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
+    shared = {k: getattr(args, k) for k in ("lr", "epochs", "steps", "seed") if getattr(args, k) is not None}
+    per: dict[str, dict[str, Any]] = {}
+    for key, value in args.sets:
+        opt, dot, name = key.rpartition(".")
+        if dot:
+            per.setdefault(opt, {})[name] = value
+        else:
+            shared[name] = value
+    entries = compare(args.spec, names, per_optimizer=per, plugins=_plugins(args), **shared)
+    if args.format == "json":
+        from .report import to_json
+
+        print(to_json(to_dict(entries)))
+    else:
+        print(format_table(entries))
+    if args.plot:
+        from .plots import plot_loss
+
+        results = [e.result for e in entries if e.result is not None and len(e.result.history)]
+        if results:
+            spec = entries[0].result.name if entries[0].result else None
+            saved = plot_loss(results, args.plot, logy=True, title=spec)
+            print(f"plot saved to {saved}", file=sys.stderr)
+    return exit_code(entries)
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:

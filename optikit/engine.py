@@ -16,6 +16,7 @@ import numpy as np
 
 from .data import batches
 from .errors import DivergenceError, RunError, SpecError
+from .checkpoint import RunControl, RunState
 from .optimizers.base import Optimizer
 from .spec import OptimizerSpec
 from .symbolic import Problem
@@ -137,13 +138,17 @@ def run_problem(
     *,
     callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (),
     params: np.ndarray | None = None,
+    control: RunControl | None = None,
 ) -> Result:
     """Run ``optimizer`` on ``problem`` until a stopping criterion holds; return the :class:`Result`.
 
     ``callbacks`` are called after each epoch with its record; one returning ``True`` stops the
     run. Raises :class:`DivergenceError` the first time the loss, the gradient or a parameter is
     not finite; the error's ``result`` holds the history up to the last finite epoch.
+    ``control`` (:class:`~optikit.checkpoint.RunControl`) resumes, checkpoints, skips
+    non-finite steps and stops on interruption; it never changes the arithmetic.
     """
+    control = control if control is not None else RunControl()
     names = problem.parameter_names
     spec = problem.spec
     lo = np.array([-np.inf if p.min is None else p.min for p in spec.parameters])
@@ -168,6 +173,8 @@ def run_problem(
     prev_loss: float | None = None
     initial_loss: float | None = None
     reason = "epochs"
+    if control.resume is not None:  # continue a checkpointed run exactly where it stopped
+        p, state, step, epoch, prev_loss, initial_loss, seed, start = control.resume.unpack(state, rng, history, start)
 
     def result(final_loss: float) -> Result:
         return Result(spec.name, getattr(optimizer, "name", type(optimizer).__name__), _named(names, p), final_loss,
@@ -175,11 +182,17 @@ def run_problem(
                       seed if not full_batch else settings.seed, time.perf_counter() - start)
 
     def diverged(what: str, value: Any, at: np.ndarray) -> DivergenceError:
-        return DivergenceError(f"the {what} is not finite ({value})", epoch=epoch, step=step,
+        return DivergenceError(f"the {what} is not finite ({value}){control.note()}", epoch=epoch, step=step,
                                parameters=_named(names, at), what=what, result=result(float("nan")))
 
     with np.errstate(all="ignore"):  # non-finite values are detected and reported below
         while True:
+            if control.active:
+                control.boundary(RunState(p.copy(), state, rng.bit_generator.state, seed, epoch, step, prev_loss,
+                                          initial_loss, history.records, len(history), time.perf_counter() - start))
+            if control.interrupted:
+                reason = "interrupted"
+                break
             if settings.epochs is not None and epoch >= settings.epochs:
                 reason = "epochs"
                 break
@@ -192,7 +205,7 @@ def run_problem(
                 epoch_loss, grad = problem.loss_and_grad(p)
             else:
                 epoch_loss, grad = problem.loss(p), None
-            if not np.isfinite(epoch_loss):
+            if not np.isfinite(epoch_loss) and not control.skip("loss"):
                 raise diverged("loss", epoch_loss, p)
             if initial_loss is None:
                 initial_loss = epoch_loss
@@ -209,10 +222,12 @@ def run_problem(
                 else:
                     g = problem.loss_and_grad(p, rows)[1]
                 if not np.all(np.isfinite(g)):
+                    if control.skip("gradient"):
+                        continue
                     raise diverged("gradient", g.tolist(), p)
                 oracle = problem.oracle(rows) if requires else None
                 try:
-                    delta, state = optimizer.update(g, state, p, oracle)
+                    delta, new_state = optimizer.update(g, state, p, oracle)
                 except (DivergenceError, SpecError):
                     raise
                 except Exception as exc:
@@ -222,9 +237,16 @@ def run_problem(
                 if bounded:
                     new = np.clip(new, lo, hi)
                 if not np.all(np.isfinite(new)):
+                    if control.skip("parameter vector"):
+                        continue  # keep the parameters and the optimizer's state
                     raise diverged("parameter vector", new.tolist(), p)
-                p = new
+                p, state = new, new_state
                 step += 1
+                if control.interrupted:
+                    break
+            if control.interrupted and not full_batch:  # stopped mid-epoch: no record for a partial epoch
+                reason = "interrupted"
+                break
             record = EpochRecord(epoch, step, float(epoch_loss), _named(names, p))
             history.records.append(record)
             epoch += 1

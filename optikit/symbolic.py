@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import sympy
 
-from . import expr
+from . import bounded, expr
 from .errors import ExpressionError, SpecError
 from .spec import MODEL, Spec
 
@@ -56,8 +56,9 @@ def compile_spec(spec: Spec, losses: Mapping[str, Any] | None = None) -> Problem
     """
     loss = resolve_loss(spec, losses)
     params = [spec.symbols[p.name] for p in spec.parameters]
-    grads = [sympy.diff(loss, p) for p in params]
+    grads, cse = bounded.derive(spec, loss, params)  # time- and memory-bounded for large trees
     problem = Problem(spec=spec, loss_expr=loss, grad_exprs=tuple(grads))
+    problem._cache["cse"] = cse
     for name, tree in [("loss", loss), *[(f"gradient of {p}", g) for p, g in zip(params, grads)]]:
         problem._check(tree, name)
     problem._loss_grad  # compile eagerly: a spec that cannot be evaluated fails before the run
@@ -112,7 +113,8 @@ class Problem:
             raise self.spec.error(f"the {what} cannot be evaluated numerically: {exc.message}", where) from None
 
     def _lambdify(self, exprs: list[sympy.Expr]) -> Callable[..., list[Any]]:
-        return sympy.lambdify(self._args(), exprs, modules="numpy", cse=True, docstring_limit=0)
+        return sympy.lambdify(self._args(), exprs, modules="numpy", cse=self._cache.get("cse", True),
+                              docstring_limit=0)
 
     def _mean(self, values: Any, n: int) -> Any:
         # constant derivatives come back as scalars: broadcast so every row counts

@@ -1,0 +1,166 @@
+"""Run one spec with several optimizers and put the runs side by side.
+
+The spec's ``optimizer`` section keeps its engine keys (epochs, steps, tol, schedule, ...) for
+every optimizer, but its hyperparameters belong to its own optimizer only: the others start from
+their defaults. Overrides are per optimizer (``{"adam": {"lr": 0.05}}``) or shared
+(``lr=``, ``epochs=``, ``steps=``). Every combination is prepared before anything runs, so a bad
+name or hyperparameter is a :class:`SpecError` with nothing half done; a run that diverges is a
+row of the comparison, not the end of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping, Sequence
+
+import pluggy
+
+from .api import Prepared, as_spec, prepare
+from .engine import Result
+from .errors import DivergenceError, RunError, SpecError
+from .optimizers.base import hyperparameters
+from .plugins import plugin_manager
+from .spec import ENGINE_KEYS, Spec
+
+__all__ = ["Entry", "compare", "prepare_all", "format_table", "to_dict", "exit_code"]
+
+
+@dataclass
+class Entry:
+    """One optimizer's run: its result, or the error that ended it (then ``result`` is partial)."""
+
+    optimizer: str
+    hyperparameters: dict[str, Any]
+    result: Result | None
+    error: RunError | None = None
+
+    @property
+    def diverged(self) -> bool:
+        return isinstance(self.error, DivergenceError)
+
+    @property
+    def status(self) -> str:
+        """The stop reason, or what ended the run early."""
+        if self.error is None:
+            return self.result.stop_reason if self.result else "?"
+        if isinstance(self.error, DivergenceError):
+            return f"diverged at epoch {self.error.epoch}"
+        return f"failed: {self.error}"
+
+
+def _spec_for(spec: Spec, name: str, own: Mapping[str, Any], shared: Mapping[str, Any], accepts_lr: bool) -> Spec:
+    opt = spec.optimizer
+    hyper = dict(opt.hyperparameters) if name == opt.name else {}
+    fields: dict[str, Any] = {}
+    for key, value in {**shared, **own}.items():
+        if value is None:
+            continue
+        if key in ("epochs", "steps", "batch_size", "seed") and (
+                isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1)):
+            raise SpecError(f"expected a positive whole number, got {value!r}", field=f"optimizer.{key}")
+        if key == "lr" and key not in own and not accepts_lr:
+            continue  # a shared --lr means nothing to an optimizer without a learning rate
+        if key in ENGINE_KEYS and key != "name":
+            fields[key] = value
+        else:
+            hyper[key] = value
+    if "epochs" in fields and "steps" not in fields:
+        fields["steps"] = None  # --epochs replaces the spec's length of run, steps included
+    if "steps" in fields and "epochs" not in fields:
+        fields["epochs"] = None
+    return replace(spec, optimizer=replace(opt, name=name, hyperparameters=MappingProxyType(hyper), **fields))
+
+
+def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
+                per_optimizer: Mapping[str, Mapping[str, Any]] | None = None, plugins: Iterable[str] = (),
+                pm: pluggy.PluginManager | None = None, **shared: Any) -> list[Prepared]:
+    """Validate and compile the spec once per optimizer; raises :class:`SpecError` before any run."""
+    spec = as_spec(spec_or_path)
+    per_optimizer = dict(per_optimizer or {})
+    names = list(dict.fromkeys(optimizers))
+    if not names:
+        raise SpecError("name at least one optimizer to compare", field="--optimizers")
+    stray = [n for n in per_optimizer if n not in names]
+    if stray:
+        raise SpecError(f"settings for {', '.join(map(repr, stray))}, which is not compared "
+                        f"(optimizers: {', '.join(names)})", field="--set")
+    pm = pm or plugin_manager(plugins)
+    from .plugins import Registry
+
+    registry = Registry.build(pm)
+    out = []
+    for name in names:
+        entry = registry.optimizers.get(name)
+        accepts_lr = entry is not None and any(h.name == "lr" for h in hyperparameters(entry.obj))
+        one = _spec_for(spec, name, per_optimizer.get(name, {}), shared, accepts_lr)
+        try:
+            out.append(prepare(one, pm=pm))
+        except SpecError as exc:
+            err = exc.at(exc.location)
+            err.message = f"with optimizer {name!r}: {exc.message}"
+            err.args = (err._render(),)
+            raise err from None
+    return out
+
+
+def compare(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
+            per_optimizer: Mapping[str, Mapping[str, Any]] | None = None, plugins: Iterable[str] = (),
+            **shared: Any) -> list[Entry]:
+    """Run the spec with each optimizer; ``shared`` overrides (``lr``, ``epochs``, ...) apply to all.
+
+    ``compare("specs/rosenbrock.yaml", ["gd", "adam"], per_optimizer={"adam": {"lr": 0.05}}, steps=500)``
+    """
+    entries = []
+    for prepared in prepare_all(spec_or_path, optimizers, per_optimizer=per_optimizer, plugins=plugins, **shared):
+        hyper = dict(prepared.spec.optimizer.hyperparameters)
+        try:
+            entries.append(Entry(prepared.spec.optimizer.name, hyper, prepared.run()))
+        except DivergenceError as exc:
+            entries.append(Entry(prepared.spec.optimizer.name, hyper, exc.result, exc))
+        except RunError as exc:
+            entries.append(Entry(prepared.spec.optimizer.name, hyper, None, exc))
+    return entries
+
+
+def exit_code(entries: Sequence[Entry]) -> int:
+    """0 if every run finished, 1 if any diverged or failed."""
+    return 1 if any(e.error is not None for e in entries) else 0
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.6g}"
+
+
+def format_table(entries: Sequence[Entry]) -> str:
+    """Aligned rows: optimizer, final loss, steps, epochs, time, stop reason."""
+    head = ("optimizer", "final loss", "steps", "epochs", "time (s)", "stop reason")
+    rows = [head]
+    for e in entries:
+        r = e.result
+        ok = r is not None and e.error is None
+        rows.append((e.optimizer, _num(r.loss) if ok else "-", str(r.steps) if r else "-",
+                     str(r.epochs) if r else "-", f"{r.elapsed:.3g}" if r else "-", e.status))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1])] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def to_dict(entries: Sequence[Entry]) -> dict[str, Any]:
+    """JSON-ready comparison: one object per optimizer with its result (or error)."""
+    runs = []
+    for e in entries:
+        item: dict[str, Any] = {"optimizer": e.optimizer, "hyperparameters": dict(e.hyperparameters),
+                                "status": e.status}
+        if e.result is not None:
+            item.update({k: v for k, v in e.result.to_dict().items() if k not in ("optimizer", "name")})
+        if e.error is not None:
+            item["loss"] = None
+            item["error"] = {"type": type(e.error).__name__, "message": str(e.error)}
+        runs.append(item)
+    name = next((e.result.name for e in entries if e.result is not None), None)
+    return {"name": name, "runs": runs}

@@ -1,0 +1,178 @@
+"""The optimizer catalogue end to end: spec text -> SymPy -> engine, for every optimizer.
+
+optax's style: one shared list of cases (``tests/optimizer_cases.py``) parametrizes every test,
+and each test states its budget (steps) and tolerance next to the case. Every run goes through
+``optikit.run`` on a spec written as YAML text, so the spec loader, the symbolic derivatives and
+the engine are part of every check.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import optikit
+from optikit.optimizers import builtin_optimizers
+from optikit.spec import loads_spec
+from tests.conftest import SPECS
+from tests.optimizer_cases import BOWL, BOWL_D, BOWL_START, BOWL_T, ROSENBROCK
+
+# Exp-decay data (a*exp(-b*x) + c) with a little fixed noise, so no optimizer sits on an exact fit.
+EXP_X = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0])
+EXP_Y = 2.5 * np.exp(-1.3 * EXP_X) + 0.5 + 0.01 * np.sin(7.0 * EXP_X)
+
+
+def spec_text(body: str, optimizer: str, **opt: object) -> str:
+    """A spec: ``body`` (objective or model, parameters, data) plus an optimizer section."""
+    lines = [f"  {k}: {json.dumps(v)}" for k, v in opt.items()]  # JSON values are YAML flow values
+    return body.strip() + "\noptimizer:\n  name: " + optimizer + "\n" + "\n".join(lines) + "\n"
+
+
+def run_text(body: str, optimizer: str, **opt: object) -> optikit.Result:
+    return optikit.run(loads_spec(spec_text(body, optimizer, **opt)))
+
+
+def steps_to(body: str, optimizer: str, target, tol: float, steps: int, **opt: object) -> int:
+    """Steps until the parameters are first within ``tol`` (max abs) of ``target``; fails past ``steps``."""
+    target = np.asarray(target, dtype=float)
+
+    def close(record) -> bool:
+        return float(np.max(np.abs(np.array(list(record.parameters.values())) - target))) < tol
+
+    result = optikit.run(loads_spec(spec_text(body, optimizer, steps=steps, **opt)), callbacks=[close])
+    gap = np.max(np.abs(result.x - target))
+    assert result.stop_reason == "callback", f"{optimizer}: still {gap:.3g} away after {result.steps} steps"
+    return result.steps
+
+
+# ---- quadratic bowl ------------------------------------------------------------------------
+# 0.5 * sum(d * (p - t)**2), d = BOWL_D, t = BOWL_T: as an objective, and for optimizers that need
+# residuals as the same function written as an mse fit (row i: model s_i*p_i, target s_i*t_i with
+# s_i**2 = 1.5*d_i, so the mean over the three rows is the bowl).
+_P = ("a", "b", "c")
+_START = "\n".join(f"  {n}: {v}" for n, v in zip(_P, BOWL_START))
+BOWL_OBJECTIVE = ("objective: 0.5*(" + " + ".join(f"{d:g}*({n} - ({t:g}))**2" for n, d, t in zip(_P, BOWL_D, BOWL_T))
+                  + ")\nparameters:\n" + _START)
+_S = np.sqrt(1.5 * BOWL_D)
+BOWL_LSQ = (f"model: s1*a + s2*b + s3*c\nparameters:\n{_START}\ndata:\n"
+            + "".join(f"  s{i + 1}: {json.dumps([float(_S[i]) if j == i else 0.0 for j in range(3)])}\n" for i in range(3))
+            + f"  y: {json.dumps([float(s * t) for s, t in zip(_S, BOWL_T)])}\nloss: mse")
+
+#: Budgets of the optimizers that optimizer_cases.BOWL (first-order) does not state.
+BOWL_EXTRA = {"newton": ({}, 1, 1e-10), "lbfgs": ({}, 30, 1e-8), "levenberg-marquardt": ({}, 10, 1e-8)}
+REGISTERED = [cls.name for cls in builtin_optimizers()]
+
+
+def bowl_budget(name: str) -> tuple[dict, int, float]:
+    if name in BOWL:
+        b = BOWL[name]
+        return b.overrides, b.steps, b.tol
+    assert name in BOWL_EXTRA, f"state a bowl budget for the optimizer {name!r}"
+    return BOWL_EXTRA[name]
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_every_registered_optimizer_converges_on_the_bowl(name):
+    overrides, steps, tol = bowl_budget(name)
+    cls = next(c for c in builtin_optimizers() if c.name == name)
+    body = BOWL_LSQ if "residuals" in cls.requires else BOWL_OBJECTIVE
+    if name == "adamw":
+        overrides = {"weight_decay": 0.0, **overrides}  # its default decoupled decay moves the minimizer
+    assert steps_to(body, name, BOWL_T, tol, steps, **overrides) <= steps
+
+
+def test_the_two_bowls_are_one_function():
+    point = {"parameters": {"a": 0.3, "b": 1.7, "c": -0.2}}
+    f = [optikit.run(loads_spec(spec_text(body, "gd", steps=1, lr=0.0)), **point).initial_loss
+         for body in (BOWL_OBJECTIVE, BOWL_LSQ)]
+    assert f[0] == pytest.approx(f[1], rel=1e-13)
+
+
+# ---- Rosenbrock ----------------------------------------------------------------------------
+ROSEN = "objective: (1 - a)**2 + 100*(b - a**2)**2\nparameters:\n  a: -1.5\n  b: 2.0"
+ROSEN_EXTRA = [("newton", "newton", {}, 40, 1e-8), ("lbfgs", "lbfgs", {}, 60, 1e-6)]
+
+
+@pytest.mark.parametrize("case_id, name, kwargs, steps, tol",
+                         [(i, cls.name, kw, s, t) for i, cls, kw, s, t in ROSENBROCK] + ROSEN_EXTRA,
+                         ids=[c[0] for c in ROSENBROCK] + [c[0] for c in ROSEN_EXTRA])
+def test_documented_optimizers_solve_rosenbrock(case_id, name, kwargs, steps, tol):
+    assert steps_to(ROSEN, name, [1.0, 1.0], tol, steps, **kwargs) <= steps
+
+
+# ---- bundled catalogue specs: each reaches its known answer ---------------------------------
+SPEC_ANSWERS = {
+    # spec: (expected parameters, absolute tolerance, most steps)
+    "rosenbrock.yaml": ({"a": 1.0, "b": 1.0}, 1e-8, 4000),
+    "beale.yaml": ({"x": 3.0, "y": 0.5}, 1e-8, 100),
+    "linear_lsq.yaml": (None, 1e-10, 1),  # None: np.linalg.lstsq's answer
+    "exp_decay_lm.yaml": ({"a": 2.5, "b": 1.3, "c": 0.5}, 1e-8, 49),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPEC_ANSWERS))
+def test_catalogue_spec_reaches_its_answer(name):
+    expected, tol, steps = SPEC_ANSWERS[name]
+    spec = optikit.load_spec(SPECS / name)
+    if expected is None:
+        x, y = spec.data["x"], spec.data["y"]
+        sol = np.linalg.lstsq(np.column_stack([np.ones_like(x), x, x**2]), y, rcond=None)[0]
+        expected = dict(zip(spec.parameter_names, sol))
+    result = optikit.run(spec)
+    assert result.steps <= steps
+    for key, value in expected.items():
+        assert result.parameters[key] == pytest.approx(value, abs=tol), key
+
+
+def test_newton_solves_linear_least_squares_in_one_step():
+    spec = optikit.load_spec(SPECS / "linear_lsq.yaml")
+    x, y = spec.data["x"], spec.data["y"]
+    sol = np.linalg.lstsq(np.column_stack([np.ones_like(x), x, x**2]), y, rcond=None)[0]
+    for start in ({"a": 0.0, "b": 0.0, "c": 0.0}, {"a": -40.0, "b": 7.5, "c": 3.0}):
+        result = optikit.run(spec, steps=1, parameters=start)
+        assert result.steps == 1
+        np.testing.assert_allclose(result.x, sol, rtol=1e-10, atol=1e-10)
+
+
+def test_levenberg_marquardt_fits_exp_decay_in_under_50_iterations():
+    truth = {"a": 3.2, "b": 0.7, "c": -0.4}
+    x = np.linspace(0.0, 6.0, 15)
+    y = truth["a"] * np.exp(-truth["b"] * x) + truth["c"]
+    body = (f"model: a*exp(-b*x) + c\nparameters:\n  a: 1.0\n  b: 2.0\n  c: 0.0\n"
+            f"data:\n  x: {json.dumps(x.tolist())}\n  y: {json.dumps(y.tolist())}\nloss: mse")
+    result = run_text(body, "levenberg-marquardt", steps=49, gtol=1e-12)
+    assert result.stop_reason == "gtol" and result.steps < 50
+    for key, value in truth.items():
+        assert result.parameters[key] == pytest.approx(value, abs=1e-8), key
+
+
+# ---- the saddle: gd stalls on the axis, momentum and sample noise escape ---------------------
+def saddle() -> optikit.Spec:
+    return optikit.load_spec(SPECS / "saddle.yaml")
+
+
+def test_gd_started_on_the_saddle_axis_stalls_at_the_saddle():
+    result = optikit.run(saddle(), optimizer="gd", epochs=2000)
+    assert np.all(result.history.parameters[:, 1] == 0.0)  # never leaves y = 0
+    assert result.parameters["x"] == pytest.approx(0.0, abs=1e-12)
+    assert result.loss == pytest.approx(0.0, abs=1e-12)  # the saddle's value, not the minimum's -1/4
+
+
+def test_momentum_escapes_a_tiny_perturbation_that_plain_gd_barely_moves():
+    start = {"parameters": {"y": 1e-6}}
+    plain = optikit.run(saddle(), optimizer="gd", epochs=100, **start)
+    heavy = optikit.run(saddle(), optimizer="gd", momentum=0.9, epochs=200, **start)
+    assert abs(plain.parameters["y"]) < 0.02
+    assert abs(heavy.parameters["y"]) == pytest.approx(1.0, abs=1e-3)
+    assert heavy.loss == pytest.approx(-0.25, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sgd_sample_noise_escapes_the_saddle_axis(seed):
+    result = optikit.run(saddle(), seed=seed)
+    assert abs(result.parameters["y"]) == pytest.approx(1.0, abs=0.01)
+    assert result.loss == pytest.approx(-0.25, abs=1e-3)
+    again = optikit.run(saddle(), seed=seed)
+    assert again.parameters == result.parameters  # deterministic for a seed
