@@ -1,14 +1,18 @@
 """Every hook optikit calls. Built-in optimizers, losses and schedules use these same hooks.
 
-A plugin is a module or object with functions decorated ``@optikit.hookimpl`` and named after
-the hooks below; it is loaded from the ``optikit`` entry-point group of an installed package,
-from ``-p module`` / ``-p path/to/file.py`` on the command line, or from ``OPTIKIT_PLUGINS``.
-Unless a hook says otherwise, every implementation is called and the results are collected.
+A plugin is a module (or object) with functions decorated ``@optikit.hookimpl`` and named after
+the hooks below. It is loaded from the ``optikit`` entry-point group of an installed package,
+from ``-p module`` / ``-p path/to/file.py`` on the command line, or from ``OPTIKIT_PLUGINS``;
+never from a spec file. An implementation may accept any subset of a hook's arguments, by
+name. No hook is ``firstresult``: every implementation is called, the most recently registered
+plugin first, and the results are collected. A user's guide with a tutorial is
+``docs/plugins.md``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+import argparse
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import pluggy
 
@@ -27,11 +31,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def optikit_register_optimizers(register: Callable[[type], None]) -> None:
     """Register optimizer classes: call ``register(cls)`` once per class.
 
-    Called once per plugin manager, when the registry is first built (before any spec is
-    compiled). ``cls`` must subclass :class:`optikit.Optimizer` and set a unique ``name``; its
-    constructor keywords are the hyperparameters a spec's ``optimizer`` section may set. A name
-    registered twice is a :class:`~optikit.errors.PluginError` naming both plugins. The return
-    value is ignored.
+    When: once per plugin manager, when its registry is built (before any spec is compiled).
+    Arguments: ``register(cls)``; ``cls`` must be a subclass (not an instance) of
+    :class:`optikit.Optimizer` that sets a unique ``name`` and overrides ``init`` and ``update``.
+    Its constructor keywords are the hyperparameters a spec's ``optimizer`` section may set.
+    Return: ignored. A name registered twice, or anything that is not an optimizer class, is a
+    :class:`~optikit.errors.PluginError` naming the plugin(s).
     """
 
 
@@ -39,10 +44,10 @@ def optikit_register_optimizers(register: Callable[[type], None]) -> None:
 def optikit_register_losses(register: Callable[..., None]) -> None:
     """Register named per-sample losses: ``register(name, expression, doc="")``.
 
-    Called once when the registry is built. ``expression`` is optikit expression text in the
-    symbols ``model`` (the prediction) and ``target`` (the target column), e.g.
+    When: once, when the registry is built. Arguments: ``expression`` is optikit expression
+    text in the symbols ``model`` (the prediction) and ``target`` (the target column), e.g.
     ``"(model - target)**2"``; the batch loss is its mean. A spec selects it with
-    ``loss: name``. Duplicate names are a ``PluginError``. The return value is ignored.
+    ``loss: name``. Return: ignored. A duplicate name is a ``PluginError`` naming both plugins.
     """
 
 
@@ -50,33 +55,57 @@ def optikit_register_losses(register: Callable[..., None]) -> None:
 def optikit_register_schedules(register: Callable[[str, Callable[..., Callable[[int], float]]], None]) -> None:
     """Register learning-rate schedules: ``register(name, factory)``.
 
-    Called once when the registry is built. ``factory(total, **keywords)`` receives the run's
-    epoch limit (or ``None``) and the spec's ``optimizer.schedule`` keywords, and returns
-    ``factor(epoch) -> float``, the multiplier of every step taken in that 0-based epoch.
-    Duplicate names are a ``PluginError``. The return value is ignored.
+    When: once, when the registry is built. Arguments: ``factory(total, **keywords)`` receives
+    the run's epoch limit (or ``None``) and the spec's ``optimizer.schedule`` keywords, and
+    returns ``factor(epoch) -> float``, the multiplier of every step taken in that 0-based
+    epoch. Return: ignored. A duplicate name is a ``PluginError`` naming both plugins.
     """
 
 
 @hookspec
-def optikit_run_start(spec: Spec, problem: Problem, optimizer: Optimizer) -> None:
-    """Called once before the first step of a run, with the spec, the compiled problem and the
-    optimizer instance. The return value is ignored."""
+def optikit_add_options(parser: argparse._ArgumentGroup) -> None:
+    """Add command-line options to ``optikit run``: call ``parser.add_argument(...)``.
+
+    When: once per ``optikit`` command, after plugins are loaded and before the command line
+    is parsed (so ``optikit run --help`` shows them). Arguments: ``parser`` is the "plugin
+    options" group of the ``run`` subcommand. Use long, prefixed names (``--earlystop-patience``)
+    and defaults of ``None``; the parsed values reach :func:`optikit_run_start` as ``options``.
+    Return: ignored. An option that clashes with another is a ``PluginError`` naming the plugin.
+    """
+
+
+@hookspec
+def optikit_run_start(spec: Spec, problem: Problem, optimizer: Optimizer, options: Mapping[str, Any]) -> None:
+    """Called once before the first step of a run.
+
+    Arguments: the :class:`~optikit.spec.Spec`, the compiled :class:`~optikit.symbolic.Problem`,
+    the optimizer instance, and ``options``: the parsed command-line options as a dict
+    (``{"earlystop_patience": 5, ...}``; every ``run`` option, the plugins' included) or, from
+    Python, the ``options=`` mapping given to ``optikit.run``/``optikit.prepare`` (empty if
+    none). Return: ignored. An exception ends the run with a ``RunError`` naming the plugin.
+    """
 
 
 @hookspec
 def optikit_epoch_end(record: EpochRecord) -> bool | None:
-    """Called after every epoch with its :class:`~optikit.engine.EpochRecord` (``epoch``,
-    ``step``, ``loss`` at the start of the epoch, ``parameters`` after it, as a dict).
+    """Called after every epoch with its :class:`~optikit.engine.EpochRecord`.
 
-    Return ``True`` to stop the run after this epoch (its stop reason is then ``"callback"``);
-    ``None`` or ``False`` to go on. Every implementation is called.
+    Arguments: ``record`` has ``epoch``, ``step`` (steps so far), ``loss`` (full-data loss at
+    the start of the epoch) and ``parameters`` (after the epoch, a dict by name).
+    Return: ``True`` to stop the run after this epoch (its stop reason is then ``"callback"``);
+    ``None`` or ``False`` to go on. Every implementation is called; any ``True`` stops.
     """
 
 
 @hookspec
 def optikit_run_end(result: Result) -> None:
-    """Called once when a run ends normally, with its :class:`~optikit.engine.Result`.
-    The return value is ignored."""
+    """Called once when a run ends normally (not on a ``DivergenceError`` or ``RunError``).
+
+    Arguments: the run's :class:`~optikit.engine.Result`. Return: ignored.
+    """
 
 
-__all__ = ["hookspec", "hookimpl", "PROJECT"] + [name for name in dir() if name.startswith("optikit_")]
+#: Names of every hook, in the order they are documented.
+HOOKS = tuple(name for name in list(globals()) if name.startswith("optikit_"))
+
+__all__ = ["hookspec", "hookimpl", "PROJECT", "HOOKS", *HOOKS]
