@@ -9,10 +9,12 @@
 from __future__ import annotations
 
 from .api import prepare, run
+from .gradcheck import check
 from .engine import EpochRecord, History, Result
 from .errors import (
     DivergenceError,
     ExpressionError,
+    GradientMismatchError,
     Location,
     OptikitError,
     PluginError,
@@ -30,6 +32,7 @@ __all__ = [
     "loads_spec",
     "run",
     "prepare",
+    "check",
     "hookimpl",
     "Optimizer",
     "Oracle",
@@ -44,5 +47,6 @@ __all__ = [
     "PluginError",
     "RunError",
     "DivergenceError",
+    "GradientMismatchError",
     "Location",
 ]

@@ -126,13 +126,21 @@ class Prepared:
 
 
 def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: pluggy.PluginManager | None = None,
-            **overrides: Any) -> Prepared:
-    """Load (if needed), validate against the registry, and compile a spec without running it."""
+            trust_gradient: bool = False, **overrides: Any) -> Prepared:
+    """Load (if needed), validate against the registry, and compile a spec without running it.
+
+    A spec with a top-level ``gradient`` trains with it; one that disagrees with the derived
+    gradient raises :class:`~optikit.errors.GradientMismatchError` unless ``trust_gradient``.
+    """
     spec = as_spec(spec_or_path, **overrides)
     pm = pm or plugin_manager(plugins)
     registry = Registry.build(pm)
     optimizer = make_optimizer(spec, registry)
-    problem = compile_spec(spec, registry.losses)
+    problem = compile_spec(spec, registry.losses, use_hand_gradient=True)
+    if spec.gradient and not trust_gradient:
+        from .gradcheck import verify_training_gradient
+
+        verify_training_gradient(problem)
     if "residuals" in getattr(optimizer, "requires", ()):
         problem._residuals  # a non-least-squares loss is a spec error before the run, not during it
     settings = Settings.from_spec(spec.optimizer, optimizer, _schedule(spec, registry))
@@ -140,19 +148,21 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
 
 
 def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
-        callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (), **overrides: Any) -> Result:
+        callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (), trust_gradient: bool = False,
+        **overrides: Any) -> Result:
     """Load, compile and run a spec; return its :class:`~optikit.engine.Result`.
 
     ``overrides`` replace parts of the spec's optimizer section, e.g.
     ``optikit.run("specs/seed_gd.yaml", lr=0.05, epochs=20)`` or ``optimizer="adam"``;
     ``parameters={"w": 0.0}`` replaces initial values. Run options (see
     :func:`optikit.runio.run_controlled`): ``history=``, ``checkpoint=``, ``checkpoint_every=``,
-    ``resume=``, ``on_nonfinite="skip"``, ``max_skips=``.
+    ``resume=``, ``on_nonfinite="skip"``, ``max_skips=``. ``trust_gradient=True`` trains with a
+    spec's hand-written ``gradient`` even when it disagrees with the derived one.
     """
     if not isinstance(spec_or_path, (Spec, str, Path)):
         raise SpecError(f"expected a Spec or a path, got {type(spec_or_path).__name__}")
     options = {k: overrides.pop(k) for k in RUN_OPTIONS if k in overrides}
-    prepared = prepare(spec_or_path, plugins=plugins, **overrides)
+    prepared = prepare(spec_or_path, plugins=plugins, trust_gradient=trust_gradient, **overrides)
     if not options:
         return prepared.run(callbacks)
     from .runio import run_controlled

@@ -1,4 +1,4 @@
-"""The ``optikit`` command: ``run``, ``grad``, ``validate`` and ``plugins``.
+"""The ``optikit`` command: ``run``, ``grad``, ``check``, ``validate`` and ``plugins``.
 
 Errors a user can cause print one message (file:line:column, field, what to do) and exit with
 2 (bad spec, plugin or usage) or 1 (a run that failed); ``--traceback`` shows the Python stack.
@@ -68,11 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed of the sample draws")
     run.add_argument("--set", dest="sets", action="append", default=[], type=_override, metavar="KEY=VALUE",
                      help="set any optimizer key or hyperparameter, e.g. --set momentum=0.9 (repeatable)")
+    run.add_argument("--trust-gradient", action="store_true",
+                     help="train with the spec's hand-written 'gradient' even if it disagrees with the derived one")
 
     grad = command("grad", "print the symbolic loss, gradient (and Hessian) of a spec", cmd_grad)
     grad.add_argument("spec", type=Path)
     grad.add_argument("--hessian", action="store_true", help="also print the second derivatives")
     grad.add_argument("--format", choices=("text", "json"), default="text")
+
+    check = command("check", "check gradients: derived vs finite differences vs hand-written", cmd_check)
+    check.add_argument("spec", type=Path)
+    check.add_argument("--hessian", action="store_true", help="also check the second derivatives")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--atol", type=float, default=None, help="absolute tolerance (default 1e-5)")
+    check.add_argument("--rtol", type=float, default=None, help="relative tolerance (default 1e-3)")
+    check.add_argument("--eps", type=float, default=None, help="finite-difference step, scaled by max(1, |p|) (default 1e-6)")
 
     validate = command("validate", "check specs without running them", cmd_validate)
     validate.add_argument("specs", type=Path, nargs="+", metavar="spec")
@@ -109,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .api import prepare
     from .report import REPORTERS
 
-    prepared = prepare(args.spec, plugins=_plugins(args), **_overrides(args))
+    prepared = prepare(args.spec, plugins=_plugins(args), trust_gradient=args.trust_gradient, **_overrides(args))
     epochs = prepared.settings.epochs or 0
     every = args.every or (1 if epochs <= 200 else -(-epochs // 50))
     reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
@@ -131,17 +141,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from .gradcheck import check_command
+
+    return check_command(args.spec, plugins=_plugins(args), hessian=args.hessian, fmt=args.format,
+                         atol=args.atol, rtol=args.rtol, eps=args.eps)
+
+
 def cmd_grad(args: argparse.Namespace) -> int:
     import sympy
 
     from .api import prepare
     from .report import to_json
 
-    prepared = prepare(args.spec, plugins=_plugins(args))
+    prepared = prepare(args.spec, plugins=_plugins(args), trust_gradient=True)  # shows the derived gradient
     problem, spec = prepared.problem, prepared.spec
     names = spec.parameter_names
+    derived = problem.derived_grad_exprs or problem.grad_exprs
     data: dict[str, Any] = {"name": spec.name, "loss": sympy.sstr(problem.loss_expr),
-                            "gradient": {n: sympy.sstr(g) for n, g in zip(names, problem.grad_exprs)}}
+                            "gradient": {n: sympy.sstr(g) for n, g in zip(names, derived)}}
     if args.hessian:
         data["hessian"] = {a: {b: sympy.sstr(h) for b, h in zip(names, row)}
                            for a, row in zip(names, problem.hessian_exprs)}
@@ -168,7 +186,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.specs:
         try:
-            prepared = prepare(path, pm=pm)
+            prepared = prepare(path, pm=pm, trust_gradient=True)  # a gradient's correctness is 'check's job
         except OptikitError as exc:
             print(f"optikit: error: {exc}", file=sys.stderr)
             failed += 1

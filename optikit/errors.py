@@ -16,6 +16,7 @@ __all__ = [
     "PluginError",
     "RunError",
     "DivergenceError",
+    "GradientMismatchError",
 ]
 
 
@@ -162,6 +163,35 @@ class DivergenceError(RunError):
         self.result = result
         params = ", ".join(f"{k}={v!r}" for k, v in parameters.items())
         text = f"{message} at epoch {epoch} (step {step}); parameters: {params}"
+        if hint:
+            text += f"\n  hint: {hint}"
+        super().__init__(text)
+
+
+class GradientMismatchError(RunError):
+    """A spec's hand-written training gradient disagrees with the derived one; the run is refused.
+
+    ``parameter`` names the parameter, ``derived`` and ``hand`` are the two expressions as text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str,
+        derived: str,
+        hand: str,
+        location: Location | None = None,
+        hint: str | None = "fix the gradient, remove 'gradient' to train with the derived one, "
+        "or pass --trust-gradient (trust_gradient=True) to train with it anyway",
+    ) -> None:
+        self.parameter = parameter
+        self.derived = derived
+        self.hand = hand
+        self.location = location
+        self.hint = hint
+        head = f"{location}: gradient.{parameter}: " if location is not None else f"gradient.{parameter}: "
+        text = head + message
         if hint:
             text += f"\n  hint: {hint}"
         super().__init__(text)

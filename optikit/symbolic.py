@@ -49,15 +49,22 @@ def resolve_loss(spec: Spec, losses: Mapping[str, Any] | None) -> sympy.Expr:
     return template.subs({model: spec.model_expr, target: spec.symbols[spec.target]})
 
 
-def compile_spec(spec: Spec, losses: Mapping[str, Any] | None = None) -> Problem:
+def compile_spec(spec: Spec, losses: Mapping[str, Any] | None = None, *,
+                 use_hand_gradient: bool = False) -> Problem:
     """Differentiate ``spec``'s loss and build its :class:`Problem`.
 
-    The gradient is compiled now; the Hessian, residual Jacobian and predictor on first use.
+    With ``use_hand_gradient`` and a spec that has a top-level ``gradient``, the problem's
+    ``grad_exprs`` (what the engine trains with) are the hand-written expressions; the derived
+    ones stay in ``derived_grad_exprs``. The gradient is compiled now; the Hessian, residual
+    Jacobian and predictor on first use.
     """
     loss = resolve_loss(spec, losses)
     params = [spec.symbols[p.name] for p in spec.parameters]
-    grads, cse = bounded.derive(spec, loss, params)  # time- and memory-bounded for large trees
-    problem = Problem(spec=spec, loss_expr=loss, grad_exprs=tuple(grads))
+    derived, cse = bounded.derive(spec, loss, params)  # time- and memory-bounded for large trees
+    derived = grads = tuple(derived)
+    if use_hand_gradient and spec.gradient:
+        grads = tuple(spec.gradient[p.name] for p in spec.parameters)
+    problem = Problem(spec=spec, loss_expr=loss, grad_exprs=grads, derived_grad_exprs=derived)
     problem._cache["cse"] = cse
     for name, tree in [("loss", loss), *[(f"gradient of {p}", g) for p, g in zip(params, grads)]]:
         problem._check(tree, name)
@@ -76,6 +83,8 @@ class Problem:
     spec: Spec
     loss_expr: sympy.Expr
     grad_exprs: tuple[sympy.Expr, ...]
+    #: SymPy's derivative of the loss; differs from ``grad_exprs`` only when training with a hand gradient
+    derived_grad_exprs: tuple[sympy.Expr, ...] | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ---- structure -----------------------------------------------------------------------

@@ -1,0 +1,173 @@
+"""What a gradient check found: per parameter, per comparison, with a table and a JSON form.
+
+Built by :mod:`optikit.gradcheck`; ``str(report)`` is what ``optikit check`` prints and
+``report.to_dict()`` what ``--format json`` prints.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Comparison", "ParameterReport", "CheckReport", "OK", "DIFFERS", "FD_MISMATCH", "UNCHECKED"]
+
+OK = "ok"
+DIFFERS = "hand gradient differs"
+FD_MISMATCH = "derived gradient disagrees with finite differences"
+UNCHECKED = "unchecked: every point was skipped"
+
+
+def _num(x: float) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
+
+
+def _point(point: dict[str, float], row: int | str | None) -> str:
+    where = ", ".join(f"{k}={v:.6g}" for k, v in point.items())
+    if row is None:
+        return where
+    return f"{where}, {'batch mean' if row == 'mean' else f'row {row}'}"
+
+
+@dataclass
+class Comparison:
+    """One comparison (``got`` against ``reference``) over every check point and data row."""
+
+    what: str
+    got: str
+    reference: str
+    compared: int = 0
+    failed: int = 0
+    max_abs_error: float = 0.0
+    max_rel_error: float = 0.0
+    worst: dict[str, Any] | None = None
+    skipped: list[str] = field(default_factory=list)
+    _worst_ratio: float = field(default=-1.0, repr=False)
+
+    @property
+    def agree(self) -> bool:
+        return self.failed == 0
+
+    def add(self, got: float, ref: float, atol: float, rtol: float, point: dict[str, float], row: int | str) -> None:
+        """Count one value pair; the worst one is the pair furthest outside ``atol + rtol*|ref|``."""
+        err = abs(got - ref)
+        rel = err / abs(ref) if ref != 0 else (0.0 if err == 0 else math.inf)
+        allowed = atol + rtol * abs(ref)
+        self.compared += 1
+        self.failed += err > allowed
+        self.max_abs_error = max(self.max_abs_error, err)
+        self.max_rel_error = max(self.max_rel_error, rel)
+        ratio = err / allowed if allowed > 0 else (math.inf if err else 0.0)
+        if ratio > self._worst_ratio:
+            self._worst_ratio = ratio
+            self.worst = {"point": dict(point), "row": row, self.got: got, self.reference: ref,
+                          "abs_error": err, "rel_error": rel}
+
+    def skip(self, reason: str) -> None:
+        self.skipped.append(reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "agree": self.agree, "compared": self.compared, "failed": self.failed,
+                "max_abs_error": self.max_abs_error, "max_rel_error": self.max_rel_error,
+                "worst": self.worst, "skipped": len(self.skipped), "skip_reasons": sorted(set(self.skipped))}
+
+
+@dataclass
+class ParameterReport:
+    """Everything checked for one parameter and its verdict."""
+
+    name: str
+    derived: str
+    hand: str | None = None
+    equivalence: str | None = None
+    difference: str | None = None
+    comparisons: list[Comparison] = field(default_factory=list)
+    verdict: str = OK
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == OK
+
+    @property
+    def max_abs_error(self) -> float:
+        return max((c.max_abs_error for c in self.comparisons), default=0.0)
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((c.max_rel_error for c in self.comparisons), default=0.0)
+
+    @property
+    def worst(self) -> dict[str, Any] | None:
+        """The worst point of the first failing comparison (of the first one if none fails)."""
+        failing = [c for c in self.comparisons if not c.agree] or [c for c in self.comparisons if c.compared]
+        return failing[0].worst if failing else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "verdict": self.verdict, "ok": self.ok, "derived": self.derived,
+                "hand": self.hand, "equivalence": self.equivalence, "difference": self.difference,
+                "max_abs_error": self.max_abs_error, "max_rel_error": self.max_rel_error, "worst": self.worst,
+                "comparisons": [c.to_dict() for c in self.comparisons]}
+
+
+@dataclass
+class CheckReport:
+    """A gradient check of one spec: tolerances, check points, and one report per parameter."""
+
+    name: str
+    atol: float
+    rtol: float
+    eps: float
+    points: list[dict[str, float]]
+    rows: int
+    parameters: list[ParameterReport]
+    source: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.parameters)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def __getitem__(self, name: str) -> ParameterReport:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, "ok": self.ok,
+                "tolerance": {"atol": self.atol, "rtol": self.rtol, "eps": self.eps},
+                "points": self.points, "rows": self.rows,
+                "parameters": {p.name: p.to_dict() for p in self.parameters}}
+
+    def __str__(self) -> str:
+        lines = [f"{self.name}: gradient check at {len(self.points)} point(s) x {self.rows} row(s) and the batch mean "
+                 f"(atol={self.atol:g}, rtol={self.rtol:g}, eps={self.eps:g})"]
+        for p in self.parameters:
+            lines.append("")
+            lines.append(f"parameter {p.name}: {p.verdict.upper() if not p.ok else 'ok'}")
+            lines.append(f"  derived: {p.derived}")
+            if p.hand is not None:
+                lines.append(f"  hand:    {p.hand}   [{p.equivalence}]")
+                if p.difference is not None:
+                    lines.append(f"  hand - derived = {p.difference}")
+            lines.append(f"  {'comparison':<44} {'n':>5} {'fail':>5} {'max abs':>9} {'max rel':>9}  worst point")
+            for c in p.comparisons:
+                worst = _point(c.worst["point"], c.worst["row"]) if c.worst else "-"
+                verdict = "agree" if c.agree else "DISAGREE"
+                lines.append(f"  {c.what:<44} {c.compared:>5} {c.failed:>5} {_num(c.max_abs_error):>9} "
+                             f"{_num(c.max_rel_error):>9}  {worst}  {verdict}")
+                if c.worst and not c.agree:
+                    lines.append(f"      at the worst point: {c.got} = {c.worst[c.got]!r}, "
+                                 f"{c.reference} = {c.worst[c.reference]!r}")
+            reasons = sorted({r for c in p.comparisons for r in c.skipped})
+            for r in reasons[:5]:
+                lines.append(f"  skipped: {r}")
+            if len(reasons) > 5:
+                lines.append(f"  skipped: ... and {len(reasons) - 5} more")
+        bad = [p.name for p in self.parameters if not p.ok]
+        lines.append("")
+        lines.append("all gradients agree" if not bad else f"FAILED: {', '.join(bad)}")
+        return "\n".join(lines)
