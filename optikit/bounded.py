@@ -3,7 +3,7 @@
 A spec's expressions are small by construction (:mod:`optikit.expr` caps their size), but the
 derivative of a product of many factors grows quadratically and ``cse`` on a large tree can take
 long. Trees larger than :data:`NODE_THRESHOLD` nodes are therefore differentiated in a worker
-process (``forkserver``, else ``spawn``) that runs under ``RLIMIT_AS`` and is killed after the
+process (a fresh interpreter) that runs under ``RLIMIT_AS`` and is killed after the
 timeout; exceeding either is a :class:`~optikit.errors.SpecError`, not a hang. Smaller trees are
 differentiated in-process: starting a worker costs more than their whole derivation.
 
@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import multiprocessing
 import os
+import subprocess
 import sys
+from multiprocessing.connection import Connection
 from typing import Any, Iterator, Sequence
 
 import sympy
@@ -95,7 +96,9 @@ class PrecomputedCSE:
         return sympy.cse(exprs, list=False)
 
 
-def _work(conn: Any, loss: sympy.Expr, params: list[sympy.Symbol], memory: int) -> None:
+def _work(receive: Connection, conn: Connection) -> None:
+    """The worker: receive ``(loss, params, memory)``, send back the derivatives and their cse."""
+    loss, params, memory = receive.recv()
     try:
         import resource
 
@@ -104,25 +107,27 @@ def _work(conn: Any, loss: sympy.Expr, params: list[sympy.Symbol], memory: int) 
         pass
     try:
         grads = [sympy.diff(loss, p) for p in params]
-        exprs = [loss, *grads]
-        conn.send(("ok", grads, sympy.cse(exprs, list=False)))
+        conn.send(("ok", grads, sympy.cse([loss, *grads], list=False)))
     except MemoryError:
         conn.send(("memory", None, None))
     except RecursionError:
         conn.send(("deep", None, None))
     except Exception as exc:  # reported to the parent, which decides
         conn.send(("error", f"{type(exc).__name__}: {exc}", None))
-    finally:
-        conn.close()
 
 
-def _context() -> Any:
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods and sys.platform != "darwin":
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["sympy", "optikit.bounded"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+def _start_worker() -> tuple[subprocess.Popen, Connection, Connection]:
+    # A fresh interpreter running this module: unlike multiprocessing's spawn, it never re-imports
+    # the caller's __main__ (a user script without a main guard would run twice).
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    code = "import sys; from optikit.bounded import _main; _main(sys.argv[1:])"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(to_child_r), str(from_child_w)],
+                            pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(to_child_r)
+    os.close(from_child_w)
+    return proc, Connection(to_child_w), Connection(from_child_r)
 
 
 def derive(spec: Any, loss: sympy.Expr, params: Sequence[sympy.Symbol]) -> tuple[tuple[sympy.Expr, ...], Any]:
@@ -135,23 +140,22 @@ def derive(spec: Any, loss: sympy.Expr, params: Sequence[sympy.Symbol]) -> tuple
         return tuple(sympy.diff(loss, p) for p in params), True
     where = "model" if getattr(spec, "model", None) is not None else "objective"
     limit = timeout()
-    ctx = _context()
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_work, args=(send, loss, list(params), memory_bytes()), daemon=True)
-    proc.start()
-    send.close()
+    proc, send, receive = _start_worker()
+    status, grads, cse = "crash", None, None
     try:
+        send.send((loss, list(params), memory_bytes()))
         if not receive.poll(limit):
             raise spec.error(f"deriving the gradient took longer than {limit:g} s; simplify the model", where,
                              hint="or raise the limit with --symbolic-timeout / OPTIKIT_SYMBOLIC_TIMEOUT")
         try:
             status, grads, cse = receive.recv()
-        except EOFError:  # the worker died (e.g. killed for memory) without answering
-            status, grads, cse = "memory", None, None
+        except EOFError:  # the worker died without answering
+            status = "memory" if proc.wait(5) in (-9, 1) else "crash"
     finally:
-        if proc.is_alive():
+        if proc.poll() is None:
             proc.kill()
-        proc.join(5)
+        proc.wait()
+        send.close()
         receive.close()
     if status == "memory":
         raise spec.error(f"deriving the gradient needed more than {memory_bytes() // 2**20} MiB; simplify the model",
@@ -159,5 +163,10 @@ def derive(spec: Any, loss: sympy.Expr, params: Sequence[sympy.Symbol]) -> tuple
     if status == "deep":
         raise spec.error("the model is nested too deeply to differentiate; simplify it", where)
     if status != "ok":
-        raise spec.error(f"the gradient could not be derived ({grads})", where)
+        raise spec.error(f"the gradient could not be derived ({grads or 'the worker process failed'})", where)
     return tuple(grads), PrecomputedCSE([loss, *grads], cse)
+
+
+def _main(argv: list[str]) -> None:
+    """Entry point of the worker process started by :func:`derive`."""
+    _work(Connection(int(argv[0])), Connection(int(argv[1])))

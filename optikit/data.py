@@ -46,8 +46,11 @@ def read_csv_spec(section: dict[str, Any], where: _Errors) -> dict[str, np.ndarr
         raise where.err("expected a file path", ("data", "csv"))
     if _URL.match(ref):
         raise where.err("URLs are not read; download the file and name its path", ("data", "csv"))
-    base = where.path.parent if where.path is not None else Path.cwd()
+    base = (where.path.parent if where.path is not None else Path.cwd()).resolve()
     file = (base / ref).resolve()
+    if not file.is_relative_to(base):  # a stranger's spec may not read files elsewhere (docs/security.md)
+        raise where.err("data files must be in the spec's folder or below it", ("data", "csv"),
+                        hint="copy the file next to the spec and name it by a relative path")
     try:
         header, rows = read_csv(file)
     except ValueError as exc:
