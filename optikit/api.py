@@ -6,9 +6,9 @@ The ``optikit`` command is a thin shell over these functions.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import pluggy
 
@@ -110,27 +110,39 @@ class Prepared:
     problem: Problem
     optimizer: Optimizer
     settings: Settings
+    #: what plugins' ``optikit_run_start`` receives as ``options`` (the parsed command line)
+    plugin_options: Mapping[str, Any] = field(default_factory=dict)
 
     def run(self, callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (), control: Any = None) -> Result:
-        """Run once; plugin run hooks are called around it. ``control``: see :mod:`optikit.checkpoint`."""
+        """Run once; plugin run hooks are called around it. ``control``: see :mod:`optikit.checkpoint`.
+
+        An exception raised in a plugin's hook or in the optimizer's ``update`` becomes a
+        :class:`~optikit.errors.RunError` naming the plugin it came from.
+        """
+        from .plugin_errors import blame
+
         hook = self.pm.hook
-        hook.optikit_run_start(spec=self.spec, problem=self.problem, optimizer=self.optimizer)
 
         def plugin_callbacks(record: EpochRecord) -> bool:
             return any(bool(r) for r in hook.optikit_epoch_end(record=record))
 
-        result = run_problem(self.problem, self.optimizer, self.settings,
-                             callbacks=[*callbacks, plugin_callbacks], control=control)
-        hook.optikit_run_end(result=result)
+        with blame(self):
+            hook.optikit_run_start(spec=self.spec, problem=self.problem, optimizer=self.optimizer,
+                                   options=dict(self.plugin_options))
+            result = run_problem(self.problem, self.optimizer, self.settings,
+                                 callbacks=[*callbacks, plugin_callbacks], control=control)
+            hook.optikit_run_end(result=result)
         return result
 
 
 def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: pluggy.PluginManager | None = None,
-            trust_gradient: bool = False, **overrides: Any) -> Prepared:
+            plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
+            **overrides: Any) -> Prepared:
     """Load (if needed), validate against the registry, and compile a spec without running it.
 
-    A spec with a top-level ``gradient`` trains with it; one that disagrees with the derived
-    gradient raises :class:`~optikit.errors.GradientMismatchError` unless ``trust_gradient``.
+    ``plugin_options`` reach the plugins' ``optikit_run_start`` hook as ``options``. A spec with a
+    top-level ``gradient`` trains with it; one that disagrees with the derived gradient raises
+    :class:`~optikit.errors.GradientMismatchError` unless ``trust_gradient``.
     """
     spec = as_spec(spec_or_path, **overrides)
     pm = pm or plugin_manager(plugins)
@@ -144,11 +156,12 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
     if "residuals" in getattr(optimizer, "requires", ()):
         problem._residuals  # a non-least-squares loss is a spec error before the run, not during it
     settings = Settings.from_spec(spec.optimizer, optimizer, _schedule(spec, registry))
-    return Prepared(spec, pm, registry, problem, optimizer, settings)
+    return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}))
 
 
 def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
-        callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (), trust_gradient: bool = False,
+        callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (),
+        plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
         **overrides: Any) -> Result:
     """Load, compile and run a spec; return its :class:`~optikit.engine.Result`.
 
@@ -162,7 +175,8 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
     if not isinstance(spec_or_path, (Spec, str, Path)):
         raise SpecError(f"expected a Spec or a path, got {type(spec_or_path).__name__}")
     options = {k: overrides.pop(k) for k in RUN_OPTIONS if k in overrides}
-    prepared = prepare(spec_or_path, plugins=plugins, trust_gradient=trust_gradient, **overrides)
+    prepared = prepare(spec_or_path, plugins=plugins, plugin_options=plugin_options,
+                       trust_gradient=trust_gradient, **overrides)
     if not options:
         return prepared.run(callbacks)
     from .runio import run_controlled

@@ -39,8 +39,8 @@ def _override(text: str) -> tuple[str, Any]:
     return key.strip(), tuple(parsed) if isinstance(parsed, list) else parsed
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``optikit`` command."""
+def build_parser(pm: Any = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``optikit`` command; ``pm``'s plugins may add ``run`` options."""
     parser = argparse.ArgumentParser(prog="optikit", description="Fit models and minimize objectives written as YAML specs.")
     parser.add_argument("--version", action="version", version=f"optikit {__version__}")
     _plugin_args(parser, "plugins")
@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="set any optimizer key or hyperparameter, e.g. --set momentum=0.9 (repeatable)")
     run.add_argument("--trust-gradient", action="store_true",
                      help="train with the spec's hand-written 'gradient' even if it disagrees with the derived one")
+    if pm is not None:
+        from .plugin_cli import add_plugin_options
+
+        add_plugin_options(pm, run)
 
     grad = command("grad", "print the symbolic loss, gradient (and Hessian) of a spec", cmd_grad)
     grad.add_argument("spec", type=Path)
@@ -119,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .api import prepare
     from .report import REPORTERS
 
-    prepared = prepare(args.spec, plugins=_plugins(args), trust_gradient=args.trust_gradient, **_overrides(args))
+    prepared = prepare(args.spec, **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient, **_overrides(args))
     epochs = prepared.settings.epochs or 0
     every = args.every or (1 if epochs <= 200 else -(-epochs // 50))
     reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
@@ -154,7 +158,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
     from .api import prepare
     from .report import to_json
 
-    prepared = prepare(args.spec, plugins=_plugins(args), trust_gradient=True)  # shows the derived gradient
+    prepared = prepare(args.spec, **_loaded(args), trust_gradient=True)  # shows the derived gradient
     problem, spec = prepared.problem, prepared.spec
     names = spec.parameter_names
     derived = problem.derived_grad_exprs or problem.grad_exprs
@@ -182,7 +186,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .plugins import plugin_manager
     from .report import describe_spec
 
-    pm = plugin_manager(_plugins(args))
+    pm = _loaded(args).get("pm") or plugin_manager(_plugins(args))
     failed = 0
     for path in args.specs:
         try:
@@ -226,42 +230,42 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from .optimizers.base import hyperparameters
-    from .plugins import Registry, plugin_manager
-    from .report import to_json
+    from .plugin_cli import cmd_plugins as list_plugins, load_plugins
 
-    registry = Registry.build(plugin_manager(_plugins(args)))
-    optimizers = [{"name": e.name, "source": e.source, "doc": e.doc, "batch_size": e.obj.batch_size,
-                   "requires": sorted(e.obj.requires),
-                   "hyperparameters": [{"name": h.name, "default": h.default, "required": h.required, "doc": h.doc}
-                                       for h in hyperparameters(e.obj)]}
-                  for e in registry.optimizers.values()]
-    losses = [{"name": e.name, "source": e.source, "expression": e.obj, "doc": e.doc} for e in registry.losses.values()]
-    schedules = [{"name": e.name, "source": e.source, "doc": e.doc} for e in registry.schedules.values()]
-    if args.format == "json":
-        print(to_json({"optimizers": optimizers, "losses": losses, "schedules": schedules}))
-        return 0
-    print("optimizers:")
-    for o in optimizers:
-        print(f"  {o['name']}  [{o['source']}]  {o['doc']}")
-        for h in o["hyperparameters"]:
-            default = "required" if h["required"] else f"= {h['default']!r}"
-            print(f"      {h['name']} {default}" + (f"  {h['doc']}" if h["doc"] else ""))
-    print("losses:")
-    for item in losses:
-        print(f"  {item['name']}  [{item['source']}]  {item['expression']}" + (f"  ({item['doc']})" if item["doc"] else ""))
-    print("schedules:")
-    for item in schedules:
-        print(f"  {item['name']}  [{item['source']}]  {item['doc']}")
-    return 0
+    if getattr(args, "pm", None) is None:
+        args.pm = load_plugins(_plugins(args))
+    return list_plugins(args)
+
+
+def _loaded(args: argparse.Namespace) -> dict[str, Any]:
+    """The plugin manager ``main`` loaded (``pm=``), or the ``-p`` list to load one from."""
+    pm = getattr(args, "pm", None)
+    return {"pm": pm} if pm is not None else {"plugins": _plugins(args)}
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed command line, as plugins' ``optikit_run_start`` receives it."""
+    return {k: v for k, v in vars(args).items() if k not in ("func", "pm")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``optikit`` command; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    show_tb = args.plugins_tb or getattr(args, "plugins_after_tb", False)
+    from .plugin_cli import load_plugins, preparse
+    from .plugins import raise_failures
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    plugins, show_tb, command = preparse(argv)
     try:
+        # plugins load before parsing so their options exist; a broken one stops every command
+        # but 'plugins', which lists it
+        pm = load_plugins(plugins)
+        if command not in (None, "plugins"):
+            raise_failures(pm)
+        parser = build_parser(pm)
+        args = parser.parse_args(argv)
+        args.pm = pm
+        if args.func is not cmd_plugins:
+            raise_failures(pm)
         return args.func(args)
     except OptikitError as exc:
         if show_tb:

@@ -158,8 +158,10 @@ def _register(pm: pluggy.PluginManager, plugin: Any, name: str, source: str) -> 
     except ValueError as exc:
         raise PluginError(str(exc), plugin=source) from None
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"{exc}; the hooks and their arguments are listed in docs/plugins.md",
-                          plugin=source) from None
+        # pluggy's text spans lines and names the internal plugin id; keep the facts on one line
+        lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
+        raise PluginError(f"{'; '.join(lines) or exc}; the hooks and their arguments are listed in "
+                          "docs/plugins.md", plugin=source) from None
     pm._optikit_sources[name] = source  # type: ignore[attr-defined]
 
 
