@@ -176,3 +176,103 @@ def test_sgd_sample_noise_escapes_the_saddle_axis(seed):
     assert result.loss == pytest.approx(-0.25, abs=1e-3)
     again = optikit.run(saddle(), seed=seed)
     assert again.parameters == result.parameters  # deterministic for a seed
+
+
+# ---- torch.optim's trajectories through the whole spec path ---------------------------------
+EXP_BODY = (f"model: a*exp(-b*x) + c\nparameters:\n  a: 1.0\n  b: 0.5\n  c: 0.0\n"
+            f"data:\n  x: {json.dumps(EXP_X.tolist())}\n  y: {json.dumps(EXP_Y.tolist())}\nloss: mse")
+EXP_START = [1.0, 0.5, 0.0]
+
+
+def torch_trajectory(torch_name: str, kwargs: dict, steps: int, batches=None, schedule=None, sign: float = 1.0):
+    """Parameters after each epoch of torch.optim on the same mse (times ``sign``), autograd in float64."""
+    torch = pytest.importorskip("torch")
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # else torch keeps scalar state (NAdam's mu_product) in float32
+    try:
+        p = torch.tensor(EXP_START, dtype=torch.float64, requires_grad=True)
+        x, y = torch.tensor(EXP_X), torch.tensor(EXP_Y)
+        opt = getattr(torch.optim, torch_name)([p], **kwargs)
+        sched = schedule(opt) if schedule else None
+        out = []
+        for _ in range(steps):
+            for rows in batches or [slice(None)]:
+                opt.zero_grad()
+                loss = sign * ((p[0] * torch.exp(-p[1] * x[rows]) + p[2] - y[rows]) ** 2).mean()
+                loss.backward()
+                opt.step()
+            if sched:
+                sched.step()
+            out.append(p.detach().numpy().copy())
+    finally:
+        torch.set_default_dtype(old)
+    return np.array(out)
+
+
+def _torch_cases():
+    from tests.optimizer_cases import TORCH_CASES
+
+    return [pytest.param(cls.name, kwargs, tname, tkw, id=case_id) for case_id, cls, kwargs, tname, tkw in TORCH_CASES]
+
+
+@pytest.mark.parametrize("name, kwargs, torch_name, torch_kwargs", _torch_cases())
+def test_first_order_optimizers_follow_torch_for_100_full_batch_steps(name, kwargs, torch_name, torch_kwargs):
+    # a maximize case ascends the negated mse, so it fits the data instead of running off
+    sign = -1.0 if kwargs.get("maximize") else 1.0
+    expected = torch_trajectory(torch_name, torch_kwargs, 100, sign=sign)
+    body = EXP_BODY.replace("loss: mse", "loss: -(model - y)**2") if sign < 0 else EXP_BODY
+    result = run_text(body, name, steps=100, batch_size=len(EXP_X), **kwargs)
+    assert result.steps == 100
+    np.testing.assert_allclose(result.history.parameters, expected, rtol=1e-10, atol=1e-12)
+
+
+SCHEDULES = [
+    ("step", {"name": "step", "step_size": 5, "gamma": 0.5}, "StepLR", {"step_size": 5, "gamma": 0.5}),
+    ("exponential", {"name": "exponential", "gamma": 0.9}, "ExponentialLR", {"gamma": 0.9}),
+    ("cosine", {"name": "cosine"}, "CosineAnnealingLR", {"T_max": 20}),
+    ("linear", {"name": "linear", "start_factor": 0.25, "end_factor": 1.0, "total_iters": 8}, "LinearLR",
+     {"start_factor": 0.25, "end_factor": 1.0, "total_iters": 8}),
+]
+
+
+@pytest.mark.parametrize("schedule, torch_name, torch_kwargs", [pytest.param(*s[1:], id=s[0]) for s in SCHEDULES])
+def test_schedules_match_torch_lr_scheduler_on_sgd(schedule, torch_name, torch_kwargs):
+    torch = pytest.importorskip("torch")
+    hyper = {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.01}
+    rows = [slice(i, i + 4) for i in range(0, len(EXP_X), 4)]  # 3 mini-batches in data order per epoch
+    expected = torch_trajectory("SGD", hyper, 20, batches=rows,
+                                schedule=lambda opt: getattr(torch.optim.lr_scheduler, torch_name)(opt, **torch_kwargs))
+    result = run_text(EXP_BODY, "sgd", epochs=20, batch_size=4, shuffle=False, schedule=schedule, **hyper)
+    assert result.steps == 60
+    np.testing.assert_allclose(result.history.parameters, expected, rtol=1e-10, atol=1e-12)
+
+
+# ---- stop reasons ---------------------------------------------------------------------------
+STOPS = [
+    ("epochs", {"epochs": 7}),
+    ("steps", {"steps": 5}),
+    ("tol", {"epochs": 100000, "tol": 1e-9, "lr": 0.015}),
+    ("gtol", {"epochs": 100000, "gtol": 1e-6, "lr": 0.015}),
+    ("max_time", {"epochs": 10**9, "max_time": 0.05}),  # the epoch limit is a hang guard
+]
+
+
+@pytest.mark.parametrize("reason, opt", STOPS, ids=[s[0] for s in STOPS])
+def test_each_stop_reason_is_produced_and_reported(reason, opt, tmp_path, capsys):
+    from optikit.cli import main
+
+    result = run_text(BOWL_OBJECTIVE, "gd", **{"lr": 0.005, **opt})
+    assert result.stop_reason == reason
+    if reason in ("epochs", "steps"):
+        assert (result.epochs, result.steps) == ((7, 7) if reason == "epochs" else (5, 5))
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec_text(BOWL_OBJECTIVE, "gd", **{"lr": 0.005, **opt}), encoding="utf-8")
+    assert main(["run", str(path), "--every", "100000"]) == 0
+    assert f"stopped by {reason} after" in capsys.readouterr().out
+    assert main(["run", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stop_reason"] == reason
+
+
+def test_callback_stop_reason():
+    result = optikit.run(loads_spec(spec_text(BOWL_OBJECTIVE, "gd", epochs=50)), callbacks=[lambda r: r.epoch == 3])
+    assert (result.stop_reason, result.epochs) == ("callback", 4)
