@@ -116,7 +116,7 @@ def run_controlled(prepared: Any, callbacks: Iterable[Callable[[EpochRecord], An
         if control.resume is not None:
             for record in control.resume.history[:control.resume.n_history]:
                 writer(record)
-        callbacks.append(writer)
+        callbacks.insert(0, writer)  # on disk before anything else sees the epoch
     try:
         with catch_interrupt(control) if catch_sigint else contextlib.nullcontext():
             result = prepared.run(callbacks, control=control)
