@@ -70,7 +70,7 @@ def test_bad_spec_exits_2_with_location(tmp_path, capsys):
     bad.write_text((SPECS / "seed_gd.yaml").read_text().replace("lr: 0.01", "lr: fast"))
     assert main(["run", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"optikit: error: {bad}:15:7: optimizer.lr:") and "Traceback" not in err
+    assert err.startswith(f"optikit: error: {bad}:14:7: optimizer.lr:") and "Traceback" not in err
     assert main(["validate", SEED, str(bad)]) == 2
     captured = capsys.readouterr()
     assert f"ok {SEED}" in captured.out and "optimizer.lr" in captured.err
