@@ -276,3 +276,22 @@ def test_each_stop_reason_is_produced_and_reported(reason, opt, tmp_path, capsys
 def test_callback_stop_reason():
     result = optikit.run(loads_spec(spec_text(BOWL_OBJECTIVE, "gd", epochs=50)), callbacks=[lambda r: r.epoch == 3])
     assert (result.stop_reason, result.epochs) == ("callback", 4)
+
+
+# ---- bounds: projection after every step keeps each optimizer in the box -----------------------
+BOUNDED = "objective: (a - 2)**2 + (b + 1)**2\nparameters:\n  a: {init: 0.0, max: 1.0}\n  b: {init: 0.0, min: -0.5}"
+BOUNDED_LSQ = ("model: a*x + b\nparameters:\n  a: {init: 0.0, max: 1.0}\n  b: {init: 0.0, min: -0.5}\n"
+               "data:\n  x: [0.0, 1.0, 2.0]\n  y: [-1.0, 1.0, 3.0]\nloss: mse")  # unbounded fit: a = 2, b = -1
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_bounds_hold_for_every_optimizer(name):
+    cls = next(c for c in builtin_optimizers() if c.name == name)
+    lsq = "residuals" in cls.requires
+    opt = {} if cls.requires or name == "adadelta" else {"lr": 0.05}
+    result = run_text(BOUNDED_LSQ if lsq else BOUNDED, name, steps=300, **opt)
+    history = result.history.parameters
+    assert history[:, 0].max() <= 1.0 and history[:, 1].min() >= -0.5
+    assert result.parameters["a"] == pytest.approx(1.0, abs=1e-3)
+    if not lsq:  # the objective separates: the constrained minimum is the corner
+        assert result.parameters["b"] == pytest.approx(-0.5, abs=1e-3)
