@@ -1,0 +1,277 @@
+"""Plugin discovery, the ``optikit plugins`` listing, failures that name the plugin, the testing kit."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import pytest
+
+import optikit
+from optikit import hookspecs
+from optikit.cli import main
+from optikit.plugins import plugin_manager
+from optikit.registry import Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "specs" / "seed_gd.yaml"
+MY_OPT = Path(__file__).resolve().parent / "data" / "my_opt.py"
+
+
+@pytest.fixture
+def plugin_file(tmp_path):
+    """Write a plugin module to a file and return its path."""
+
+    def write(body: str, name: str = "plug.py") -> Path:
+        path = tmp_path / name
+        path.write_text("import numpy as np\nimport optikit\n" + textwrap.dedent(body), encoding="utf-8")
+        return path
+
+    return write
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---- discovery ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_single_file_plugin_runs_a_spec(capsys, where):
+    argv = ["-p", MY_OPT, "run", SPEC, "--optimizer", "signgd", "--epochs", "3"]
+    if where == "after":
+        argv = ["run", SPEC, "--optimizer", "signgd", "--epochs", "3", "-p", MY_OPT]
+    code, out, err = cli(capsys, *argv)
+    assert code == 0, err
+    assert "optimizer signgd" in out and "stopped by epochs after 3 epochs" in out
+
+
+def test_module_plugin_and_environment_variable(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(MY_OPT.parent))
+    assert "signgd" in Registry.build(plugin_manager(["my_opt"])).optimizers
+    monkeypatch.setenv("OPTIKIT_PLUGINS", str(MY_OPT))
+    entry = Registry.build(plugin_manager()).optimizers["signgd"]
+    assert entry.source == f"-p {MY_OPT}"
+    code, out, _ = cli(capsys, "plugins")
+    assert code == 0 and "signgd" in out
+
+
+def test_builtins_come_through_the_same_hooks():
+    pm = plugin_manager(autoload=False)
+    names = {name for name, _ in pm.list_name_plugin()}
+    assert names == {"builtin:optikit.optimizers", "builtin:optikit.losses", "builtin:optikit.schedules"}
+    reg = Registry.build(pm)
+    assert reg.optimizers["gd"].source == "built-in" and reg.losses["mse"].source == "built-in"
+
+
+def fake_entry_point(monkeypatch, name: str, value: str, dist: str = "optikit-fake", version: str = "9.1"):
+    ep = types.SimpleNamespace(name=name, value=value, dist=types.SimpleNamespace(name=dist, version=version),
+                               load=lambda: __import__(value))
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: [ep] if group == "optikit" else [])
+
+
+def test_entry_points_and_disabling_autoload(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(MY_OPT.parent))
+    fake_entry_point(monkeypatch, "signgd", "my_opt")
+    entry = Registry.build(plugin_manager()).optimizers["signgd"]
+    assert entry.source.startswith("optikit-fake 9.1 (entry point signgd")
+    monkeypatch.setenv("OPTIKIT_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert "signgd" not in Registry.build(plugin_manager()).optimizers
+
+
+def test_a_spec_cannot_load_a_plugin(write_spec, capsys):
+    spec = write_spec(f"""
+        model: w*x
+        parameters: {{w: 1.0}}
+        data: {{x: [1.0], y: [2.0]}}
+        plugins: ["{MY_OPT}"]
+        optimizer: {{name: signgd, epochs: 1}}
+        """)
+    code, _, err = cli(capsys, "run", spec)
+    assert code == 2 and "signgd" not in sys.modules.get("my_opt", types.SimpleNamespace()).__dict__
+
+
+# ---- optikit plugins -----------------------------------------------------------------------
+
+def test_listing_names_sources_hooks_and_hyperparameters(capsys):
+    code, out, _ = cli(capsys, "-p", MY_OPT, "plugins")
+    assert code == 0
+    assert re.search(rf"-p {re.escape(str(MY_OPT))} .*hooks: optikit_register_optimizers", out)
+    assert f"signgd  [-p {MY_OPT}]  Step against the sign of the gradient." in out
+    assert "      lr = 0.01  Step length." in out
+    code, out, _ = cli(capsys, "-p", MY_OPT, "plugins", "--format", "json")
+    data = json.loads(out)
+    sign = next(o for o in data["optimizers"] if o["name"] == "signgd")
+    assert sign["hyperparameters"] == [{"name": "lr", "default": 0.01, "required": False, "doc": "Step length."}]
+    assert {"plugins", "optimizers", "losses", "schedules", "failed"} <= set(data) and data["failed"] == []
+
+
+# ---- failures name the plugin ----------------------------------------------------------------
+
+BROKEN = {
+    "import": ("raise ImportError('no module named scipy')\n", "failed to load: ImportError: no module named scipy"),
+    "misspelled": ("@optikit.hookimpl\ndef optikit_register_optimizer(register):\n    pass\n",
+                   "did you mean optikit_register_optimizers?"),
+    "undecorated": ("def optikit_register_optimizers(register):\n    pass\n", "not decorated with @optikit.hookimpl"),
+    "duplicate": ("class G(optikit.Optimizer):\n    name = 'gd'\n    def init(self, p): return ()\n"
+                  "    def update(self, g, s, p, o=None): return -g, s\n"
+                  "@optikit.hookimpl\ndef optikit_register_optimizers(register):\n    register(G)\n",
+                  "optimizer 'gd' is registered twice: by built-in and by -p"),
+    "not an optimizer": ("@optikit.hookimpl\ndef optikit_register_optimizers(register):\n    register(dict)\n",
+                         "not a subclass of optikit.Optimizer"),
+    "instance": ("class G(optikit.Optimizer):\n    name = 'g2'\n    def init(self, p): return ()\n"
+                 "    def update(self, g, s, p, o=None): return -g, s\n"
+                 "@optikit.hookimpl\ndef optikit_register_optimizers(register):\n    register(G())\n",
+                 "register the class itself"),
+    "bad argument": ("@optikit.hookimpl\ndef optikit_run_start(spec, config):\n    pass\n", "config"),
+}
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+def test_a_broken_plugin_is_one_message_exit_2(kind, plugin_file, capsys):
+    path = plugin_file(BROKEN[kind][0])
+    code, out, err = cli(capsys, "-p", path, "run", SPEC, "--epochs", "1")
+    assert code == 2 and out == ""
+    assert err.startswith(f"optikit: error: plugin -p {path}: ") and BROKEN[kind][1] in err
+    assert "Traceback" not in err and err.count("\n") == 1
+    code, _, err = cli(capsys, "-p", path, "--traceback", "run", SPEC, "--epochs", "1")
+    assert code == 2 and "Traceback" in err
+
+
+def test_misspelled_hook_lists_the_valid_names(plugin_file, capsys):
+    code, _, err = cli(capsys, "-p", plugin_file(BROKEN["misspelled"][0]), "validate", SPEC)
+    assert code == 2 and all(name in err for name in hookspecs.HOOKS)
+
+
+def test_broken_entry_point_is_listed_and_stops_other_commands(monkeypatch, capsys, plugin_file):
+    path = plugin_file("raise RuntimeError('boom')\n", name="broken_plugin.py")
+    monkeypatch.syspath_prepend(str(path.parent))
+    fake_entry_point(monkeypatch, "broken", "broken_plugin", dist="optikit-broken", version="0.3")
+    code, out, err = cli(capsys, "plugins")
+    assert code == 0 and "gd  [built-in]" in out
+    assert "failed:\n  optikit-broken 0.3 (entry point broken = broken_plugin): failed to import" in out
+    assert "1 plugin(s) failed" in err
+    code, out, err = cli(capsys, "run", SPEC)
+    assert code == 2 and "optikit-broken 0.3" in err and "RuntimeError: boom" in err
+    assert "OPTIKIT_DISABLE_PLUGIN_AUTOLOAD=1" in err and "Traceback" not in err
+    monkeypatch.setenv("OPTIKIT_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert cli(capsys, "run", SPEC, "--epochs", "1")[0] == 0
+
+
+def test_duplicate_is_listed_by_plugins_and_the_rest_still_shows(plugin_file, capsys):
+    path = plugin_file(BROKEN["duplicate"][0])
+    code, out, _ = cli(capsys, "-p", path, "plugins", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["failed"][0]["plugin"] == f"-p {path}"
+    assert [o["source"] for o in data["optimizers"] if o["name"] == "gd"] == ["built-in"]
+
+
+def test_update_that_raises_names_the_plugin_exit_1(plugin_file, capsys):
+    path = plugin_file("""
+        class Bad(optikit.Optimizer):
+            name = "bad"
+            def __init__(self, lr=0.1):
+                self.lr = lr
+            def init(self, p):
+                return ()
+            def update(self, g, s, p, o=None):
+                return 1 / 0, s
+
+        @optikit.hookimpl
+        def optikit_register_optimizers(register):
+            register(Bad)
+        """)
+    code, _, err = cli(capsys, "-p", path, "run", SPEC, "--optimizer", "bad", "--epochs", "3")
+    assert code == 1 and "ZeroDivisionError" in err and f"comes from -p {path}" in err and "Traceback" not in err
+
+
+def test_callback_that_raises_names_the_plugin_exit_1(plugin_file, capsys):
+    path = plugin_file("""
+        @optikit.hookimpl
+        def optikit_epoch_end(record):
+            raise KeyError("loss_history")
+        """)
+    code, _, err = cli(capsys, "-p", path, "run", SPEC, "--epochs", "3")
+    assert code == 1 and err.startswith(f"optikit: error: plugin -p {path}: a hook raised KeyError")
+
+
+def test_plugin_options_reach_run_start(plugin_file, capsys):
+    path = plugin_file("""
+        @optikit.hookimpl
+        def optikit_add_options(parser):
+            parser.add_argument("--stop-at", type=int, default=None)
+
+        class Stopper:
+            at = None
+
+        @optikit.hookimpl
+        def optikit_run_start(options):
+            Stopper.at = options["stop_at"]
+
+        @optikit.hookimpl
+        def optikit_epoch_end(record):
+            return Stopper.at is not None and record.epoch + 1 >= Stopper.at
+        """)
+    code, out, _ = cli(capsys, "-p", path, "run", SPEC, "--stop-at", "4")
+    assert code == 0 and "stopped by callback after 4 epochs" in out
+    with pytest.raises(SystemExit):
+        main(["-p", str(path), "run", "--help"])
+    assert "plugin options:" in capsys.readouterr().out
+    clash = plugin_file("@optikit.hookimpl\ndef optikit_add_options(parser):\n    parser.add_argument('--lr')\n", "clash.py")
+    code, _, err = cli(capsys, "-p", clash, "run", SPEC)
+    assert code == 2 and f"plugin -p {clash}: optikit_add_options raised ArgumentError" in err
+
+
+# ---- every hook is documented ------------------------------------------------------------------
+
+def test_every_hook_is_documented_with_its_signature():
+    docs = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    pm = plugin_manager(autoload=False)
+    hooks = [name for name in vars(pm.hook) if name.startswith("optikit_")]
+    assert sorted(hooks) == sorted(hookspecs.HOOKS)
+    for name in hooks:
+        import inspect
+
+        args = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
+        assert f"{name}({args})" in docs, f"docs/plugins.md does not document {name}({args})"
+        assert getattr(hookspecs, name).__doc__.strip(), name
+
+
+# ---- the testing kit ---------------------------------------------------------------------------
+
+def test_testing_kit_on_the_single_file_optimizer(monkeypatch):
+    from optikit import testing
+
+    monkeypatch.syspath_prepend(str(MY_OPT.parent))
+    sign = Registry.build(plugin_manager([str(MY_OPT)])).optimizers["signgd"].obj
+    run = testing.run_optimizer(sign(lr=0.001), "bowl", steps=3000, tol=1e-2)
+    assert run.converged and run.points[0].tolist() == [1.0, 1.0] and len(run.losses) == run.steps + 1
+    assert not testing.run_optimizer(sign(lr=0.5), "rosenbrock", steps=50).converged
+    testing.check_state_finite(sign())
+    testing.check_pure(sign())
+    testing.check_step(sign(lr=0.1), grad=[2.0, -3.0, 0.0], params=[0.0, 0.0, 0.0], expected=[-0.1, 0.1, 0.0])
+    with pytest.raises(AssertionError, match="hand computation"):
+        testing.check_step(sign(lr=0.1), grad=[1.0], params=[0.0], expected=[0.1])
+
+
+def test_testing_kit_catches_a_mutating_update():
+    from optikit import testing
+
+    class Mutating(optikit.Optimizer):
+        name = "mutating"
+
+        def init(self, params):
+            return (params.copy() * 0,)
+
+        def update(self, grad, state, params, oracle=None):
+            state[0][:] += grad  # a bug: the state passed in changes
+            return -0.1 * grad, state
+
+    with pytest.raises(AssertionError, match="changed the state"):
+        testing.check_pure(Mutating())
