@@ -1,0 +1,329 @@
+"""The spec builder: one pass over the loaded YAML document, validating every section.
+
+Each error names the field (dotted path) and its file:line:column from the document's
+:class:`~optikit.yamlsafe.SourceMap`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+import sympy
+
+from . import data as data_mod
+from . import expr
+from .errors import ExpressionError, SpecError
+from .spec import (ENGINE_KEYS, MODEL, TOP_KEYS, CheckSpec, OptimizerSpec, Parameter, Spec, _dotted,
+                   _suggest)
+from .yamlsafe import SourceMap
+
+__all__ = ["build"]
+
+
+def build(raw: Any, source: SourceMap, path: Path | None) -> Spec:
+    """Validate a loaded document into a :class:`Spec`."""
+    return _Builder(raw, source, path).build()
+
+
+class _Builder:
+    """One pass over the raw document; every ``err`` names the field and its location."""
+
+    def __init__(self, raw: Any, source: SourceMap, path: Path | None) -> None:
+        self.raw, self.source, self.path = raw, source, path
+
+    def err(self, message: str, path: tuple, hint: str | None = None, key: bool = False) -> SpecError:
+        loc = self.source.key(path) if key else self.source.value(path)
+        return SpecError(message, field=_dotted(path) or None, location=loc, hint=hint)
+
+    # ---- typed getters -------------------------------------------------------------------
+    def mapping(self, value: Any, path: tuple, what: str = "a mapping of keys to values") -> dict:
+        if not isinstance(value, dict):
+            raise self.err(f"expected {what}, got {_kind(value)}", path)
+        return value
+
+    def known_keys(self, value: dict, path: tuple, allowed: tuple[str, ...]) -> None:
+        for key in value:
+            if key not in allowed:
+                hint = _suggest(key, allowed) or f"valid keys: {', '.join(allowed)}"
+                raise self.err(f"unknown key {key!r}", path + (key,), hint=hint, key=True)
+
+    def number(self, value: Any, path: tuple, *, finite: bool = True) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.err(f"expected a number, got {_kind(value)}", path)
+        try:
+            out = float(value)
+        except OverflowError:
+            raise self.err("number too large for float64", path) from None
+        if finite and not math.isfinite(out):
+            raise self.err(f"expected a finite number, got {value}", path)
+        return out
+
+    def integer(self, value: Any, path: tuple, minimum: int) -> int:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.err(f"expected a whole number, got {_kind(value)}", path)
+        if value < minimum:
+            raise self.err(f"must be at least {minimum}, got {value}", path)
+        return value
+
+    def text(self, value: Any, path: tuple) -> str:
+        if isinstance(value, bool) or isinstance(value, (int, float)):
+            return repr(value)  # "model: 3" is a constant model; keep it as text
+        if not isinstance(value, str) or not value.strip():
+            raise self.err(f"expected text, got {_kind(value)}", path)
+        return value
+
+    def expression(self, value: Any, path: tuple, symbols: Mapping[str, sympy.Symbol]) -> tuple[str, sympy.Expr]:
+        text = self.text(value, path)
+        try:
+            return text, expr.parse(text, symbols)
+        except ExpressionError as exc:
+            raise exc.at(self.source.value(path), _dotted(path)) from None
+
+    # ---- sections ------------------------------------------------------------------------
+    def build(self) -> Spec:
+        raw = self.mapping(self.raw, (), "a YAML mapping (key: value lines) at the top level")
+        self.known_keys(raw, (), TOP_KEYS)
+        has_model, has_objective = "model" in raw, "objective" in raw
+        if has_model == has_objective:
+            raise self.err("a spec needs exactly one of 'model' (fit data) or 'objective' (minimize a function)",
+                           ("objective",) if has_objective else ())
+        params = self.parameters(raw)
+        columns = self.data(raw) if "data" in raw else {}
+        self.columns = columns
+        symbols: dict[str, sympy.Symbol] = {}
+        for name in [p.name for p in params]:
+            symbols[name] = expr.make_symbol(name)
+        for name in columns:
+            if name in symbols:
+                raise self.err(f"{name!r} is both a parameter and a data column; rename one", ("data", name), key=True)
+            symbols[name] = sympy.Symbol(name, real=True)
+        name = raw.get("name", self.path.stem if self.path else "spec")
+        fields: dict[str, Any] = dict(name=self.text(name, ("name",)), description=str(raw.get("description", "")))
+        if has_model:
+            fields.update(self.model_and_loss(raw, symbols, columns))
+        else:
+            fields.update(self.objective(raw, symbols))
+        used = (fields["loss_expr"] if fields["loss_expr"] is not None else fields["model_expr"]).free_symbols
+        for p in params:
+            if symbols[p.name] not in used:
+                where = ("model",) if has_model else ("objective",)
+                raise self.err(f"parameter {p.name!r} does not appear in the {where[0]}", ("parameters", p.name),
+                               key=True, hint=f"remove it or use it in {where[0]}")
+        if "gradient" in raw:
+            fields["gradient_text"], fields["gradient"] = self.gradients(raw["gradient"], ("gradient",), params, symbols)
+            missing = [p.name for p in params if p.name not in fields["gradient"]]
+            if missing:
+                raise self.err(f"a training gradient must be given for every parameter; missing {', '.join(missing)}",
+                               ("gradient",))
+        if "check" in raw:
+            fields["check"] = self.check(raw["check"], params, symbols)
+        return Spec(
+            parameters=params,
+            symbols=MappingProxyType(symbols),
+            optimizer=self.optimizer(raw.get("optimizer")),
+            data=MappingProxyType(columns),
+            path=self.path,
+            source=self.source,
+            **fields,
+        )
+
+    def parameters(self, raw: dict) -> tuple[Parameter, ...]:
+        if "parameters" not in raw:
+            raise self.err("missing 'parameters' (name: initial value, one per line)", ())
+        section = self.mapping(raw["parameters"], ("parameters",), "a mapping of parameter names to initial values")
+        if not section:
+            raise self.err("declare at least one parameter", ("parameters",))
+        out = []
+        for name, value in section.items():
+            path = ("parameters", name)
+            try:
+                expr.check_name(name, what="parameter")
+            except ExpressionError as exc:
+                raise exc.at(self.source.key(path), _dotted(path)) from None
+            lo = hi = None
+            if isinstance(value, dict):
+                self.known_keys(value, path, ("init", "min", "max"))
+                if "init" not in value:
+                    raise self.err("missing 'init' (the initial value)", path, key=True)
+                init = self.number(value["init"], path + ("init",))
+                lo = self.number(value["min"], path + ("min",)) if value.get("min") is not None else None
+                hi = self.number(value["max"], path + ("max",)) if value.get("max") is not None else None
+                if lo is not None and hi is not None and lo > hi:
+                    raise self.err(f"min ({lo}) is greater than max ({hi})", path + ("min",))
+                if (lo is not None and init < lo) or (hi is not None and init > hi):
+                    raise self.err(f"initial value {init} is outside [{lo}, {hi}]", path + ("init",))
+            else:
+                init = self.number(value, path)
+            out.append(Parameter(name, init, lo, hi))
+        return tuple(out)
+
+    def data(self, raw: dict) -> dict[str, np.ndarray]:
+        section = self.mapping(raw["data"], ("data",), "a mapping of column names to lists of numbers, or 'csv: file'")
+        if "csv" in section:
+            self.known_keys(section, ("data",), ("csv", "columns"))
+            return data_mod.read_csv_spec(section, self)
+        columns: dict[str, np.ndarray] = {}
+        for name, values in section.items():
+            path = ("data", name)
+            try:
+                expr.check_name(name, what="data column")
+            except ExpressionError as exc:
+                raise exc.at(self.source.key(path), _dotted(path)) from None
+            if not isinstance(values, list):
+                raise self.err(f"expected a list of numbers, got {_kind(values)}", path)
+            columns[name] = np.array([self.number(v, path + (i,)) for i, v in enumerate(values)], dtype=float)
+        data_mod.check_columns(columns, self)
+        return columns
+
+    def model_and_loss(self, raw: dict, symbols: dict, columns: dict) -> dict[str, Any]:
+        if not columns:
+            raise self.err("a 'model' needs 'data' to fit", ("model",), hint="or write an 'objective' to minimize")
+        target = self.text(raw.get("target", "y"), ("target",))
+        if target not in columns:
+            raise self.err(f"target column {target!r} is not in the data (columns: {', '.join(columns)})",
+                           ("target",) if "target" in raw else ("data",), hint=_suggest(target, columns))
+        inputs = {k: v for k, v in symbols.items() if k != target}
+        model_text, model_expr = self.expression(raw["model"], ("model",), inputs)
+        loss = self.text(raw.get("loss", "mse"), ("loss",)).strip()
+        if loss.isidentifier() and loss not in symbols and loss != MODEL:
+            loss_expr = None  # a named loss (mse, mae, a plugin's): resolved when the spec is compiled
+        else:
+            model_sym = sympy.Symbol(MODEL, real=True)
+            _, template = self.expression(loss, ("loss",), {**symbols, MODEL: model_sym})
+            if model_sym not in template.free_symbols:
+                raise self.err("the loss expression must use 'model' (the model's prediction)", ("loss",))
+            loss_expr = template.subs(model_sym, model_expr)
+        predict = self.predict(raw["predict"], model_expr, symbols, target) if "predict" in raw else {}
+        return dict(model=model_text, model_expr=model_expr, target=target, loss=loss,
+                    loss_expr=loss_expr, predict=MappingProxyType(predict))
+
+    def objective(self, raw: dict, symbols: dict) -> dict[str, Any]:
+        for key in ("loss", "target", "predict"):
+            if key in raw:
+                raise self.err(f"'{key}' goes with 'model', not with 'objective'", (key,), key=True)
+        text, tree = self.expression(raw["objective"], ("objective",), symbols)
+        return dict(objective=text, loss_expr=tree, loss="objective")
+
+    def predict(self, value: Any, model_expr: sympy.Expr, symbols: dict, target: str) -> dict[str, tuple]:
+        section = self.mapping(value, ("predict",), "a mapping of input columns to values")
+        inputs = sorted(s.name for s in model_expr.free_symbols if s.name in self.columns)
+        out: dict[str, tuple] = {}
+        for name, v in section.items():
+            path = ("predict", name)
+            if name not in inputs:
+                raise self.err(f"{name!r} is not an input of the model (inputs: {', '.join(inputs) or 'none'})",
+                               path, key=True, hint=_suggest(name, inputs))
+            values = v if isinstance(v, list) else [v]
+            if not values:
+                raise self.err("expected a number or a non-empty list of numbers", path)
+            for i, item in enumerate(values):
+                self.number(item, path + (i,) if isinstance(v, list) else path)
+            out[name] = tuple(values)
+        missing = [c for c in inputs if c not in out]
+        if missing:
+            raise self.err(f"missing input {', '.join(missing)} for the prediction", ("predict",))
+        if len({len(v) for v in out.values()} - {1}) > 1:
+            raise self.err("predict columns have different lengths", ("predict",))
+        return out
+
+    def gradients(self, value: Any, path: tuple, params: tuple[Parameter, ...], symbols: dict):
+        section = self.mapping(value, path, "a mapping of parameter names to gradient expressions")
+        names = [p.name for p in params]
+        texts, trees = {}, {}
+        for name, text in section.items():
+            if name not in names:
+                raise self.err(f"{name!r} is not a parameter (parameters: {', '.join(names)})", path + (name,),
+                               key=True, hint=_suggest(name, names))
+            texts[name], trees[name] = self.expression(text, path + (name,), symbols)
+        return MappingProxyType(texts), MappingProxyType(trees)
+
+    def check(self, value: Any, params: tuple[Parameter, ...], symbols: dict) -> CheckSpec:
+        section = self.mapping(value, ("check",))
+        self.known_keys(section, ("check",), ("gradient", "at"))
+        texts, trees = (self.gradients(section["gradient"], ("check", "gradient"), params, symbols)
+                        if "gradient" in section else ({}, {}))
+        points = []
+        at = section.get("at", [])
+        if not isinstance(at, list):
+            raise self.err("expected a list of points such as {w: 1.0}", ("check", "at"))
+        names = [p.name for p in params]
+        for i, point in enumerate(at):
+            path = ("check", "at", i)
+            point = self.mapping(point, path, "a mapping of parameter names to values")
+            self.known_keys(point, path, tuple(names))
+            points.append(MappingProxyType({k: self.number(v, path + (k,)) for k, v in point.items()}))
+        return CheckSpec(gradient=trees, gradient_text=texts, at=tuple(points))
+
+    def optimizer(self, value: Any) -> OptimizerSpec:
+        path = ("optimizer",)
+        if value is None:
+            raise self.err("missing 'optimizer' (at least 'name:', e.g. gd)", ())
+        if isinstance(value, str):
+            value = {"name": value}
+        section = self.mapping(value, path)
+        if "name" not in section:
+            raise self.err("missing 'name' (e.g. gd, sgd, adam; see 'optikit plugins')", path, key=True)
+        name = self.text(section["name"], path + ("name",)).strip()
+        kw: dict[str, Any] = {}
+        for key in ("epochs", "steps", "batch_size"):
+            if section.get(key) is not None:
+                kw[key] = self.integer(section[key], path + (key,), 1)
+        if "steps" in kw and "epochs" not in section:
+            kw["epochs"] = None
+        if section.get("seed") is not None:
+            kw["seed"] = self.integer(section["seed"], path + ("seed",), 0)
+        if "shuffle" in section:
+            if not isinstance(section["shuffle"], bool):
+                raise self.err(f"expected true or false, got {_kind(section['shuffle'])}", path + ("shuffle",))
+            kw["shuffle"] = section["shuffle"]
+        for key in ("tol", "gtol", "max_time"):
+            if section.get(key) is not None:
+                kw[key] = self.number(section[key], path + (key,))
+                if kw[key] <= 0:
+                    raise self.err(f"must be positive, got {section[key]}", path + (key,))
+        if "schedule" in section:
+            kw["schedule"] = self.schedule(section["schedule"], path + ("schedule",))
+        hyper = {k: self.hyperparameter(v, path + (k,)) for k, v in section.items() if k not in ENGINE_KEYS}
+        return OptimizerSpec(name=name, hyperparameters=MappingProxyType(hyper), **kw)
+
+    def schedule(self, value: Any, path: tuple) -> Mapping[str, Any]:
+        if isinstance(value, str):
+            value = {"name": value}
+        section = self.mapping(value, path, "a schedule name or a mapping with 'name'")
+        if "name" not in section:
+            raise self.err("missing 'name' (constant, step, exponential, cosine, linear)", path)
+        out = {"name": self.text(section["name"], path + ("name",))}
+        out.update({k: self.hyperparameter(v, path + (k,)) for k, v in section.items() if k != "name"})
+        return MappingProxyType(out)
+
+    def hyperparameter(self, value: Any, path: tuple) -> Any:
+        if isinstance(value, (bool, str)) or value is None:
+            return value
+        if isinstance(value, (int, float)):
+            return self.number(value, path) if isinstance(value, float) else value
+        if isinstance(value, list):
+            return tuple(self.hyperparameter(v, path + (i,)) for i, v in enumerate(value))
+        raise self.err(f"expected a number, true/false, text or a list, got {_kind(value)}", path)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        short = value if len(value) <= 40 else value[:37] + "..."
+        return f"text ({short!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
