@@ -117,7 +117,13 @@ def load(text: str, file: str | None = None) -> tuple[Any, SourceMap]:
     """
     if len(text) > MAX_BYTES:
         raise SpecError(f"file is larger than {MAX_BYTES} bytes", location=Location(file))
-    loader = _Loader(text, file)
+    try:
+        loader = _Loader(text, file)
+    except yaml.reader.ReaderError as exc:  # raised while the text is scanned for non-printable characters
+        before = text[:exc.position]
+        loc = Location(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        raise SpecError(f"control character {char!r} is not allowed in YAML", location=loc) from None
     try:
         node = loader.get_single_node()
     except SpecError:
