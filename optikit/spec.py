@@ -170,7 +170,7 @@ def _apply_overrides(spec: Spec, overrides: dict[str, Any]) -> Spec:
             if not isinstance(value, str):
                 raise SpecError("expected an optimizer name", field=key, location=_OVERRIDE_LOC)
             if value != opt.name:
-                hyper = {k: v for k, v in hyper.items() if k == "lr"}  # other hyperparameters belong to the old one
+                hyper = {}  # the spec's hyperparameters belong to its own optimizer
             opt_fields["name"] = value
         elif key == "parameters":
             names = spec.parameter_names
