@@ -230,3 +230,18 @@ def test_fuzzed_specs_load_or_fail_cleanly(text, shared_pm):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_data_paths_stay_under_the_spec_folder(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.csv").write_text("x,y\n1,2\n2,4\n")
+    spec = optikit.loads_spec(csv_data("sub/d.csv"), path=tmp_path / "spec.yaml")
+    assert list(spec.data) == ["x", "y"]
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.csv"
+    outside.write_text("x,y\n1,2\n")
+    (tmp_path / "link.csv").symlink_to(outside)
+    for ref in ["link.csv", str(outside), f"../{outside.name}", "sub/../../x.csv"]:
+        with pytest.raises(optikit.SpecError, match="spec's folder") as info:
+            optikit.loads_spec(csv_data(ref), path=tmp_path / "spec.yaml")
+        assert info.value.line == 5 and info.value.field == "data.csv"
+    outside.unlink()
