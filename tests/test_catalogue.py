@@ -154,7 +154,7 @@ def saddle() -> optikit.Spec:
 
 
 def test_gd_started_on_the_saddle_axis_stalls_at_the_saddle():
-    result = optikit.run(saddle(), optimizer="gd", epochs=2000)
+    result = optikit.run(saddle(), optimizer="gd", lr=0.1, epochs=2000)
     assert np.all(result.history.parameters[:, 1] == 0.0)  # never leaves y = 0
     assert result.parameters["x"] == pytest.approx(0.0, abs=1e-12)
     assert result.loss == pytest.approx(0.0, abs=1e-12)  # the saddle's value, not the minimum's -1/4
@@ -162,8 +162,8 @@ def test_gd_started_on_the_saddle_axis_stalls_at_the_saddle():
 
 def test_momentum_escapes_a_tiny_perturbation_that_plain_gd_barely_moves():
     start = {"parameters": {"y": 1e-6}}
-    plain = optikit.run(saddle(), optimizer="gd", epochs=100, **start)
-    heavy = optikit.run(saddle(), optimizer="gd", momentum=0.9, epochs=200, **start)
+    plain = optikit.run(saddle(), optimizer="gd", lr=0.1, epochs=100, **start)
+    heavy = optikit.run(saddle(), optimizer="gd", lr=0.1, momentum=0.9, epochs=200, **start)
     assert abs(plain.parameters["y"]) < 0.02
     assert abs(heavy.parameters["y"]) == pytest.approx(1.0, abs=1e-3)
     assert heavy.loss == pytest.approx(-0.25, abs=1e-6)
