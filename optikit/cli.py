@@ -68,6 +68,7 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed of the sample draws")
     run.add_argument("--set", dest="sets", action="append", default=[], type=_override, metavar="KEY=VALUE",
                      help="set any optimizer key or hyperparameter, e.g. --set momentum=0.9 (repeatable)")
+    _run_safety_args(run)
     run.add_argument("--trust-gradient", action="store_true",
                      help="train with the spec's hand-written 'gradient' even if it disagrees with the derived one")
     if pm is not None:
@@ -108,6 +109,18 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _run_safety_args(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--history", metavar="PATH", help="write the history as the run goes (.csv, else JSON Lines)")
+    run.add_argument("--checkpoint", metavar="PATH", help="save the run's state to PATH (JSON, written atomically)")
+    run.add_argument("--checkpoint-every", type=int, default=1, metavar="N", help="checkpoint every N epochs (default 1)")
+    run.add_argument("--resume", metavar="PATH", help="continue the run saved in the checkpoint PATH")
+    run.add_argument("--on-nonfinite", choices=("stop", "skip"), default="stop",
+                     help="a non-finite gradient or parameter: stop (default) or skip the step (see --max-skips)")
+    run.add_argument("--max-skips", type=int, default=10, metavar="N", help="steps --on-nonfinite skip may skip")
+    run.add_argument("--symbolic-timeout", type=float, default=None, metavar="SECONDS",
+                     help="limit on deriving and compiling the spec (default: $OPTIKIT_SYMBOLIC_TIMEOUT or 30)")
+
+
 def _plugins(args: argparse.Namespace) -> list[str]:
     return [*args.plugins, *getattr(args, "plugins_after", [])]
 
@@ -123,13 +136,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .api import prepare
     from .report import REPORTERS
 
+    from .runio import run_controlled
+
+    if args.symbolic_timeout is not None:
+        from .bounded import set_timeout
+
+        set_timeout(args.symbolic_timeout)
     prepared = prepare(args.spec, **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient, **_overrides(args))
     epochs = prepared.settings.epochs or 0
     every = args.every or (1 if epochs <= 200 else -(-epochs // 50))
     reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
     reporter.start()
     try:
-        result = prepared.run(callbacks=[reporter.epoch])
+        result = run_controlled(prepared, [reporter.epoch], history=args.history, checkpoint=args.checkpoint,
+                                checkpoint_every=args.checkpoint_every, resume=args.resume,
+                                on_nonfinite=args.on_nonfinite, max_skips=args.max_skips)
     except DivergenceError as exc:
         reporter.failed(exc, exc.result)  # what was computed is printed before the error
         raise
@@ -142,7 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         saved = plot_loss(result, None if args.plot == "-" else args.plot, ylabel=ylabel)
         if saved is not None:
             print(f"plot saved to {saved}", file=sys.stderr)
-    return 0
+    return 130 if result.stop_reason == "interrupted" else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
