@@ -174,31 +174,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
-    import sympy
-
     from .api import prepare
-    from .report import to_json
+    from .report import symbolic_report
 
     prepared = prepare(args.spec, **_loaded(args), trust_gradient=True)  # shows the derived gradient
-    problem, spec = prepared.problem, prepared.spec
-    names = spec.parameter_names
-    derived = problem.derived_grad_exprs or problem.grad_exprs
-    data: dict[str, Any] = {"name": spec.name, "loss": sympy.sstr(problem.loss_expr),
-                            "gradient": {n: sympy.sstr(g) for n, g in zip(names, derived)}}
-    if args.hessian:
-        data["hessian"] = {a: {b: sympy.sstr(h) for b, h in zip(names, row)}
-                           for a, row in zip(names, problem.hessian_exprs)}
-    if args.format == "json":
-        print(to_json(data))
-        return 0
-    rows = f"mean over the {spec.n_rows} rows" if spec.data else "no data: the objective itself"
-    print(f"{spec.name}: per-sample loss and its derivatives (batch loss: {rows})")
-    print(f"  loss = {data['loss']}")
-    for n, g in data["gradient"].items():
-        print(f"  d loss / d {n} = {g}")
-    for a, row in data.get("hessian", {}).items():
-        for b, h in row.items():
-            print(f"  d2 loss / d {a} d {b} = {h}")
+    print(symbolic_report(prepared.problem, hessian=args.hessian, fmt=args.format))
     return 0
 
 
@@ -221,33 +201,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare, exit_code, format_table, to_dict
+    from .compare import compare_command
 
-    names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
     shared = {k: getattr(args, k) for k in ("lr", "epochs", "steps", "seed") if getattr(args, k) is not None}
-    per: dict[str, dict[str, Any]] = {}
-    for key, value in args.sets:
-        opt, dot, name = key.rpartition(".")
-        if dot:
-            per.setdefault(opt, {})[name] = value
-        else:
-            shared[name] = value
-    entries = compare(args.spec, names, per_optimizer=per, plugins=_plugins(args), **shared)
-    if args.format == "json":
-        from .report import to_json
-
-        print(to_json(to_dict(entries)))
-    else:
-        print(format_table(entries))
-    if args.plot:
-        from .plots import plot_loss
-
-        results = [e.result for e in entries if e.result is not None and len(e.result.history)]
-        if results:
-            spec = entries[0].result.name if entries[0].result else None
-            saved = plot_loss(results, args.plot, logy=True, title=spec)
-            print(f"plot saved to {saved}", file=sys.stderr)
-    return exit_code(entries)
+    return compare_command(args.spec, args.optimizers, args.sets, shared, plugins=_plugins(args), fmt=args.format,
+                           plot=args.plot)
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:

@@ -164,3 +164,37 @@ def to_dict(entries: Sequence[Entry]) -> dict[str, Any]:
         runs.append(item)
     name = next((e.result.name for e in entries if e.result is not None), None)
     return {"name": name, "runs": runs}
+
+
+def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]], shared: dict[str, Any], *,
+                    plugins: Iterable[str] = (), fmt: str = "table", plot: str | None = None) -> int:
+    """``optikit compare``: run, print the table or JSON, save the overlaid plot; return the exit code.
+
+    ``sets`` are ``(key, value)`` pairs where ``opt.key`` targets one optimizer and a bare
+    ``key`` all of them.
+    """
+    import sys
+
+    names = [n.strip() for n in optimizers.split(",") if n.strip()]
+    shared = dict(shared)
+    per: dict[str, dict[str, Any]] = {}
+    for key, value in sets:
+        opt, dot, name = key.rpartition(".")
+        if dot:
+            per.setdefault(opt, {})[name] = value
+        else:
+            shared[name] = value
+    entries = compare(spec, names, per_optimizer=per, plugins=plugins, **shared)
+    if fmt == "json":
+        from .report import to_json
+
+        print(to_json(to_dict(entries)))
+    else:
+        print(format_table(entries))
+    results = [e.result for e in entries if e.result is not None and len(e.result.history)]
+    if plot and results:
+        from .plots import plot_loss
+
+        saved = plot_loss(results, plot, logy=True, title=results[0].name)
+        print(f"plot saved to {saved}", file=sys.stderr)
+    return exit_code(entries)

@@ -158,6 +158,26 @@ class JsonReporter(Reporter):
 REPORTERS: dict[str, Callable[..., Reporter]] = {"table": TableReporter, "seed": SeedReporter, "json": JsonReporter}
 
 
+def symbolic_report(problem: Problem, *, hessian: bool = False, fmt: str = "text") -> str:
+    """The per-sample loss and its derived gradient (and Hessian) as text or JSON, for ``optikit grad``."""
+    import sympy
+
+    spec, names = problem.spec, problem.parameter_names
+    derived = problem.derived_grad_exprs or problem.grad_exprs
+    data: dict[str, Any] = {"name": spec.name, "loss": sympy.sstr(problem.loss_expr),
+                            "gradient": {n: sympy.sstr(g) for n, g in zip(names, derived)}}
+    if hessian:
+        data["hessian"] = {a: {b: sympy.sstr(h) for b, h in zip(names, row)}
+                           for a, row in zip(names, problem.hessian_exprs)}
+    if fmt == "json":
+        return to_json(data)
+    rows = f"mean over the {spec.n_rows} rows" if spec.data else "no data: the objective itself"
+    lines = [f"{spec.name}: per-sample loss and its derivatives (batch loss: {rows})", f"  loss = {data['loss']}"]
+    lines += [f"  d loss / d {n} = {g}" for n, g in data["gradient"].items()]
+    lines += [f"  d2 loss / d {a} d {b} = {h}" for a, row in data.get("hessian", {}).items() for b, h in row.items()]
+    return "\n".join(lines)
+
+
 def describe_spec(spec: Spec) -> str:
     """One line about a spec, for ``optikit validate``."""
     what = f"model {spec.model}" if spec.model else f"objective {spec.objective}"
