@@ -220,7 +220,7 @@ def run_problem(
                     g = grad
                     grad = None  # computed at the epoch's start; later steps (none) recompute
                 else:
-                    g = problem.loss_and_grad(p, rows)[1]
+                    g = problem.grad(p, rows)
                 if not np.all(np.isfinite(g)):
                     if control.skip("gradient"):
                         continue

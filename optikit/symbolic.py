@@ -125,10 +125,15 @@ class Problem:
         return sympy.lambdify(self._args(), exprs, modules="numpy", cse=self._cache.get("cse", True),
                               docstring_limit=0)
 
-    def _mean(self, values: Any, n: int) -> Any:
-        # constant derivatives come back as scalars: broadcast so every row counts
-        arr = np.broadcast_to(np.asarray(values, dtype=float), np.shape(values)[:-1] + (n,) if np.ndim(values) else (n,))
-        return arr.sum(axis=-1) / n
+    @staticmethod
+    def _mean(values: Any, n: int) -> float:
+        """Mean over the rows: summed in row order, then divided (the seed program's arithmetic)."""
+        if isinstance(values, np.ndarray) and values.shape == (n,) and values.dtype == float:
+            return values.sum() / n
+        arr = np.asarray(values, dtype=float)
+        if arr.ndim == 0:  # a derivative that does not depend on the row: its mean is itself
+            return float(arr)
+        return np.broadcast_to(arr, (n,)).sum() / n
 
     def _n(self, rows: Rows) -> int:
         return self.n_rows if rows is None else len(rows)
@@ -163,8 +168,14 @@ class Problem:
         """Batch-mean loss at ``params``."""
         return float(self._mean(self._call(self._loss_only, params, rows)[0], self._n(rows)))
 
+    @cached_property
+    def _grad_only(self) -> Callable[..., list[Any]]:
+        return self._lambdify(list(self.grad_exprs))
+
     def grad(self, params: np.ndarray, rows: Rows = None) -> np.ndarray:
-        return self.loss_and_grad(params, rows)[1]
+        """Batch-mean gradient at ``params`` (the loss is not computed)."""
+        n = self._n(rows)
+        return np.array([self._mean(v, n) for v in self._call(self._grad_only, params, rows)], dtype=float)
 
     # ---- second order, on demand ----------------------------------------------------------
     @cached_property
