@@ -4,7 +4,8 @@ The text is read by Python's :mod:`ast` parser and rebuilt node by node from an 
 declared names, ``pi``, ``+ - * / **``, calls of :data:`FUNCTIONS`); nothing is evaluated as Python.
 Each constant sub-expression must be a finite real float64: a rational one stays exact, any other
 (``pi``, ``sqrt(2)``, ``exp(1)``) becomes a Float at once, so SymPy never chews on symbolic constants.
-Powers, max/min and powers of sums are bounded *before* SymPy builds them, so
+Powers, exponentials, max/min and powers of sums are bounded *before* SymPy builds them, and in the
+main thread the whole build runs under a time budget (SymPy's own sign checks can be slow), so
 hostile text fails fast with an :class:`ExpressionError`. :func:`check_tree` vets any tree (e.g. a
 derivative) before it goes to ``sympy.lambdify``.
 """
@@ -112,7 +113,7 @@ def _power_base(base: sympy.Expr, exp: sympy.Expr, nested: bool = False) -> symp
         if not c.is_integer and not nested:
             return _float(float(coeff)) * rest
         if bits * abs(c) > MAX_CONSTANT_BITS or (not c.is_integer and bits > 64):  # SymPy factors for roots
-            raise ExpressionError(f"the exact power {_short(coeff)}**({c}) is too costly to compute (MAX_CONSTANT_BITS)",
+            raise ExpressionError(f"the exact power {_short(coeff)}**({c}) is too costly (MAX_CONSTANT_BITS)",
                                   hint="write the number as a float (2.0 rather than 2) to compute it in floats")
     return base
 
@@ -158,23 +159,25 @@ def _terms(e: sympy.Expr, memo: dict) -> int:
 
 FUNCTIONS: Mapping[str, Callable[..., sympy.Expr]] = types.MappingProxyType({
     "exp": _growing(sympy.exp), "log": lambda x: sympy.log(x),
-    "log2": lambda x: sympy.log(x) * _float(1 / math.log(2)), "log10": lambda x: sympy.log(x) * _float(1 / math.log(10)),
+    "log2": lambda x: sympy.log(x) * _float(1 / math.log(2)),
+    "log10": lambda x: sympy.log(x) * _float(1 / math.log(10)),
     "sqrt": lambda x: _pow(x, S.Half),
     "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "asin": sympy.asin, "acos": sympy.acos,
     "atan": sympy.atan, "sinh": _growing(sympy.sinh), "cosh": _growing(sympy.cosh), "tanh": _growing(sympy.tanh),
     "asinh": sympy.asinh, "acosh": sympy.acosh, "atanh": sympy.atanh,
     "abs": sympy.Abs, "sign": sympy.sign,
-    "sigmoid": _growing(lambda x: 1 / (1 + sympy.exp(-x))), "softplus": _growing(lambda x: sympy.log(1 + sympy.exp(x))),
+    "sigmoid": _growing(lambda x: 1 / (1 + sympy.exp(-x))),
+    "softplus": _growing(lambda x: sympy.log(1 + sympy.exp(x))),
     "relu": lambda x: sympy.Max(0, x), "max": _minmax(sympy.Max), "min": _minmax(sympy.Min),
 })
 _ARITY = {n: (1, 1) for n in FUNCTIONS} | {"max": (2, MAX_MINMAX_ARGS), "min": (2, MAX_MINMAX_ARGS)}
 _CONSTANTS = {"pi": _float(math.pi)}
 # Names sympy.lambdify(..., modules="numpy") prints for allowed nodes: a symbol so named would shadow
 # them inside the generated function (a symbol 'e' next to E would compute e*e).
-_LAMBDIFY_NAMES = frozenset(
-    "e nan inf numpy math builtins reduce select maximum minimum amax amin sqrt arcsin arccos arctan arcsinh "
-    "arccosh arctanh heaviside less less_equal greater greater_equal equal not_equal logical_and logical_or "
-    "logical_not".split())
+_LAMBDIFY_NAMES = frozenset({
+    "e", "nan", "inf", "numpy", "math", "builtins", "reduce", "select", "maximum", "minimum", "amax", "amin", "sqrt",
+    "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "heaviside", "less", "less_equal", "greater",
+    "greater_equal", "equal", "not_equal", "logical_and", "logical_or", "logical_not"})
 
 
 def check_name(name: str, *, what: str = "symbol") -> None:
@@ -241,7 +244,8 @@ def parse(text: str, symbols: Mapping[str, sympy.Symbol]) -> sympy.Expr:
         at, hint = min(base + max((exc.offset or 1) - 1, 0), len(text)), None
         for word in re.finditer(r"[A-Za-z_]\w*", source):
             if keyword.iskeyword(word[0]) and word[0] not in ("True", "False", "None"):
-                at, hint = base + word.start(), f"'{word[0]}' is a Python keyword: parameter and column names must not be keywords"
+                at = base + word.start()
+                hint = f"'{word[0]}' is a Python keyword: parameter and column names must not be keywords"
                 break
         raise ExpressionError(f"syntax error: {exc.msg}", piece=text[at:at + 10].rstrip() or None, offset=at,
                               hint=hint) from None
@@ -283,10 +287,16 @@ def _deadline(seconds: float) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old_handler)
-        if old_delay:
-            signal.setitimer(signal.ITIMER_REAL, max(old_delay - (time.monotonic() - start), 1e-3), old_interval)
+        while True:  # an alarm arriving while we restore must not stop the restoring
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old_handler)
+                if old_delay:
+                    left = max(old_delay - (time.monotonic() - start), 1e-3)
+                    signal.setitimer(signal.ITIMER_REAL, left, old_interval)
+                break
+            except _Timeout:
+                continue
 
 
 def _scan(text: str, source: str) -> None:
@@ -315,8 +325,7 @@ _REFUSED = {
     ast.NamedExpr: "assignment expressions (:=) are", ast.IfExp: "conditional expressions (a if c else b) are",
     ast.Compare: "comparisons are", ast.BoolOp: "boolean operators (and, or) are", ast.JoinedStr: "f-strings are",
     ast.Starred: "starred expressions (*x) are", ast.Tuple: "tuples (a comma outside a call) are",
-    ast.List: "lists are", ast.Set: "sets are", ast.Dict: "dicts are", ast.Slice: "slices are",
-    ast.Await: "await is", ast.Yield: "yield is", ast.YieldFrom: "yield is", ast.FormattedValue: "f-strings are",
+    ast.List: "lists are", ast.Set: "sets are", ast.Dict: "dicts are",
 }
 _BAD_OPS = {ast.FloorDiv: "floor division (//) is", ast.Mod: "the modulo operator (%) is",
             ast.MatMult: "matrix multiplication (@) is", ast.BitXor: "the ^ operator is",
@@ -437,7 +446,8 @@ class _Converter:
         ops = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
                ast.Div: lambda: a * _pow(b, S.NegativeOne), ast.Pow: lambda: _pow(a, b)}
         if op not in ops:
-            raise self.error(node, f"{_BAD_OPS[op]} not allowed", hint="use ** for powers" if op is ast.BitXor else None)
+            hint = "use ** for powers" if op is ast.BitXor else None
+            raise self.error(node, f"{_BAD_OPS[op]} not allowed", hint=hint)
         return ops[op](), ac and bc
 
     def call(self, node: ast.Call) -> tuple[sympy.Expr, bool]:
@@ -449,7 +459,7 @@ class _Converter:
         name, nargs = func.id, len(node.args)
         if name not in FUNCTIONS:
             if name in self.symbols or name in _CONSTANTS:
-                raise self.error(node, f"'{name}' is a symbol, not a function", hint=f"write {name}*(...) for a product")
+                raise self.error(node, f"'{name}' is a symbol, not a function", hint=f"write {name}*(...) to multiply")
             close = difflib.get_close_matches(name, FUNCTIONS, n=1)
             raise self.error(func, f"unknown function '{name}' (allowed: {', '.join(sorted(FUNCTIONS))})"
                              + (f"; did you mean '{close[0]}'?" if close else ""), show=False)
