@@ -6,7 +6,6 @@ Each error names the field (dotted path) and its file:line:column from the docum
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -16,9 +15,10 @@ import sympy
 
 from . import data as data_mod
 from . import expr
-from .errors import ExpressionError, SpecError
+from .errors import ExpressionError
 from .spec import (ENGINE_KEYS, MODEL, TOP_KEYS, CheckSpec, OptimizerSpec, Parameter, Spec, _dotted,
                    _suggest)
+from .fields import FieldReader, describe_value
 from .yamlsafe import SourceMap
 
 __all__ = ["build"]
@@ -29,54 +29,8 @@ def build(raw: Any, source: SourceMap, path: Path | None) -> Spec:
     return _Builder(raw, source, path).build()
 
 
-class _Builder:
+class _Builder(FieldReader):
     """One pass over the raw document; every ``err`` names the field and its location."""
-
-    def __init__(self, raw: Any, source: SourceMap, path: Path | None) -> None:
-        self.raw, self.source, self.path = raw, source, path
-
-    def err(self, message: str, path: tuple, hint: str | None = None, key: bool = False) -> SpecError:
-        loc = self.source.key(path) if key else self.source.value(path)
-        return SpecError(message, field=_dotted(path) or None, location=loc, hint=hint)
-
-    # ---- typed getters -------------------------------------------------------------------
-    def mapping(self, value: Any, path: tuple, what: str = "a mapping of keys to values") -> dict:
-        if not isinstance(value, dict):
-            raise self.err(f"expected {what}, got {_kind(value)}", path)
-        return value
-
-    def known_keys(self, value: dict, path: tuple, allowed: tuple[str, ...]) -> None:
-        for key in value:
-            if key not in allowed:
-                hint = _suggest(key, allowed) or f"valid keys: {', '.join(allowed)}"
-                raise self.err(f"unknown key {key!r}", path + (key,), hint=hint, key=True)
-
-    def number(self, value: Any, path: tuple, *, finite: bool = True) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.err(f"expected a number, got {_kind(value)}", path)
-        try:
-            out = float(value)
-        except OverflowError:
-            raise self.err("number too large for float64", path) from None
-        if finite and not math.isfinite(out):
-            raise self.err(f"expected a finite number, got {value}", path)
-        return out
-
-    def integer(self, value: Any, path: tuple, minimum: int) -> int:
-        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.err(f"expected a whole number, got {_kind(value)}", path)
-        if value < minimum:
-            raise self.err(f"must be at least {minimum}, got {value}", path)
-        return value
-
-    def text(self, value: Any, path: tuple) -> str:
-        if isinstance(value, bool) or isinstance(value, (int, float)):
-            return repr(value)  # "model: 3" is a constant model; keep it as text
-        if not isinstance(value, str) or not value.strip():
-            raise self.err(f"expected text, got {_kind(value)}", path)
-        return value
 
     def expression(self, value: Any, path: tuple, symbols: Mapping[str, sympy.Symbol]) -> tuple[str, sympy.Expr]:
         text = self.text(value, path)
@@ -176,7 +130,7 @@ class _Builder:
             except ExpressionError as exc:
                 raise exc.at(self.source.key(path), _dotted(path)) from None
             if not isinstance(values, list):
-                raise self.err(f"expected a list of numbers, got {_kind(values)}", path)
+                raise self.err(f"expected a list of numbers, got {describe_value(values)}", path)
             columns[name] = np.array([self.number(v, path + (i,)) for i, v in enumerate(values)], dtype=float)
         data_mod.check_columns(columns, self)
         return columns
@@ -280,7 +234,7 @@ class _Builder:
             kw["seed"] = self.integer(section["seed"], path + ("seed",), 0)
         if "shuffle" in section:
             if not isinstance(section["shuffle"], bool):
-                raise self.err(f"expected true or false, got {_kind(section['shuffle'])}", path + ("shuffle",))
+                raise self.err(f"expected true or false, got {describe_value(section['shuffle'])}", path + ("shuffle",))
             kw["shuffle"] = section["shuffle"]
         for key in ("tol", "gtol", "max_time"):
             if section.get(key) is not None:
@@ -309,21 +263,4 @@ class _Builder:
             return self.number(value, path) if isinstance(value, float) else value
         if isinstance(value, list):
             return tuple(self.hyperparameter(v, path + (i,)) for i, v in enumerate(value))
-        raise self.err(f"expected a number, true/false, text or a list, got {_kind(value)}", path)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, (int, float)):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        short = value if len(value) <= 40 else value[:37] + "..."
-        return f"text ({short!r})"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+        raise self.err(f"expected a number, true/false, text or a list, got {describe_value(value)}", path)
