@@ -142,9 +142,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .bounded import set_timeout
 
         set_timeout(args.symbolic_timeout)
+    if args.plot and args.plot != "-" and not args.no_plot:
+        from .plots import check_plot_path
+
+        check_plot_path(args.plot)
     prepared = prepare(args.spec, **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient, **_overrides(args))
-    epochs = prepared.settings.epochs or 0
-    every = args.every or (1 if epochs <= 200 else -(-epochs // 50))
+    every = args.every or _every(prepared)
     reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
     reporter.start()
     try:
@@ -164,6 +167,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         if saved is not None:
             print(f"plot saved to {saved}", file=sys.stderr)
     return 130 if result.stop_reason == "interrupted" else 0
+
+
+def _every(prepared: Any) -> int:
+    """Table rows to skip so a long run prints about 50 (epochs implied by ``steps`` count too)."""
+    settings, n = prepared.settings, prepared.problem.n_rows
+    epochs = settings.epochs
+    if settings.steps is not None:
+        per_epoch = 1 if settings.batch_size is None or settings.batch_size >= n else -(-n // settings.batch_size)
+        implied = -(-settings.steps // per_epoch)
+        epochs = implied if epochs is None else min(epochs, implied)
+    return 1 if not epochs or epochs <= 200 else -(-epochs // 50)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

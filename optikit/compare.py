@@ -175,6 +175,10 @@ def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]]
     """
     import sys
 
+    if plot:
+        from .plots import check_plot_path
+
+        check_plot_path(plot)
     names = [n.strip() for n in optimizers.split(",") if n.strip()]
     shared = dict(shared)
     per: dict[str, dict[str, Any]] = {}

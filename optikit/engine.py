@@ -23,7 +23,7 @@ from .symbolic import Problem
 
 __all__ = ["Settings", "EpochRecord", "History", "Result", "run_problem", "STOP_REASONS"]
 
-STOP_REASONS = ("epochs", "steps", "tol", "gtol", "max_time", "callback", "interrupted")
+STOP_REASONS = ("epochs", "steps", "tol", "gtol", "max_time", "callback", "interrupted", "diverged")
 
 
 @dataclass(frozen=True)
@@ -182,8 +182,13 @@ def run_problem(
                       seed if not full_batch else settings.seed, time.perf_counter() - start)
 
     def diverged(what: str, value: Any, at: np.ndarray) -> DivergenceError:
+        nonlocal reason
+        reason = "diverged"
+        hint = ("lower the learning rate (optimizer.lr) or check the model's domain" if step else
+                "it is not finite at the initial parameters: check the model's domain (log or sqrt of a "
+                "negative number, overflow of exp) and the initial values")
         return DivergenceError(f"the {what} is not finite ({value}){control.note()}", epoch=epoch, step=step,
-                               parameters=_named(names, at), what=what, result=result(float("nan")))
+                               parameters=_named(names, at), what=what, hint=hint, result=result(float("nan")))
 
     with np.errstate(all="ignore"):  # non-finite values are detected and reported below
         while True:

@@ -7,7 +7,24 @@ from typing import Sequence
 
 from .engine import Result
 
-__all__ = ["plot_loss"]
+__all__ = ["plot_loss", "check_plot_path"]
+
+
+def check_plot_path(path: str | Path, option: str = "--plot") -> None:
+    """Refuse a plot path whose folder does not exist or whose format matplotlib cannot write,
+    before a run spends its time (raises :class:`~optikit.errors.SpecError`)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from .errors import Location, SpecError
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise SpecError("the folder does not exist", field=option, location=Location(str(path)))
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = path.suffix.lstrip(".").lower()
+    if suffix not in formats:
+        raise SpecError(f"cannot write {suffix or 'a file without an extension'!r}; use one of "
+                        f"{', '.join(sorted(formats))}", field=option, location=Location(str(path)))
 
 
 def plot_loss(results: Result | Sequence[Result], path: str | Path | None = None, *, ylabel: str = "loss",

@@ -108,8 +108,9 @@ class TableReporter(Reporter):
 
     def end(self, result: Result) -> None:
         self._flush_last()
+        seed = f" (seed {result.seed})" if result.seed is not None else ""
         self.print(f"stopped by {result.stop_reason} after {result.epochs} epochs ({result.steps} steps) "
-                   f"in {result.elapsed:.3g} s")
+                   f"in {result.elapsed:.3g} s{seed}")
         self.print(f"loss: {_num(result.initial_loss)} -> {_num(result.loss)}")
         for name, value in result.parameters.items():
             self.print(f"  {name} = {value!r}")

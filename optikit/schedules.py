@@ -21,23 +21,37 @@ def constant(total: int | None) -> Factor:
     return lambda epoch: 1.0
 
 
+def _positive(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+def _count(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+
+
 def step(total: int | None, step_size: int, gamma: float = 0.1) -> Factor:
     """Multiply by ``gamma`` every ``step_size`` epochs (torch's StepLR)."""
-    if step_size < 1:
-        raise ValueError(f"step_size must be at least 1, got {step_size}")
+    _count("step_size", step_size)
+    _positive("gamma", gamma)
     return lambda epoch: gamma ** (epoch // step_size)
 
 
 def exponential(total: int | None, gamma: float) -> Factor:
     """Multiply by ``gamma`` every epoch (torch's ExponentialLR)."""
+    _positive("gamma", gamma)
     return lambda epoch: gamma**epoch
 
 
 def cosine(total: int | None, t_max: int | None = None, min_factor: float = 0.0) -> Factor:
     """Cosine annealing from 1 down to ``min_factor`` over ``t_max`` epochs (default: the run)."""
-    t_max = t_max or total
-    if not t_max:
+    t_max = t_max if t_max is not None else total
+    if t_max is None:
         raise ValueError("cosine needs t_max when the run has no epoch limit")
+    _count("t_max", t_max)
+    if not 0 <= min_factor <= 1:
+        raise ValueError(f"min_factor must be in [0, 1], got {min_factor!r}")
     return lambda epoch: min_factor + (1 - min_factor) * (1 + math.cos(math.pi * min(epoch, t_max) / t_max)) / 2
 
 
@@ -45,6 +59,7 @@ def linear(total: int | None, start_factor: float = 1 / 3, end_factor: float = 1
     """Linear warm-up from ``start_factor`` to ``end_factor`` over ``total_iters`` epochs (torch's LinearLR)."""
     if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
         raise ValueError("start_factor must be in (0, 1] and end_factor in [0, 1]")
+    _count("total_iters", total_iters)
     return lambda epoch: start_factor + (end_factor - start_factor) * min(epoch, total_iters) / total_iters
 
 

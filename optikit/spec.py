@@ -8,9 +8,8 @@ it does not import plugins or run anything the file names.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Mapping
 
 import numpy as np
@@ -115,7 +114,9 @@ class Spec:
 
         ``spec.with_overrides(optimizer="adam", lr=0.1, epochs=10, parameters={"w": 0.0})``
         """
-        return _apply_overrides(self, overrides)
+        from .specparse import apply_overrides
+
+        return apply_overrides(self, overrides)
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -153,45 +154,3 @@ def _dotted(path: tuple[Any, ...]) -> str:
 def _suggest(word: str, choices: Any) -> str | None:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
-
-
-_OVERRIDE_LOC = Location("<override>")
-
-
-def _apply_overrides(spec: Spec, overrides: dict[str, Any]) -> Spec:
-    opt = spec.optimizer
-    opt_fields: dict[str, Any] = {}
-    hyper = dict(opt.hyperparameters)
-    params = list(spec.parameters)
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if key == "optimizer":
-            if not isinstance(value, str):
-                raise SpecError("expected an optimizer name", field=key, location=_OVERRIDE_LOC)
-            if value != opt.name:
-                hyper = {}  # the spec's hyperparameters belong to its own optimizer
-            opt_fields["name"] = value
-        elif key == "parameters":
-            names = spec.parameter_names
-            for name, init in dict(value).items():
-                if name not in names:
-                    raise SpecError(f"unknown parameter {name!r}", field=f"parameters.{name}", location=_OVERRIDE_LOC,
-                                    hint=_suggest(name, names))
-                i = names.index(name)
-                params[i] = replace(params[i], init=float(init))
-        elif key in ("epochs", "steps", "batch_size", "seed"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1):
-                raise SpecError(f"expected a positive whole number, got {value!r}", field=f"optimizer.{key}",
-                                location=_OVERRIDE_LOC)
-            opt_fields[key] = value
-            if key == "steps" and "epochs" not in overrides:
-                opt_fields["epochs"] = None
-        elif key in ("tol", "gtol", "max_time", "shuffle", "schedule"):
-            opt_fields[key] = value
-        elif key in TOP_KEYS:
-            raise SpecError(f"{key!r} cannot be overridden; edit the spec", field=key, location=_OVERRIDE_LOC)
-        else:
-            hyper[key] = value
-    opt = replace(opt, hyperparameters=MappingProxyType(hyper), **opt_fields)
-    return replace(spec, optimizer=opt, parameters=tuple(params))

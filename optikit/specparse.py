@@ -6,6 +6,7 @@ Each error names the field (dotted path) and its file:line:column from the docum
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -27,6 +28,44 @@ __all__ = ["build"]
 def build(raw: Any, source: SourceMap, path: Path | None) -> Spec:
     """Validate a loaded document into a :class:`Spec`."""
     return _Builder(raw, source, path).build()
+
+
+def apply_overrides(spec: Spec, overrides: Mapping[str, Any]) -> Spec:
+    """``spec`` with optimizer keys, hyperparameters or ``parameters`` replaced, checked like the file.
+
+    Errors are located at ``<override>``. A new optimizer name drops the spec's hyperparameters
+    (they belong to its own optimizer); a new ``epochs`` or ``steps`` replaces the spec's run length.
+    """
+    reader = _Builder(None, SourceMap("<override>"), None)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    opt = spec.optimizer
+    section: dict[str, Any] = {"name": opt.name, **_raw(opt.hyperparameters)}
+    section.update({k: _raw(getattr(opt, k)) for k in ENGINE_KEYS[1:] if getattr(opt, k) is not None})
+    if "optimizer" in overrides:
+        section = {k: v for k, v in section.items() if k in ENGINE_KEYS} | {"name": overrides.pop("optimizer")}
+    if ("epochs" in overrides) != ("steps" in overrides):
+        section.pop("steps" if "epochs" in overrides else "epochs", None)
+    params = list(spec.parameters)
+    for key, value in overrides.items():
+        if key == "parameters":
+            params = reader.override_parameters(value, params)
+        elif key in TOP_KEYS:
+            hint = "use optimizer=NAME to switch optimizers" if key == "name" else None
+            raise reader.err(f"{key!r} cannot be overridden; edit the spec", (key,), hint=hint)
+        else:
+            section[key] = _raw(value)
+    return replace(spec, optimizer=reader.optimizer(section), parameters=tuple(params))
+
+
+def _raw(value: Any) -> Any:
+    """A validated value back in the plain form a YAML document would hold."""
+    if isinstance(value, (tuple, list)):
+        return [_raw(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _raw(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 class _Builder(FieldReader):
@@ -87,6 +126,22 @@ class _Builder(FieldReader):
             **fields,
         )
 
+    def override_parameters(self, value: Any, params: list[Parameter]) -> list[Parameter]:
+        section = self.mapping(value, ("parameters",), "a mapping of parameter names to initial values")
+        names = [p.name for p in params]
+        out = list(params)
+        for name, init in section.items():
+            if name not in names:
+                raise self.err(f"unknown parameter {name!r}", ("parameters", name), hint=_suggest(name, names))
+            i = names.index(name)
+            out[i] = self.bounded(replace(params[i], init=self.number(init, ("parameters", name))))
+        return out
+
+    def bounded(self, p: Parameter) -> Parameter:
+        if (p.min is not None and p.init < p.min) or (p.max is not None and p.init > p.max):
+            raise self.err(f"initial value {p.init} is outside [{p.min}, {p.max}]", ("parameters", p.name, "init"))
+        return p
+
     def parameters(self, raw: dict) -> tuple[Parameter, ...]:
         if "parameters" not in raw:
             raise self.err("missing 'parameters' (name: initial value, one per line)", ())
@@ -110,11 +165,9 @@ class _Builder(FieldReader):
                 hi = self.number(value["max"], path + ("max",)) if value.get("max") is not None else None
                 if lo is not None and hi is not None and lo > hi:
                     raise self.err(f"min ({lo}) is greater than max ({hi})", path + ("min",))
-                if (lo is not None and init < lo) or (hi is not None and init > hi):
-                    raise self.err(f"initial value {init} is outside [{lo}, {hi}]", path + ("init",))
             else:
                 init = self.number(value, path)
-            out.append(Parameter(name, init, lo, hi))
+            out.append(self.bounded(Parameter(name, init, lo, hi)))
         return tuple(out)
 
     def data(self, raw: dict) -> dict[str, np.ndarray]:
