@@ -4,7 +4,8 @@ SymPy differentiates the per-sample loss once; common subexpressions are shared 
 every callable takes its arguments in one fixed order: the parameters as the spec declares
 them, then the data columns the expressions use. The batch loss (and gradient, Hessian) is the
 sum over the batch's rows in data order divided by their number, so a full-batch run repeats a
-hand-written loop's arithmetic.
+hand-written loop's arithmetic (for batches of up to :data:`SEQUENTIAL_SUM_ROWS` rows; larger
+ones are summed pairwise, which is faster and more accurate).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .spec import MODEL, Spec
 __all__ = ["Problem", "compile_spec", "resolve_loss"]
 
 Rows = np.ndarray | None
+#: Batches up to this many rows are summed strictly in row order; larger ones pairwise.
+SEQUENTIAL_SUM_ROWS = 4096
 
 
 def resolve_loss(spec: Spec, losses: Mapping[str, Any] | None) -> sympy.Expr:
@@ -128,12 +131,15 @@ class Problem:
     @staticmethod
     def _mean(values: Any, n: int) -> float:
         """Mean over the rows: summed in row order, then divided (the seed program's arithmetic)."""
-        if isinstance(values, np.ndarray) and values.shape == (n,) and values.dtype == float:
-            return values.sum() / n
         arr = np.asarray(values, dtype=float)
         if arr.ndim == 0:  # a derivative that does not depend on the row: its mean is itself
             return float(arr)
-        return np.broadcast_to(arr, (n,)).sum() / n
+        arr = np.broadcast_to(arr, (n,))
+        if n <= SEQUENTIAL_SUM_ROWS:
+            # cumsum adds strictly in row order (sum() pairs rows up from 8 on): a hand-written
+            # loop over the rows is reproduced digit for digit
+            return np.cumsum(arr)[-1] / n
+        return arr.sum() / n  # pairwise: ten times faster than cumsum here, and more accurate
 
     def _n(self, rows: Rows) -> int:
         return self.n_rows if rows is None else len(rows)

@@ -97,3 +97,22 @@ def test_named_losses(decay):
         p = np.array([1.0, 0.5, 0.0])
         r = p[0] * np.exp(-p[1] * problem.data["x"]) + p[2] - problem.data["y"]
         assert problem.loss(p) == pytest.approx(np.mean(fn(r)), rel=1e-13)
+
+
+def test_rows_are_summed_in_order_like_a_hand_written_loop():
+    import optikit
+
+    x = np.linspace(0.1, 3.0, 20)
+    y = 2.0 * x + 0.1 * np.sin(7 * x)
+    spec = loads_spec(f"model: w*x\nparameters: {{w: 1.0}}\ndata:\n  x: {x.tolist()}\n  y: {y.tolist()}\n"
+                      "optimizer: {name: gd, lr: 0.01, epochs: 50}\n")
+    result = optikit.run(spec)
+    w = 1.0
+    for record in result.history:
+        cost = 0.0
+        grad = 0.0
+        for a, b in zip(x.tolist(), y.tolist()):
+            cost += (w * a - b) ** 2
+            grad += 2 * a * (w * a - b)
+        w = w - 0.01 * (grad / len(x))
+        assert record.loss == cost / len(x) and record.parameters["w"] == w  # bit for bit
