@@ -187,15 +187,15 @@ def _digest(payload: dict) -> str:
 
 
 def spec_identity(spec: Any, settings: Any = None, optimizer: Any = None) -> str:
-    """SHA-256 naming a spec and what fixes its trajectory (file text, optimizer and its options)."""
+    """SHA-256 naming a spec and what fixes its trajectory: file text, data as loaded (a CSV file
+    the spec names can change on its own), optimizer and its options."""
     h = hashlib.sha256()
     path = getattr(spec, "path", None)
     if path is not None and Path(path).is_file():
         h.update(Path(path).read_bytes())
-    else:
-        h.update(repr((spec.model, spec.objective, spec.loss, spec.target)).encode())
-        for name, col in spec.data.items():
-            h.update(name.encode() + np.ascontiguousarray(col, dtype=float).tobytes())
+    h.update(repr((spec.model, spec.objective, spec.loss, spec.target)).encode())
+    for name, col in spec.data.items():
+        h.update(name.encode() + np.ascontiguousarray(col, dtype=float).tobytes())
     opt = spec.optimizer
     h.update(repr((opt.name, sorted(opt.hyperparameters.items()), opt.batch_size, opt.shuffle,
                    sorted((opt.schedule or {}).items()), [(p.name, p.init.hex(), p.min, p.max) for p in spec.parameters],
