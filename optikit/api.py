@@ -148,6 +148,11 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
     pm = pm or plugin_manager(plugins)
     registry = Registry.build(pm)
     optimizer = make_optimizer(spec, registry)
+    bounded = [p.name for p in spec.parameters if p.min is not None or p.max is not None]
+    if bounded and not getattr(optimizer, "supports_bounds", True):
+        raise spec.error(f"optimizer {spec.optimizer.name!r} does not support bounds: projecting its steps onto "
+                         "them would break the method", "parameters", bounded[0],
+                         hint="use a first-order optimizer (gd, adam, ...) or remove min/max", key=True)
     problem = compile_spec(spec, registry.losses, use_hand_gradient=True)
     if spec.gradient and not trust_gradient:
         from .gradcheck import verify_training_gradient

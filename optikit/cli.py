@@ -188,11 +188,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
-    from .api import prepare
+    from .api import as_spec
+    from .plugins import Registry, plugin_manager
     from .report import symbolic_report
+    from .symbolic import compile_spec
 
-    prepared = prepare(args.spec, **_loaded(args), trust_gradient=True)  # shows the derived gradient
-    print(symbolic_report(prepared.problem, hessian=args.hessian, fmt=args.format))
+    # only the loss's derivatives: the spec's optimizer need not be able to use them
+    pm = _loaded(args).get("pm") or plugin_manager(_plugins(args))
+    problem = compile_spec(as_spec(args.spec), Registry.build(pm).losses)
+    print(symbolic_report(problem, hessian=args.hessian, fmt=args.format))
     return 0
 
 

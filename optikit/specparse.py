@@ -90,9 +90,18 @@ class _Builder(FieldReader):
         columns = self.data(raw) if "data" in raw else {}
         self.columns = columns
         symbols: dict[str, sympy.Symbol] = {}
+        target = raw.get("target", "y")
         for name in [p.name for p in params]:
+            if name in (MODEL, "target"):
+                raise self.err(f"{name!r} is reserved: in a loss it stands for the model's "
+                               f"{'prediction' if name == MODEL else 'target column'}; rename the parameter",
+                               ("parameters", name), key=True)
             symbols[name] = expr.make_symbol(name)
         for name in columns:
+            if name == MODEL or (name == "target" and target != "target"):
+                raise self.err(f"column name {name!r} is reserved: in a loss it stands for the model's "
+                               f"{'prediction' if name == MODEL else 'target column'}; rename the column",
+                               ("data", name) if "csv" not in raw["data"] else ("data", "csv"), key=True)
             if name in symbols:
                 raise self.err(f"{name!r} is both a parameter and a data column; rename one", ("data", name), key=True)
             symbols[name] = sympy.Symbol(name, real=True)

@@ -284,9 +284,13 @@ BOUNDED_LSQ = ("model: a*x + b\nparameters:\n  a: {init: 0.0, max: 1.0}\n  b: {i
                "data:\n  x: [0.0, 1.0, 2.0]\n  y: [-1.0, 1.0, 3.0]\nloss: mse")  # unbounded fit: a = 2, b = -1
 
 
-@pytest.mark.parametrize("name", REGISTERED)
+def _cls(name):
+    return next(c for c in builtin_optimizers() if c.name == name)
+
+
+@pytest.mark.parametrize("name", [n for n in REGISTERED if _cls(n).supports_bounds])
 def test_bounds_hold_for_every_optimizer(name):
-    cls = next(c for c in builtin_optimizers() if c.name == name)
+    cls = _cls(name)
     lsq = "residuals" in cls.requires
     opt = {} if cls.requires or name == "adadelta" else {"lr": 0.05}
     result = run_text(BOUNDED_LSQ if lsq else BOUNDED, name, steps=300, **opt)
@@ -295,3 +299,11 @@ def test_bounds_hold_for_every_optimizer(name):
     assert result.parameters["a"] == pytest.approx(1.0, abs=1e-3)
     if not lsq:  # the objective separates: the constrained minimum is the corner
         assert result.parameters["b"] == pytest.approx(-0.5, abs=1e-3)
+
+
+@pytest.mark.parametrize("name", [n for n in REGISTERED if not _cls(n).supports_bounds])
+def test_bounds_are_refused_where_projection_breaks_the_method(name):
+    lsq = "residuals" in _cls(name).requires
+    with pytest.raises(optikit.SpecError, match="does not support bounds") as info:
+        run_text(BOUNDED_LSQ if lsq else BOUNDED, name, steps=10)
+    assert info.value.field == "parameters.a"

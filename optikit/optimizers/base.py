@@ -75,11 +75,16 @@ class Optimizer:
     a spec's ``optimizer.batch_size`` overrides it. ``requires`` names what ``update`` needs in
     its ``oracle`` argument (a subset of ``{"loss", "hessian", "residuals"}``); the engine
     compiles only what is asked for and passes ``oracle=None`` when nothing is.
+    ``supports_bounds = False`` refuses specs whose parameters have ``min``/``max``.
     """
 
     name: ClassVar[str]
     batch_size: ClassVar[int | None] = None
     requires: ClassVar[frozenset[str]] = frozenset()
+    #: Whether projecting each step onto parameter bounds keeps the method sound. Methods that
+    #: model curvature or search along a line (Newton, quasi-Newton) set False: a clipped step
+    #: is no longer theirs, and specs with bounds are refused for them.
+    supports_bounds: ClassVar[bool] = True
 
     def init(self, params: np.ndarray) -> Any:
         """Return the initial state (a NamedTuple of arrays and numbers) for ``params``."""

@@ -101,6 +101,7 @@ class LBFGS(Optimizer):
     name = "lbfgs"
     batch_size = None
     requires = frozenset({"loss"})
+    supports_bounds = False
 
     _LINE_SEARCHES = ("strong_wolfe", "backtracking")
 

@@ -76,6 +76,7 @@ class Newton(Optimizer):
     name = "newton"
     batch_size = None
     requires = frozenset({"hessian", "loss"})
+    supports_bounds = False
 
     def __init__(
         self,
@@ -170,6 +171,7 @@ class LevenbergMarquardt(Optimizer):
     name = "levenberg-marquardt"
     batch_size = None
     requires = frozenset({"residuals", "loss"})
+    supports_bounds = False
 
     _SCALINGS = ("marquardt", "more", "levenberg")
 
