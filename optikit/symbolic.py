@@ -188,8 +188,10 @@ class Problem:
     def hessian_exprs(self) -> tuple[tuple[sympy.Expr, ...], ...]:
         params = self.params
         rows = []
-        for i, g in enumerate(self.grad_exprs):
-            rows.append(tuple(sympy.diff(g, q) for q in params))
+        for g in self.grad_exprs:
+            # the second derivative of a kink (abs, max, the Huber loss) is a DiracDelta: zero
+            # everywhere but on the kink, where no Hessian exists; Newton-type methods use the rest
+            rows.append(tuple(sympy.diff(g, q).replace(sympy.DiracDelta, lambda *a: sympy.S.Zero) for q in params))
         for i, row in enumerate(rows):
             for j, h in enumerate(row):
                 self._check(h, f"second derivative by {params[i]} and {params[j]}")
