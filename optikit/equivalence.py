@@ -14,6 +14,8 @@ from typing import Iterable, Mapping
 import numpy as np
 import sympy
 
+from .special import elementary
+
 __all__ = ["Equivalence", "compare", "IDENTICAL", "SIMPLIFIED", "DIFFERS", "UNDECIDED", "SIMPLIFY_MAX_OPS"]
 
 IDENTICAL = "identical"
@@ -89,7 +91,7 @@ def compare(derived: sympy.Expr, hand: sympy.Expr,
     """
     if derived == hand:
         return Equivalence(IDENTICAL)
-    diff = hand - derived
+    diff = elementary(hand - derived)  # sigmoid(z)*(1 - sigmoid(z)) must match exp(-z)/(1 + exp(-z))**2
     for rewrite in (sympy.expand, sympy.cancel):
         try:
             if _is_zero(rewrite(diff)):

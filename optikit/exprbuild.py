@@ -20,6 +20,7 @@ import sympy
 from sympy import S
 
 from .errors import ExpressionError
+from .special import sigmoid, softplus
 
 MAX_TEXT_LENGTH = 4000  # characters of expression text
 MAX_NODES = 1000  # expression nodes in the syntax tree
@@ -153,8 +154,7 @@ FUNCTIONS: Mapping[str, Callable[..., sympy.Expr]] = types.MappingProxyType({
     "atan": sympy.atan, "sinh": _growing(sympy.sinh), "cosh": _growing(sympy.cosh), "tanh": _growing(sympy.tanh),
     "asinh": sympy.asinh, "acosh": sympy.acosh, "atanh": sympy.atanh,
     "abs": sympy.Abs, "sign": sympy.sign,
-    "sigmoid": _growing(lambda x: 1 / (1 + sympy.exp(-x))),
-    "softplus": _growing(lambda x: sympy.log(1 + sympy.exp(x))),
+    "sigmoid": _growing(sigmoid), "softplus": _growing(softplus),
     "relu": lambda x: sympy.Max(0, x), "max": _minmax(sympy.Max), "min": _minmax(sympy.Min),
 })
 _ARITY = {n: (1, 1) for n in FUNCTIONS} | {"max": (2, MAX_MINMAX_ARGS), "min": (2, MAX_MINMAX_ARGS)}
@@ -199,7 +199,7 @@ def _deadline(seconds: float) -> Iterator[None]:
 
 _FUNCS = (sympy.Add, sympy.Mul, sympy.Pow, sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tan, sympy.asin,
           sympy.acos, sympy.atan, sympy.sinh, sympy.cosh, sympy.tanh, sympy.asinh, sympy.acosh, sympy.atanh,
-          sympy.Abs, sympy.sign, sympy.Max, sympy.Min, sympy.Heaviside)
+          sympy.Abs, sympy.sign, sympy.Max, sympy.Min, sympy.Heaviside, sigmoid, softplus)
 _CONDITIONS = (sympy.StrictLessThan, sympy.LessThan, sympy.StrictGreaterThan, sympy.GreaterThan, sympy.Equality,
                sympy.Unequality, sympy.And, sympy.Or, sympy.Not, sympy.logic.boolalg.BooleanAtom)
 _WHY = {

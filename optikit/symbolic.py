@@ -18,6 +18,7 @@ import numpy as np
 import sympy
 
 from . import bounded, expr
+from .special import stabilize
 from .errors import ExpressionError, SpecError
 from .spec import MODEL, Spec
 
@@ -61,7 +62,7 @@ def compile_spec(spec: Spec, losses: Mapping[str, Any] | None = None, *,
     ones stay in ``derived_grad_exprs``. The gradient is compiled now; the Hessian, residual
     Jacobian and predictor on first use.
     """
-    loss = resolve_loss(spec, losses)
+    loss = stabilize(resolve_loss(spec, losses))
     params = [spec.symbols[p.name] for p in spec.parameters]
     derived, cse = bounded.derive(spec, loss, params)  # time- and memory-bounded for large trees
     derived = grads = tuple(derived)

@@ -116,3 +116,32 @@ def test_rows_are_summed_in_order_like_a_hand_written_loop():
             grad += 2 * a * (w * a - b)
         w = w - 0.01 * (grad / len(x))
         assert record.loss == cost / len(x) and record.parameters["w"] == w  # bit for bit
+
+
+def test_log_loss_of_confident_predictions_stays_finite():
+    problem = compile_spec(loads_spec("model: sigmoid(w*x + b)\nparameters: {w: 20.0, b: 0.0}\n"
+                                      "data: {x: [-3, -2, -1, 1, 2, 3], y: [0, 0, 0, 1, 1, 1]}\n"
+                                      "loss: logloss\noptimizer: gd\n"))
+    loss, grad = problem.loss_and_grad(np.array([20.0, 0.0]))
+    z = 20.0 * np.array([-3, -2, -1, 1, 2, 3])
+    assert loss == pytest.approx(np.mean(np.logaddexp(0, -np.abs(z))), rel=1e-12)  # about 7e-10, not nan
+    assert np.all(np.isfinite(grad))
+    assert "softplus" in str(problem.loss_expr)
+
+
+def test_sigmoid_and_softplus_do_not_overflow():
+    problem = compile_spec(loads_spec("model: sigmoid(w*x) + softplus(c*x)\nparameters: {w: 1.0, c: 1.0}\n"
+                                      "data: {x: [-800.0, 1.0, 800.0], y: [0, 1, 800]}\noptimizer: gd\n"))
+    loss, grad = problem.loss_and_grad(np.array([1.0, 1.0]))
+    assert np.isfinite(loss) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(problem.predict(np.array([1.0, 1.0]), {"x": [800.0]}), [801.0])
+
+
+def test_hand_gradient_in_exp_form_equals_the_sigmoid_form():
+    import optikit
+
+    spec = loads_spec("model: sigmoid(w*x)\nparameters: {w: 0.5}\ndata: {x: [-1, 1, 2], y: [0.2, 0.7, 0.9]}\n"
+                      "check:\n  gradient:\n    w: 2*(1/(1 + exp(-w*x)) - y)*x*exp(-w*x)/(1 + exp(-w*x))**2\n"
+                      "optimizer: gd\n")
+    report = optikit.check(spec)
+    assert report.ok and report["w"].equivalence == "equal after simplification"

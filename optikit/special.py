@@ -1,0 +1,72 @@
+"""Functions with a numerically stable NumPy form: ``sigmoid`` and ``softplus``.
+
+They stay unexpanded in SymPy trees (so derivatives read ``sigmoid(z)*(1 - sigmoid(z))``) and
+print to NumPy through ``logaddexp``, so neither overflows for large arguments; :func:`stabilize`
+turns the logs of a sigmoid that a log-loss produces into softplus terms.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+__all__ = ["sigmoid", "softplus", "stabilize", "elementary"]
+
+
+class sigmoid(sympy.Function):  # noqa: N801 - the name is how trees print
+    """The logistic function ``1/(1 + exp(-x))``; NumPy evaluates it without overflow."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        s = sigmoid(self.args[0])
+        return s * (1 - s)
+
+    def _eval_rewrite_as_exp(self, x: sympy.Expr, **kwargs: object) -> sympy.Expr:
+        return 1 / (1 + sympy.exp(-x))
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr:
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_is_positive(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _numpycode(self, printer: object) -> str:
+        return f"numpy.exp(-numpy.logaddexp(0, -({printer._print(self.args[0])})))"
+
+
+class softplus(sympy.Function):  # noqa: N801
+    """``log(1 + exp(x))``; NumPy evaluates it as ``logaddexp(0, x)``, without overflow."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sigmoid(self.args[0])
+
+    def _eval_rewrite_as_exp(self, x: sympy.Expr, **kwargs: object) -> sympy.Expr:
+        return sympy.log(1 + sympy.exp(x))
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr:
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _numpycode(self, printer: object) -> str:
+        return f"numpy.logaddexp(0, {printer._print(self.args[0])})"
+
+
+_W = sympy.Wild("u")
+
+
+def elementary(e: sympy.Expr) -> sympy.Expr:
+    """``e`` with sigmoid and softplus written out in exp and log, for symbolic comparisons."""
+    return e.replace(sigmoid, lambda u: 1 / (1 + sympy.exp(-u))).replace(softplus, lambda u: sympy.log(1 + sympy.exp(u)))
+
+
+def stabilize(e: sympy.Expr) -> sympy.Expr:
+    """Rewrite ``log(sigmoid(u))`` as ``-softplus(-u)`` and ``log(1 - sigmoid(u))`` as ``-softplus(u)``.
+
+    Equal functions, but the log-loss of a confident, correct prediction stays finite (about
+    1e-26 rather than ``0*log(0) = nan``) and so do its derivatives.
+    """
+    e = e.replace(sympy.log(sigmoid(_W)), lambda u: -softplus(-u))
+    return e.replace(sympy.log(1 - sigmoid(_W)), lambda u: -softplus(u))
