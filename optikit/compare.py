@@ -90,6 +90,13 @@ def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
     from .plugins import Registry
 
     registry = Registry.build(pm)
+    unknown = [n for n in names if n not in registry.optimizers]
+    if unknown:  # named on the command line, so not a fault of any line of the spec
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], list(registry.optimizers), n=1)
+        raise SpecError(f"unknown optimizer {unknown[0]!r}; registered: {', '.join(sorted(registry.optimizers))}",
+                        field="--optimizers", hint=f"did you mean {close[0]!r}?" if close else None)
     out = []
     for name in names:
         entry = registry.optimizers.get(name)
