@@ -114,7 +114,7 @@ class Spec:
 
         ``spec.with_overrides(optimizer="adam", lr=0.1, epochs=10, parameters={"w": 0.0})``
         """
-        from .specparse import apply_overrides
+        from .overrides import apply_overrides
 
         return apply_overrides(self, overrides)
 
