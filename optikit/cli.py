@@ -149,9 +149,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     prepared = prepare(args.spec, **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient, **_overrides(args))
     every = args.every or _every(prepared)
     reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
-    reporter.start()
     try:
-        result = run_controlled(prepared, [reporter.epoch], history=args.history, checkpoint=args.checkpoint,
+        result = run_controlled(prepared, [reporter.epoch], on_start=reporter.start, history=args.history,
+                                checkpoint=args.checkpoint,
                                 checkpoint_every=args.checkpoint_every, resume=args.resume,
                                 on_nonfinite=args.on_nonfinite, max_skips=args.max_skips)
     except DivergenceError as exc:

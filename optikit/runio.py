@@ -102,11 +102,13 @@ def make_control(prepared: Any, *, checkpoint: str | Path | None = None, checkpo
 def run_controlled(prepared: Any, callbacks: Iterable[Callable[[EpochRecord], Any]] = (), *,
                    history: str | Path | None = None, checkpoint: str | Path | None = None,
                    checkpoint_every: int = 1, resume: str | Path | None = None, on_nonfinite: str = "stop",
-                   max_skips: int = 10, catch_sigint: bool = True) -> Result:
+                   max_skips: int = 10, catch_sigint: bool = True,
+                   on_start: Callable[[], Any] | None = None) -> Result:
     """Run ``prepared`` with a history file, checkpoints, resumption, a non-finite policy and a clean Ctrl-C.
 
     A resumed run's history file starts with the epochs of the checkpoint, so it matches the file
-    an uninterrupted run writes.
+    an uninterrupted run writes. ``on_start`` is called once the files and the checkpoint to
+    resume have been checked, right before the first step (a report's header goes there).
     """
     control = make_control(prepared, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
                            on_nonfinite=on_nonfinite, max_skips=max_skips)
@@ -117,6 +119,8 @@ def run_controlled(prepared: Any, callbacks: Iterable[Callable[[EpochRecord], An
             for record in control.resume.history[:control.resume.n_history]:
                 writer(record)
         callbacks.insert(0, writer)  # on disk before anything else sees the epoch
+    if on_start is not None:
+        on_start()
     try:
         with catch_interrupt(control) if catch_sigint else contextlib.nullcontext():
             result = prepared.run(callbacks, control=control)
