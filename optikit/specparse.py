@@ -38,7 +38,8 @@ class _Builder(FieldReader):
         try:
             return text, expr.parse(text, symbols)
         except ExpressionError as exc:
-            raise exc.at(self.source.value(path), _dotted(path)) from None
+            where = self.source.within(path, text, exc.offset) if exc.offset is not None else self.source.value(path)
+            raise exc.at(where, _dotted(path)) from None
 
     # ---- sections ------------------------------------------------------------------------
     def build(self) -> Spec:

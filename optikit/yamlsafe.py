@@ -41,10 +41,21 @@ Path = tuple[Any, ...]
 class SourceMap:
     """Where each value (and each mapping key) of a loaded document stood in its file."""
 
-    def __init__(self, file: str | None) -> None:
+    def __init__(self, file: str | None, text: str = "") -> None:
         self.file = file
+        self.lines = text.splitlines()
         self._values: dict[Path, Location] = {}
         self._keys: dict[Path, Location] = {}
+
+    def within(self, path: Path, value: str, offset: int) -> Location:
+        """Location of character ``offset`` of the one-line text ``value`` stored at ``path``
+        (plain or quoted on its line); the value's own location when that cannot be told."""
+        loc = self.value(path)
+        if loc.line is None or loc.column is None or "\n" in value or not 0 < loc.line <= len(self.lines):
+            return loc
+        rest = self.lines[loc.line - 1][loc.column - 1:]
+        shift = 0 if rest.startswith(value) else 1 if rest[:1] in "'\"" and rest[1:].startswith(value) else None
+        return loc if shift is None else Location(loc.file, loc.line, loc.column + shift + offset)
 
     def value(self, path: Path) -> Location:
         """Location of the value at ``path``, or of its nearest ancestor that has one."""
@@ -139,7 +150,7 @@ def load(text: str, file: str | None = None) -> tuple[Any, SourceMap]:
         raise SpecError(f"invalid YAML: {exc}", location=Location(file)) from None
     finally:
         loader.dispose()
-    source = SourceMap(file)
+    source = SourceMap(file, text)
     if node is None:
         return None, source
     return _convert(node, (), source), source

@@ -146,3 +146,10 @@ def test_run_reports_an_unknown_optimizer_with_its_line():
 def test_invalid_hyperparameter_value_is_a_spec_error():
     with pytest.raises(SpecError, match="Invalid learning rate"):
         optikit.run(loads_spec(_edit("  lr: 0.1", "  lr: -0.1")))
+
+
+@pytest.mark.parametrize("line,column", [("model: w*x + b + zz", 18), ('model: "w*x + b + zz"', 19)])
+def test_expression_errors_point_at_the_offending_piece(line, column):
+    with pytest.raises(SpecError) as info:
+        loads_spec(GOOD.replace("model: w*x + b", line), path="p.yaml")
+    assert (info.value.line, info.value.column) == (2, column) and "'zz'" in str(info.value)
