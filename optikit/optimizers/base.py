@@ -116,13 +116,16 @@ def hyperparameters(cls: type) -> list[Hyperparameter]:
     """The hyperparameters of optimizer class ``cls``, read from its ``__init__`` signature.
 
     One-line docs come from a ``Parameters``/``Args`` section of the class docstring
-    (``name: text`` or numpy style ``name : type`` followed by an indented line).
+    (``name: text`` or numpy style ``name : type`` followed by an indented line), or of a base
+    class's for keywords the class does not document itself.
     """
     try:
         sig = inspect.signature(cls.__init__)
     except (TypeError, ValueError):
         return []
-    docs = _param_docs(inspect.getdoc(cls) or "")
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):  # a subclass documents what it adds or changes
+        docs.update({k: v for k, v in _param_docs(klass.__dict__.get("__doc__") or "").items() if v})
     out = []
     for p in list(sig.parameters.values())[1:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):

@@ -82,21 +82,7 @@ class SGD(GD):
 
     By default each step uses one sample; the samples are reshuffled every epoch. A spec's
     ``optimizer.batch_size: k`` gives mini-batches of ``k`` and ``optimizer.seed`` fixes the draw.
-
-    Parameters
-    ----------
-    lr : float
-        Learning rate.
-    momentum : float
-        Momentum factor (0 disables momentum).
-    dampening : float
-        Dampening applied to the gradient in the momentum buffer.
-    nesterov : bool
-        Use Nesterov momentum (needs momentum > 0 and dampening = 0).
-    weight_decay : float
-        L2 penalty added to the gradient as ``weight_decay * p``.
-    maximize : bool
-        Ascend the objective instead of descending it.
+    The hyperparameters are those of ``gd``.
     """
 
     name = "sgd"
