@@ -142,10 +142,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .bounded import set_timeout
 
         set_timeout(args.symbolic_timeout)
-    if args.plot and args.plot != "-" and not args.no_plot:
-        from .plots import check_plot_path
+    if args.plot and not args.no_plot:
+        from .plots import check_can_show, check_plot_path
 
-        check_plot_path(args.plot)
+        check_can_show() if args.plot == "-" else check_plot_path(args.plot)
     prepared = prepare(args.spec, **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient, **_overrides(args))
     every = args.every or _every(prepared)
     reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)

@@ -7,7 +7,19 @@ from typing import Sequence
 
 from .engine import Result
 
-__all__ = ["plot_loss", "check_plot_path"]
+__all__ = ["plot_loss", "check_plot_path", "check_can_show"]
+
+
+def check_can_show(option: str = "--plot") -> None:
+    """Refuse to show a window where matplotlib has no interactive backend (no display)."""
+    import matplotlib.pyplot as plt
+
+    from .errors import SpecError
+
+    backend = plt.get_backend().lower()
+    if backend in {"agg", "pdf", "ps", "svg", "pgf", "cairo", "template"}:
+        raise SpecError(f"no display to show the plot on (matplotlib backend {backend!r}); give a file: "
+                        f"{option} loss.png", field=option)
 
 
 def check_plot_path(path: str | Path, option: str = "--plot") -> None:

@@ -115,3 +115,17 @@ def test_import_is_light():
     code = "import sys, optikit; print('matplotlib' in sys.modules, 'matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_plot_window_without_a_display_is_refused_before_the_run(tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items() if k != "DISPLAY"} | {"MPLBACKEND": "agg"}
+    proc = subprocess.run([sys.executable, "-m", "optikit", "run", SEED, "--plot"], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=60)
+    assert proc.returncode == 2 and "no display" in proc.stderr and proc.stdout == ""
+
+
+def test_bad_plot_paths_are_refused_before_the_run(tmp_path, capsys):
+    assert main(["run", SEED, "--plot", str(tmp_path / "missing" / "x.png")]) == 2
+    assert main(["run", SEED, "--plot", str(tmp_path / "x.txt")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "cannot write 'txt'" in captured.err
