@@ -13,10 +13,10 @@ from typing import Any, Callable, Iterable, Mapping
 import pluggy
 
 from .engine import EpochRecord, Result, Settings, run_problem
-from .errors import SpecError
+from .errors import SpecError, did_you_mean
 from .optimizers.base import Optimizer, hyperparameters
 from .plugins import Registry, plugin_manager
-from .spec import Spec, load_spec
+from .spec import ENGINE_KEYS, Spec, load_spec
 from .symbolic import Problem, compile_spec
 
 __all__ = ["Prepared", "prepare", "run", "make_optimizer", "as_spec", "RUN_OPTIONS"]
@@ -36,24 +36,16 @@ def make_optimizer(spec: Spec, registry: Registry) -> Optimizer:
     opt = spec.optimizer
     entry = registry.optimizers.get(opt.name)
     if entry is None:
-        import difflib
-
         names = sorted(registry.optimizers)
-        close = difflib.get_close_matches(opt.name, names, n=1)
         raise spec.error(f"unknown optimizer {opt.name!r}; registered: {', '.join(names)}", "optimizer", "name",
-                         hint=f"did you mean {close[0]!r}?" if close else "see 'optikit plugins'")
+                         hint=did_you_mean(opt.name, names) or "see 'optikit plugins'")
     cls = entry.obj
     known = {h.name: h for h in hyperparameters(cls)}
     accepted = ", ".join(f"{h.name}={h.default!r}" if not h.required else h.name for h in known.values()) or "none"
     for key in opt.hyperparameters:
         if key not in known:
-            import difflib
-
-            from .spec import ENGINE_KEYS
-
-            close = difflib.get_close_matches(key, [*known, *ENGINE_KEYS], n=1)
             raise spec.error(f"optimizer {opt.name!r} has no hyperparameter {key!r}; accepted: {accepted}",
-                             "optimizer", key, key=True, hint=f"did you mean {close[0]!r}?" if close else None)
+                             "optimizer", key, key=True, hint=did_you_mean(key, [*known, *ENGINE_KEYS]))
     missing = [h.name for h in known.values() if h.required and h.name not in opt.hyperparameters]
     if missing:
         raise spec.error(f"optimizer {opt.name!r} needs {', '.join(missing)}; accepted: {accepted}", "optimizer")

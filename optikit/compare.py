@@ -19,7 +19,7 @@ import pluggy
 
 from .api import Prepared, as_spec, prepare
 from .engine import Result
-from .errors import DivergenceError, RunError, SpecError
+from .errors import DivergenceError, RunError, SpecError, did_you_mean
 from .optimizers.base import hyperparameters
 from .plugins import plugin_manager
 from .spec import ENGINE_KEYS, Spec
@@ -92,11 +92,8 @@ def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
     registry = Registry.build(pm)
     unknown = [n for n in names if n not in registry.optimizers]
     if unknown:  # named on the command line, so not a fault of any line of the spec
-        import difflib
-
-        close = difflib.get_close_matches(unknown[0], list(registry.optimizers), n=1)
         raise SpecError(f"unknown optimizer {unknown[0]!r}; registered: {', '.join(sorted(registry.optimizers))}",
-                        field="--optimizers", hint=f"did you mean {close[0]!r}?" if close else None)
+                        field="--optimizers", hint=did_you_mean(unknown[0], registry.optimizers))
     out = []
     for name in names:
         entry = registry.optimizers.get(name)

@@ -204,9 +204,7 @@ def run_problem(
             if settings.steps is not None and step >= settings.steps:
                 reason = "steps"
                 break
-            if full_batch:
-                epoch_loss, grad = problem.loss_and_grad(p)
-            elif settings.gtol is not None:
+            if full_batch or settings.gtol is not None:  # the full gradient: the step's, or gtol's
                 epoch_loss, grad = problem.loss_and_grad(p)
             else:
                 epoch_loss, grad = problem.loss(p), None
@@ -221,11 +219,7 @@ def run_problem(
             for rows in batches(n, None if full_batch else batch_size, rng, settings.shuffle):
                 if settings.steps is not None and step >= settings.steps:
                     break
-                if full_batch and grad is not None:
-                    g = grad
-                    grad = None  # computed at the epoch's start; later steps (none) recompute
-                else:
-                    g = problem.grad(p, rows)
+                g = grad if full_batch else problem.grad(p, rows)  # a full batch is one step per epoch
                 if not np.all(np.isfinite(g)):
                     if control.skip("gradient"):
                         continue

@@ -6,9 +6,12 @@ Every error a user can cause derives from :class:`OptikitError`; its ``exit_code
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from typing import Iterable
 
 __all__ = [
+    "did_you_mean",
     "Location",
     "OptikitError",
     "SpecError",
@@ -18,6 +21,12 @@ __all__ = [
     "DivergenceError",
     "GradientMismatchError",
 ]
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """``"did you mean 'x'?"`` for the choice closest to a misspelled ``word``, or None."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
-from .spec import _dotted, _suggest
+from .errors import did_you_mean
+from .spec import _dotted
 from .yamlsafe import SourceMap
 
 __all__ = ["FieldReader", "describe_value"]
@@ -33,7 +34,7 @@ class FieldReader:
     def known_keys(self, value: dict, path: tuple, allowed: tuple[str, ...]) -> None:
         for key in value:
             if key not in allowed:
-                hint = _suggest(key, allowed) or f"valid keys: {', '.join(allowed)}"
+                hint = did_you_mean(key, allowed) or f"valid keys: {', '.join(allowed)}"
                 raise self.err(f"unknown key {key!r}", path + (key,), hint=hint, key=True)
 
     def number(self, value: Any, path: tuple, *, finite: bool = True) -> float:

@@ -16,9 +16,8 @@ import sympy
 
 from . import data as data_mod
 from . import expr
-from .errors import ExpressionError
-from .spec import (ENGINE_KEYS, MODEL, TOP_KEYS, CheckSpec, OptimizerSpec, Parameter, Spec, _dotted,
-                   _suggest)
+from .errors import ExpressionError, did_you_mean
+from .spec import (ENGINE_KEYS, MODEL, TOP_KEYS, CheckSpec, OptimizerSpec, Parameter, Spec, _dotted)
 from .fields import FieldReader, describe_value
 from .yamlsafe import SourceMap
 
@@ -98,13 +97,20 @@ class _Builder(FieldReader):
             **fields,
         )
 
+    def symbol_name(self, name: str, path: tuple, what: str) -> None:
+        """``name`` must be usable as a symbol; the error points at its key."""
+        try:
+            expr.check_name(name, what=what)
+        except ExpressionError as exc:
+            raise exc.at(self.source.key(path), _dotted(path)) from None
+
     def override_parameters(self, value: Any, params: list[Parameter]) -> list[Parameter]:
         section = self.mapping(value, ("parameters",), "a mapping of parameter names to initial values")
         names = [p.name for p in params]
         out = list(params)
         for name, init in section.items():
             if name not in names:
-                raise self.err(f"unknown parameter {name!r}", ("parameters", name), hint=_suggest(name, names))
+                raise self.err(f"unknown parameter {name!r}", ("parameters", name), hint=did_you_mean(name, names))
             i = names.index(name)
             out[i] = self.bounded(replace(params[i], init=self.number(init, ("parameters", name))))
         return out
@@ -123,10 +129,7 @@ class _Builder(FieldReader):
         out = []
         for name, value in section.items():
             path = ("parameters", name)
-            try:
-                expr.check_name(name, what="parameter")
-            except ExpressionError as exc:
-                raise exc.at(self.source.key(path), _dotted(path)) from None
+            self.symbol_name(name, path, "parameter")
             lo = hi = None
             if isinstance(value, dict):
                 self.known_keys(value, path, ("init", "min", "max"))
@@ -150,10 +153,7 @@ class _Builder(FieldReader):
         columns: dict[str, np.ndarray] = {}
         for name, values in section.items():
             path = ("data", name)
-            try:
-                expr.check_name(name, what="data column")
-            except ExpressionError as exc:
-                raise exc.at(self.source.key(path), _dotted(path)) from None
+            self.symbol_name(name, path, "data column")
             if not isinstance(values, list):
                 raise self.err(f"expected a list of numbers, got {describe_value(values)}", path)
             columns[name] = np.array([self.number(v, path + (i,)) for i, v in enumerate(values)], dtype=float)
@@ -166,7 +166,7 @@ class _Builder(FieldReader):
         target = self.text(raw.get("target", "y"), ("target",))
         if target not in columns:
             raise self.err(f"target column {target!r} is not in the data (columns: {', '.join(columns)})",
-                           ("target",) if "target" in raw else ("data",), hint=_suggest(target, columns))
+                           ("target",) if "target" in raw else ("data",), hint=did_you_mean(target, columns))
         inputs = {k: v for k, v in symbols.items() if k != target}
         model_text, model_expr = self.expression(raw["model"], ("model",), inputs)
         loss = self.text(raw.get("loss", "mse"), ("loss",)).strip()
@@ -197,7 +197,7 @@ class _Builder(FieldReader):
             path = ("predict", name)
             if name not in inputs:
                 raise self.err(f"{name!r} is not an input of the model (inputs: {', '.join(inputs) or 'none'})",
-                               path, key=True, hint=_suggest(name, inputs))
+                               path, key=True, hint=did_you_mean(name, inputs))
             values = v if isinstance(v, list) else [v]
             if not values:
                 raise self.err("expected a number or a non-empty list of numbers", path)
@@ -218,7 +218,7 @@ class _Builder(FieldReader):
         for name, text in section.items():
             if name not in names:
                 raise self.err(f"{name!r} is not a parameter (parameters: {', '.join(names)})", path + (name,),
-                               key=True, hint=_suggest(name, names))
+                               key=True, hint=did_you_mean(name, names))
             texts[name], trees[name] = self.expression(text, path + (name,), symbols)
         return MappingProxyType(texts), MappingProxyType(trees)
 

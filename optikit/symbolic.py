@@ -19,7 +19,7 @@ import sympy
 
 from . import bounded, expr
 from .special import stabilize
-from .errors import ExpressionError, SpecError
+from .errors import ExpressionError, SpecError, did_you_mean
 from .spec import MODEL, Spec
 
 __all__ = ["Problem", "compile_spec", "resolve_loss"]
@@ -40,11 +40,8 @@ def resolve_loss(spec: Spec, losses: Mapping[str, Any] | None) -> sympy.Expr:
     if losses is not None:
         table = {name: entry.obj for name, entry in losses.items()}
     if spec.loss not in table:
-        import difflib
-
-        close = difflib.get_close_matches(spec.loss, table, n=1)
         raise spec.error(f"unknown loss {spec.loss!r}; named losses: {', '.join(sorted(table))}", "loss",
-                         hint=f"did you mean {close[0]!r}?" if close else "or write a per-sample expression in 'model'")
+                         hint=did_you_mean(spec.loss, table) or "or write a per-sample expression in 'model'")
     model, target = sympy.Symbol(MODEL, real=True), sympy.Symbol("target", real=True)
     try:
         template = expr.parse(table[spec.loss], {MODEL: model, "target": target})
