@@ -180,9 +180,12 @@ def _deadline(seconds: float) -> Iterator[None]:
         return
     def alarm(signum: int, frame: object) -> None:
         raise _Timeout
+    # read the outer timer before arming ours and arm inside the try: an alarm that fires at once
+    # must still find the outer timer and handler recorded for the restoring below
+    old_delay, old_interval = signal.getitimer(signal.ITIMER_REAL)
     old_handler, start = signal.signal(signal.SIGALRM, alarm), time.monotonic()
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
         yield
     finally:
         while True:  # an alarm arriving while we restore must not stop the restoring
