@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from .api import prepare, run
-from .gradcheck import check
+from .gradcheck.checking import check
 from .engine import EpochRecord, History, Result
 from .errors import (
     DivergenceError,

@@ -15,9 +15,9 @@ import pluggy
 from .engine import EpochRecord, Result, Settings, run_problem
 from .errors import SpecError, did_you_mean
 from .optimizers.base import Optimizer, hyperparameters
-from .plugins import Registry, plugin_manager
+from .plugins.manager import Registry, plugin_manager
 from .spec import ENGINE_KEYS, Spec, load_spec
-from .symbolic import Problem, compile_spec
+from .symbolic.problem import Problem, compile_spec
 
 __all__ = ["Prepared", "prepare", "run", "make_optimizer", "as_spec", "RUN_OPTIONS"]
 
@@ -111,7 +111,7 @@ class Prepared:
         An exception raised in a plugin's hook or in the optimizer's ``update`` becomes a
         :class:`~optikit.errors.RunError` naming the plugin it came from.
         """
-        from .plugin_errors import blame
+        from .plugins.blame import blame
 
         hook = self.pm.hook
 
@@ -147,7 +147,7 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
                          hint="use a first-order optimizer (gd, adam, ...) or remove min/max", key=True)
     problem = compile_spec(spec, registry.losses, use_hand_gradient=True)
     if spec.gradient and not trust_gradient:
-        from .gradcheck import verify_training_gradient
+        from .gradcheck.checking import verify_training_gradient
 
         verify_training_gradient(problem)
     if "residuals" in getattr(optimizer, "requires", ()):
@@ -176,6 +176,6 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
                        trust_gradient=trust_gradient, **overrides)
     if not options:
         return prepared.run(callbacks)
-    from .runio import run_controlled
+    from .engine.runio import run_controlled
 
     return run_controlled(prepared, callbacks, catch_sigint=False, **options)

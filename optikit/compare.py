@@ -21,7 +21,7 @@ from .api import Prepared, as_spec, prepare
 from .engine import Result
 from .errors import DivergenceError, RunError, SpecError, did_you_mean
 from .optimizers.base import hyperparameters
-from .plugins import plugin_manager
+from .plugins.manager import plugin_manager
 from .spec import ENGINE_KEYS, Spec
 
 __all__ = ["Entry", "compare", "prepare_all", "format_table", "to_dict", "exit_code"]
@@ -87,7 +87,7 @@ def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
         raise SpecError(f"settings for {', '.join(map(repr, stray))}, which is not compared "
                         f"(optimizers: {', '.join(names)})", field="--set")
     pm = pm or plugin_manager(plugins)
-    from .plugins import Registry
+    from .plugins.manager import Registry
 
     registry = Registry.build(pm)
     unknown = [n for n in names if n not in registry.optimizers]
@@ -180,7 +180,7 @@ def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]]
     import sys
 
     if plot:
-        from .plots import check_plot_path
+        from .output.plots import check_plot_path
 
         check_plot_path(plot)
     names = [n.strip() for n in optimizers.split(",") if n.strip()]
@@ -194,14 +194,14 @@ def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]]
             shared[name] = value
     entries = compare(spec, names, per_optimizer=per, plugins=plugins, **shared)
     if fmt == "json":
-        from .report import to_json
+        from .output.report import to_json
 
         print(to_json(to_dict(entries)))
     else:
         print(format_table(entries))
     results = [e.result for e in entries if e.result is not None and len(e.result.history)]
     if plot and results:
-        from .plots import plot_loss
+        from .output.plots import plot_loss
 
         saved = plot_loss(results, plot, logy=True, title=results[0].name)
         print(f"plot saved to {saved}", file=sys.stderr)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .engine import EpochRecord, Result
     from .optimizers.base import Optimizer
     from .spec import Spec
-    from .symbolic import Problem
+    from .symbolic.problem import Problem
 
 PROJECT = "optikit"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -15,8 +15,8 @@ import pytest
 import sympy
 
 import optikit
-from optikit import bounded
-from optikit.checkpoint import RunControl, load_checkpoint, spec_identity
+from optikit.symbolic import bounded
+from optikit.engine.checkpoint import RunControl, load_checkpoint, spec_identity
 from optikit.cli import main
 from optikit.engine import run_problem
 
@@ -174,7 +174,7 @@ def test_sigint_stops_cleanly_and_resume_matches(write_spec, tmp_path):
 KILLER = """
 import os, sys, time
 import numpy as np
-from optikit import checkpoint
+from optikit.engine import checkpoint
 from optikit.engine import EpochRecord
 state = checkpoint.RunState(np.array([1.0, 2.0]), (), {{}}, 1, 3, 3, 0.5, 0.7,
                             [EpochRecord(i, i, 0.1, {{"w": 0.1}}) for i in range(3)], 3, 0.0)

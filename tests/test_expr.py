@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optikit import expr
+from optikit.expr import text as expr_text
 from optikit.errors import ExpressionError
 
 NAMES = ("w", "x", "y", "a", "b", "c", "model")
@@ -206,7 +207,7 @@ SLOW = "sinh(30 - cosh(log(y)**100))"  # SymPy's own sign checks take over 10 s
 def test_time_budget_refuses_slow_sympy_work_and_restores_an_outer_alarm(monkeypatch):
     # how long SymPy takes on SLOW depends on its caches and on hash order: a budget far below any
     # build time makes the test about the mechanism, whatever the machine and the test order
-    monkeypatch.setattr(expr, "MAX_SECONDS", 1e-5)
+    monkeypatch.setattr(expr_text, "MAX_SECONDS", 1e-5)
 
     def outer(signum, frame):
         raise AssertionError("the outer alarm fired early")

@@ -9,8 +9,9 @@ import pytest
 import sympy
 
 import optikit
-from optikit import equivalence, gradcheck
-from optikit.checkreport import DIFFERS, FD_MISMATCH, OK, UNCHECKED
+from optikit import gradcheck
+from optikit.gradcheck import equivalence
+from optikit.gradcheck.report import DIFFERS, FD_MISMATCH, OK, UNCHECKED
 from optikit.expr import make_symbol
 
 from .conftest import SPECS

@@ -15,7 +15,7 @@ import optikit
 from optikit import hookspecs
 from optikit.cli import main
 from optikit.plugins import plugin_manager
-from optikit.registry import Registry
+from optikit.plugins.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "seed_gd.yaml"
@@ -65,7 +65,7 @@ def test_module_plugin_and_environment_variable(monkeypatch, capsys):
 def test_builtins_come_through_the_same_hooks():
     pm = plugin_manager(autoload=False)
     names = {name for name, _ in pm.list_name_plugin()}
-    assert names == {"builtin:optikit.optimizers", "builtin:optikit.losses", "builtin:optikit.schedules"}
+    assert names == {"builtin:optikit.optimizers", "builtin:optikit.symbolic.losses", "builtin:optikit.engine.schedules"}
     reg = Registry.build(pm)
     assert reg.optimizers["gd"].source == "built-in" and reg.losses["mse"].source == "built-in"
 

@@ -12,7 +12,6 @@ otherwise it is off by one rounding. Single-operation updates return torch's add
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import NamedTuple
 

@@ -7,8 +7,6 @@ fused multiply-adds (``lerp``) are the only operations not reproduced bit for bi
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np

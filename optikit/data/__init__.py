@@ -1,0 +1,1 @@
+"""Data sources: where the rows come from, read when a run opens them."""

@@ -1,0 +1,187 @@
+"""The training loop: batches, updates, stopping, history, divergence checks and callbacks.
+
+One epoch is one pass over the data; a step is one optimizer update (one per epoch on the full
+batch). Each epoch's record holds the full-data loss *before* its steps and the parameters
+*after* them, the way the hand-written loop this project grew from prints them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..data.csvfile import batches
+from ..errors import DivergenceError, RunError, SpecError
+from .checkpoint import RunControl, RunState
+from .records import EpochRecord, History, Result
+from ..optimizers.base import Optimizer
+from ..spec import OptimizerSpec
+from ..symbolic.problem import Problem
+
+__all__ = ["Settings", "EpochRecord", "History", "Result", "run_problem", "STOP_REASONS"]
+
+STOP_REASONS = ("epochs", "steps", "tol", "gtol", "max_time", "callback", "interrupted", "diverged")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long and on which batches to run; built from a spec's ``optimizer`` section."""
+
+    epochs: int | None = 100
+    steps: int | None = None
+    batch_size: int | None = None
+    seed: int | None = None
+    shuffle: bool = True
+    tol: float | None = None
+    gtol: float | None = None
+    max_time: float | None = None
+    schedule: Callable[[int], float] | None = None
+
+    @classmethod
+    def from_spec(cls, opt: OptimizerSpec, optimizer: Optimizer, schedule: Callable[[int], float] | None) -> Settings:
+        batch = opt.batch_size if opt.batch_size is not None else type(optimizer).batch_size
+        return cls(epochs=opt.epochs, steps=opt.steps, batch_size=batch, seed=opt.seed, shuffle=opt.shuffle,
+                   tol=opt.tol, gtol=opt.gtol, max_time=opt.max_time, schedule=schedule)
+
+
+def _named(names: tuple[str, ...], p: np.ndarray) -> dict[str, float]:
+    return {n: float(v) for n, v in zip(names, p)}
+
+
+def run_problem(
+    problem: Problem,
+    optimizer: Optimizer,
+    settings: Settings,
+    *,
+    callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (),
+    params: np.ndarray | None = None,
+    control: RunControl | None = None,
+) -> Result:
+    """Run ``optimizer`` on ``problem`` until a stopping criterion holds; return the :class:`Result`.
+
+    ``callbacks`` are called after each epoch with its record; one returning ``True`` stops the
+    run. Raises :class:`DivergenceError` the first time the loss, the gradient or a parameter is
+    not finite; the error's ``result`` holds the history up to the last finite epoch.
+    ``control`` (:class:`~optikit.checkpoint.RunControl`) resumes, checkpoints, skips
+    non-finite steps and stops on interruption; it never changes the arithmetic.
+    """
+    control = control if control is not None else RunControl()
+    names = problem.parameter_names
+    spec = problem.spec
+    lo = np.array([-np.inf if p.min is None else p.min for p in spec.parameters])
+    hi = np.array([np.inf if p.max is None else p.max for p in spec.parameters])
+    bounded = bool(np.isfinite(lo).any() or np.isfinite(hi).any())
+    p = np.array(spec.initial if params is None else params, dtype=float)
+    if settings.epochs is None and settings.steps is None and settings.tol is None and settings.gtol is None \
+            and settings.max_time is None:
+        raise SpecError("the run has no stopping criterion; set optimizer.epochs or optimizer.steps",
+                        field="optimizer", location=spec.where("optimizer"))
+    seed = settings.seed if settings.seed is not None else secrets.randbits(63)
+    rng = np.random.default_rng(seed)
+    n = problem.n_rows
+    batch_size = settings.batch_size
+    full_batch = batch_size is None or batch_size >= n
+    requires = frozenset(getattr(optimizer, "requires", ()))
+    history = History(names)
+    state = optimizer.init(p.copy())
+    step = 0
+    epoch = 0
+    start = time.perf_counter()
+    prev_loss: float | None = None
+    initial_loss: float | None = None
+    reason = "epochs"
+    if control.resume is not None:  # continue a checkpointed run exactly where it stopped
+        p, state, step, epoch, prev_loss, initial_loss, seed, start = control.resume.unpack(state, rng, history, start)
+
+    def result(final_loss: float) -> Result:
+        return Result(spec.name, getattr(optimizer, "name", type(optimizer).__name__), _named(names, p), final_loss,
+                      initial_loss if initial_loss is not None else final_loss, history, len(history), step, reason,
+                      seed if not full_batch else settings.seed, time.perf_counter() - start)
+
+    def diverged(what: str, value: Any, at: np.ndarray) -> DivergenceError:
+        nonlocal reason
+        reason = "diverged"
+        hint = ("lower the learning rate (optimizer.lr) or check the model's domain" if step else
+                "it is not finite at the initial parameters: check the model's domain (log or sqrt of a "
+                "negative number, overflow of exp) and the initial values")
+        return DivergenceError(f"the {what} is not finite ({value}){control.note()}", epoch=epoch, step=step,
+                               parameters=_named(names, at), what=what, hint=hint, result=result(float("nan")))
+
+    with np.errstate(all="ignore"):  # non-finite values are detected and reported below
+        while True:
+            if control.active:
+                control.boundary(RunState(p.copy(), state, rng.bit_generator.state, seed, epoch, step, prev_loss,
+                                          initial_loss, history.records, len(history), time.perf_counter() - start))
+            if control.interrupted:
+                reason = "interrupted"
+                break
+            if settings.epochs is not None and epoch >= settings.epochs:
+                reason = "epochs"
+                break
+            if settings.steps is not None and step >= settings.steps:
+                reason = "steps"
+                break
+            if full_batch or settings.gtol is not None:  # the full gradient: the step's, or gtol's
+                epoch_loss, grad = problem.loss_and_grad(p)
+            else:
+                epoch_loss, grad = problem.loss(p), None
+            if not np.isfinite(epoch_loss) and not control.skip("loss"):
+                raise diverged("loss", epoch_loss, p)
+            if initial_loss is None:
+                initial_loss = epoch_loss
+            if settings.gtol is not None and float(np.max(np.abs(grad), initial=0.0)) <= settings.gtol:
+                reason = "gtol"
+                break
+            factor = settings.schedule(epoch) if settings.schedule is not None else 1.0
+            for rows in batches(n, None if full_batch else batch_size, rng, settings.shuffle):
+                if settings.steps is not None and step >= settings.steps:
+                    break
+                g = grad if full_batch else problem.grad(p, rows)  # a full batch is one step per epoch
+                if not np.all(np.isfinite(g)):
+                    if control.skip("gradient"):
+                        continue
+                    raise diverged("gradient", g.tolist(), p)
+                oracle = problem.oracle(rows) if requires else None
+                try:
+                    delta, new_state = optimizer.update(g, state, p, oracle)
+                except (DivergenceError, SpecError):
+                    raise
+                except Exception as exc:
+                    raise RunError(f"optimizer {getattr(optimizer, 'name', '?')!r} failed at epoch {epoch} "
+                                   f"(step {step}): {type(exc).__name__}: {exc}") from exc
+                new = p + (delta if factor == 1.0 else factor * np.asarray(delta))
+                if bounded:
+                    new = np.clip(new, lo, hi)
+                if not np.all(np.isfinite(new)):
+                    if control.skip("parameter vector"):
+                        continue  # keep the parameters and the optimizer's state
+                    raise diverged("parameter vector", new.tolist(), p)
+                p, state = new, new_state
+                step += 1
+                if control.interrupted:
+                    break
+            if control.interrupted and not full_batch:  # stopped mid-epoch: no record for a partial epoch
+                reason = "interrupted"
+                break
+            record = EpochRecord(epoch, step, float(epoch_loss), _named(names, p))
+            history.records.append(record)
+            epoch += 1
+            stop = [bool(cb(record)) for cb in callbacks]
+            if any(stop):
+                reason = "callback"
+                break
+            if settings.tol is not None and prev_loss is not None and abs(prev_loss - epoch_loss) <= settings.tol:
+                reason = "tol"
+                break
+            prev_loss = epoch_loss
+            if settings.max_time is not None and time.perf_counter() - start >= settings.max_time:
+                reason = "max_time"
+                break
+        final = problem.loss(p)
+    if not np.isfinite(final):
+        raise diverged("loss", final, p)
+    return result(float(final))

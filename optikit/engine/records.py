@@ -1,0 +1,90 @@
+"""What a run produces: one record per epoch, the history of them, and the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["EpochRecord", "History", "Result"]
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch: full-data loss before its steps, parameters after them, steps taken so far."""
+
+    epoch: int
+    step: int
+    loss: float
+    parameters: Mapping[str, float]
+
+
+@dataclass
+class History:
+    """Per-epoch records of a run, with array views for plotting and analysis."""
+
+    names: tuple[str, ...]
+    records: list[EpochRecord] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def __getitem__(self, i: int) -> EpochRecord:
+        return self.records[i]
+
+    @property
+    def epochs(self) -> np.ndarray:
+        return np.array([r.epoch for r in self.records], dtype=int)
+
+    @property
+    def loss(self) -> np.ndarray:
+        return np.array([r.loss for r in self.records], dtype=float)
+
+    @property
+    def parameters(self) -> np.ndarray:
+        """``(epochs, parameters)`` array of the parameters after each epoch."""
+        return np.array([[r.parameters[n] for n in self.names] for r in self.records], dtype=float).reshape(-1, len(self.names))
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [{"epoch": r.epoch, "step": r.step, "loss": r.loss, "parameters": dict(r.parameters)} for r in self.records]
+
+
+@dataclass
+class Result:
+    """What a run produced. ``loss`` is the full-data loss at the final ``parameters``."""
+
+    name: str
+    optimizer: str
+    parameters: dict[str, float]
+    loss: float
+    initial_loss: float
+    history: History
+    epochs: int
+    steps: int
+    stop_reason: str
+    seed: int | None
+    elapsed: float
+
+    @property
+    def x(self) -> np.ndarray:
+        """Final parameters as a vector in spec order."""
+        return np.array(list(self.parameters.values()), dtype=float)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "optimizer": self.optimizer,
+            "parameters": dict(self.parameters),
+            "loss": self.loss,
+            "initial_loss": self.initial_loss,
+            "epochs": self.epochs,
+            "steps": self.steps,
+            "stop_reason": self.stop_reason,
+            "seed": self.seed,
+            "elapsed": self.elapsed,
+            "history": self.history.to_list(),
+        }

@@ -1,0 +1,282 @@
+"""Gradient checks: SymPy's gradient against central finite differences and hand-written gradients.
+
+Every parameter is checked at every check point, on every data row and on the batch mean.
+Finite differences are central, in float64, with a step ``eps * max(1, |p|)``. A value pair
+agrees when ``|got - reference| <= atol + rtol * |reference|``, the rule of
+``torch.autograd.gradcheck``, whose defaults (``eps=1e-6, atol=1e-5, rtol=1e-3``) are ours.
+A point where the loss is not finite, or where the finite-difference stencil straddles a kink of
+``abs``/``max``/``min``/``relu``/``sign`` or a ``Piecewise`` boundary, is skipped and reported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import sympy
+
+from .report import DIFFERS, FD_MISMATCH, OK, UNCHECKED, CheckReport, Comparison, ParameterReport
+from .equivalence import UNDECIDED, compare
+from ..errors import GradientMismatchError, SpecError
+from .finitediff import Numeric, check_points, crosses, kinks, mean
+from ..spec import Spec, load_spec
+from ..symbolic.problem import Problem, compile_spec
+
+__all__ = ["check", "check_problem", "check_callable", "check_command", "verify_training_gradient",
+           "DEFAULT_EPS", "DEFAULT_ATOL", "DEFAULT_RTOL"]
+
+DEFAULT_EPS = 1e-6
+DEFAULT_ATOL = 1e-5
+DEFAULT_RTOL = 1e-3
+
+
+Hand = Callable[[np.ndarray], tuple[np.ndarray | None, np.ndarray]]  # params -> (per-row (k, n) or None, mean (k,))
+
+
+def _run(problem: Problem, hand: Hand | None, hand_label: str, points: list[np.ndarray], *, atol: float,
+         rtol: float, eps: float, hessian: bool, reports: list[ParameterReport]) -> None:
+    spec = problem.spec
+    names = spec.parameter_names
+    derived = problem.derived_grad_exprs or problem.grad_exprs
+    loss = Numeric(spec, [problem.loss_expr])
+    grad = Numeric(spec, list(derived))
+    kink = Numeric(spec, kinks(problem.loss_expr))
+    hess = None
+    if hessian:
+        hess = Numeric(spec, [sympy.diff(g, q) for g in derived for q in problem.params])
+    k = len(names)
+    for rep in reports:
+        rep.comparisons.append(Comparison("derived vs finite differences", "derived", "finite differences"))
+        if hand is not None:
+            rep.comparisons.append(Comparison(f"{hand_label} vs derived", hand_label, "derived"))
+            rep.comparisons.append(Comparison(f"{hand_label} vs finite differences", hand_label, "finite differences"))
+        if hess is not None:
+            rep.comparisons.extend(Comparison(f"hessian d2/d{rep.name} d{b} vs finite differences",
+                                              "hessian", "finite differences") for b in names)
+    for p in points:
+        where = {n: float(v) for n, v in zip(names, p)}
+        shown = ", ".join(f"{n}={v:.6g}" for n, v in where.items())
+        g0 = grad(p)
+        hand_rows, hand_mean = hand(p) if hand is not None else (None, None)
+        h0 = hess(p).reshape(k, k, -1) if hess is not None else None
+        for i, rep in enumerate(reports):
+            step = eps * max(1.0, abs(p[i]))
+            up, down = p.copy(), p.copy()
+            up[i] += step
+            down[i] -= step
+            lp, l0, lm = loss(up)[0], loss(p)[0], loss(down)[0]
+            with np.errstate(all="ignore"):
+                fd_rows = (lp - lm) / (2 * step)
+                fd_mean = (mean(lp) - mean(lm)) / (2 * step)
+            reasons: list[str | None] = [None] * loss.n
+            kv = [kink(x) for x in (down, p, up)] if kink.size else None
+            for r in range(loss.n):
+                at = f"{shown}" + (f", row {r}" if spec.data else "")
+                if not (np.isfinite(lp[r]) and np.isfinite(l0[r]) and np.isfinite(lm[r])):
+                    reasons[r] = f"loss not finite at {at}"
+                elif kv is not None and crosses(kv[0][:, r], kv[1][:, r], kv[2][:, r]):
+                    reasons[r] = f"loss not differentiable (kink within the step) at {at}"
+                elif not np.isfinite(g0[i, r]):
+                    reasons[r] = f"derived gradient not finite at {at}"
+            mean_reason = next((f"batch mean: {x}" for x in reasons if x), None)
+            _compare_rows(rep.comparisons[0], g0[i], fd_rows, mean(g0[i]), fd_mean, reasons, mean_reason,
+                          atol, rtol, where)
+            if hand is not None:
+                hr = hand_rows[i] if hand_rows is not None else None
+                for c, ref_rows, ref_mean in ((rep.comparisons[1], g0[i], mean(g0[i])),
+                                              (rep.comparisons[2], fd_rows, fd_mean)):
+                    _compare_rows(c, hr, ref_rows, hand_mean[i], ref_mean, reasons, mean_reason, atol, rtol, where)
+            if h0 is not None:
+                gu, gd = grad(up), grad(down)
+                with np.errstate(all="ignore"):
+                    fdh = (gu - gd) / (2 * step)
+                    fdh_mean = (mean(gu) - mean(gd)) / (2 * step)
+                base = 3 if hand is not None else 1
+                for j in range(k):
+                    _compare_rows(rep.comparisons[base + j], h0[i, j], fdh[j], mean(h0[i, j]), fdh_mean[j],
+                                  reasons, mean_reason, atol, rtol, where)
+
+
+def _compare_rows(c: Comparison, got_rows: np.ndarray | None, ref_rows: np.ndarray, got_mean: float,
+                  ref_mean: float, reasons: list[str | None], mean_reason: str | None, atol: float, rtol: float,
+                  where: dict[str, float]) -> None:
+    if got_rows is not None:
+        for r, reason in enumerate(reasons):
+            if reason is None and not (np.isfinite(got_rows[r]) and np.isfinite(ref_rows[r])):
+                reason = f"{c.got} or {c.reference} not finite at " + ", ".join(f"{n}={v:.6g}" for n, v in where.items())
+            if reason:
+                c.skip(reason)
+            else:
+                c.add(float(got_rows[r]), float(ref_rows[r]), atol, rtol, where, r)
+    if mean_reason or not (np.isfinite(got_mean) and np.isfinite(ref_mean)):
+        c.skip(mean_reason or f"batch mean: {c.got} or {c.reference} not finite")
+    else:
+        c.add(float(got_mean), float(ref_mean), atol, rtol, where, "mean")
+
+
+def _samples(spec: Spec, points: list[np.ndarray]) -> list[dict[sympy.Symbol, Any]]:
+    cols = {spec.symbols[c]: v for c, v in spec.data.items()}
+    return [{**cols, **{spec.symbols[n]: float(v) for n, v in zip(spec.parameter_names, p)}} for p in points]
+
+
+def _verdicts(reports: list[ParameterReport]) -> None:
+    for rep in reports:
+        hand = rep.comparisons[1:3] if rep.hand is not None else []
+        if rep.equivalence == "differs" or any(not c.agree for c in hand):
+            rep.verdict = DIFFERS
+        elif not all(c.agree for c in rep.comparisons):
+            rep.verdict = FD_MISMATCH
+        elif not any(c.compared for c in rep.comparisons):
+            rep.verdict = UNCHECKED
+        else:
+            rep.verdict = OK
+
+
+def check_problem(problem: Problem, *, points: Sequence[Mapping[str, float]] | None = None,
+                  atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, eps: float = DEFAULT_EPS,
+                  hessian: bool = False, seed: int = 0) -> CheckReport:
+    """Check a compiled problem's derived gradient (and its spec's hand-written one) numerically."""
+    spec = problem.spec
+    names = spec.parameter_names
+    derived = problem.derived_grad_exprs or problem.grad_exprs
+    pts = check_points(spec, points, seed)
+    hand_exprs: dict[str, sympy.Expr] = dict(spec.gradient or {})
+    hand_text: dict[str, str] = dict(spec.gradient_text or {})
+    if spec.check is not None:
+        hand_exprs.update(spec.check.gradient)
+        hand_text.update(spec.check.gradient_text)
+    reports = [ParameterReport(n, sympy.sstr(g)) for n, g in zip(names, derived)]
+    hand = None
+    if hand_exprs:
+        samples = _samples(spec, pts)
+        for rep, g in zip(reports, derived):
+            if rep.name in hand_exprs:
+                rep.hand = hand_text.get(rep.name, sympy.sstr(hand_exprs[rep.name]))
+                eq = compare(g, hand_exprs[rep.name], samples)
+                rep.equivalence = eq.verdict
+                rep.difference = sympy.sstr(eq.difference) if eq.difference is not None else None
+        exprs = [hand_exprs.get(n, sympy.nan) for n in names]
+        numeric = Numeric(spec, [e for e in exprs if e is not sympy.nan])
+        present = [i for i, e in enumerate(exprs) if e is not sympy.nan]
+
+        def hand(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            rows = np.full((len(names), numeric.n), np.nan)
+            rows[present] = numeric(p)
+            return rows, mean(rows)
+
+    _run(problem, hand, "hand", pts, atol=atol, rtol=rtol, eps=eps, hessian=hessian, reports=reports)
+    for rep in reports:
+        if rep.hand is None and hand is not None:
+            del rep.comparisons[1:3]  # this parameter has no hand gradient
+    _verdicts(reports)
+    return CheckReport(spec.name, atol, rtol, eps, [{n: float(v) for n, v in zip(names, p)} for p in pts],
+                       spec.n_rows or 1, reports, str(spec.path) if spec.path else None)
+
+
+def check(spec_or_path: Spec | str | Path, *, points: Sequence[Mapping[str, float]] | None = None,
+          atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, eps: float = DEFAULT_EPS,
+          hessian: bool = False, seed: int = 0, plugins: Iterable[str] = ()) -> CheckReport:
+    """Check a spec's gradients: derived vs finite differences vs hand-written (``check.gradient``,
+    else ``gradient``), per parameter, at every check point and data row; ``hessian`` adds the
+    second derivatives. ``report.ok``, ``report["w"].verdict``, ``str(report)``, ``report.to_dict()``."""
+    from ..plugins.manager import Registry, plugin_manager
+
+    spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
+    problem = compile_spec(spec, Registry.build(plugin_manager(plugins)).losses)
+    return check_problem(problem, points=points, atol=atol, rtol=rtol, eps=eps, hessian=hessian, seed=seed)
+
+
+def check_callable(spec_or_path: Spec | str | Path, fn: Callable[[dict, dict], Any], *,
+                   points: Sequence[Mapping[str, float]] | None = None, atol: float = DEFAULT_ATOL,
+                   rtol: float = DEFAULT_RTOL, eps: float = DEFAULT_EPS, seed: int = 0,
+                   plugins: Iterable[str] = ()) -> CheckReport:
+    """Check a Python gradient ``fn(params, data)`` against the spec's derived gradient.
+
+    ``params`` maps parameter names to floats, ``data`` column names to arrays. ``fn`` returns
+    the gradient as a dict (name -> value) or a sequence in parameter order; each value is
+    either the batch mean or an array with one entry per data row.
+    """
+    from ..plugins.manager import Registry, plugin_manager
+
+    spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
+    spec = _without_hand(spec)
+    problem = compile_spec(spec, Registry.build(plugin_manager(plugins)).losses)
+    names, n = spec.parameter_names, spec.n_rows or 1
+    data = {c: v.copy() for c, v in spec.data.items()}
+
+    def hand(p: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        out = fn({k: float(v) for k, v in zip(names, p)}, {c: v.copy() for c, v in data.items()})
+        values = [out[k] for k in names] if isinstance(out, Mapping) else list(out)
+        arrays = [np.asarray(v, dtype=float) for v in values]
+        if len(arrays) != len(names):
+            raise ValueError(f"the gradient callable returned {len(arrays)} values for {len(names)} parameters")
+        if all(a.ndim == 0 for a in arrays):
+            return None, np.array([float(a) for a in arrays])
+        rows = np.array([np.broadcast_to(a, (n,)) for a in arrays])
+        return rows, mean(rows)
+
+    pts = check_points(spec, points, seed)
+    label = getattr(fn, "__name__", "callable")
+    reports = [ParameterReport(nm, sympy.sstr(g), hand=f"{label}()", equivalence=UNDECIDED)
+               for nm, g in zip(names, problem.grad_exprs)]
+    _run(problem, hand, "callable", pts, atol=atol, rtol=rtol, eps=eps, hessian=False, reports=reports)
+    _verdicts(reports)
+    return CheckReport(spec.name, atol, rtol, eps, [{k: float(v) for k, v in zip(names, p)} for p in pts], n,
+                       reports, str(spec.path) if spec.path else None)
+
+
+def _without_hand(spec: Spec) -> Spec:
+    from dataclasses import replace
+
+    return replace(spec, gradient=None, gradient_text=None, check=None)
+
+
+def verify_training_gradient(problem: Problem) -> None:
+    """Refuse a problem whose hand-written training gradient (top-level ``gradient``) disagrees with
+    the derived one, symbolically or at the initial values and check points: raise
+    :class:`GradientMismatchError` naming the parameter and both expressions."""
+    spec = problem.spec
+    if not spec.gradient:
+        return
+    trained = spec if spec.check is None else _replace_check(spec)
+    report = check_problem(Problem(trained, problem.loss_expr, problem.grad_exprs, problem.derived_grad_exprs))
+    for rep in report.parameters:
+        if rep.verdict != DIFFERS:
+            continue
+        worst = rep.worst
+        where = ""
+        if worst:
+            at = ", ".join(f"{k}={v:.6g}" for k, v in worst["point"].items())
+            row = "batch mean" if worst["row"] == "mean" else f"row {worst['row']}"
+            where = (f"; at {at} ({row}) the hand gradient is {worst['hand']!r}, "
+                     f"the derived one {worst['derived']!r}") if "derived" in worst else f"; worst at {at} ({row})"
+        diff = f" (hand - derived = {rep.difference})" if rep.difference else ""
+        raise GradientMismatchError(
+            f"the hand-written gradient {rep.hand} differs from the derived {rep.derived}{diff}{where}; "
+            f"refusing to train with it",
+            parameter=rep.name, derived=rep.derived, hand=rep.hand or "", location=spec.where("gradient", rep.name))
+
+
+def _replace_check(spec: Spec) -> Spec:
+    from dataclasses import replace
+
+    # the training gradient is what matters here; check.gradient belongs to 'optikit check'
+    return replace(spec, check=replace(spec.check, gradient={}, gradient_text={}))
+
+
+def check_command(path: str | Path, *, plugins: Iterable[str] = (), hessian: bool = False, fmt: str = "text",
+                  atol: float | None = None, rtol: float | None = None, eps: float | None = None) -> int:
+    """Body of ``optikit check``: print the report (text or JSON); return 0 if all agree, else 1."""
+    for name, value in (("atol", atol), ("rtol", rtol), ("eps", eps)):
+        if value is not None and not (value >= 0 if name != "eps" else value > 0):
+            raise SpecError(f"--{name} must be {'positive' if name == 'eps' else 'non-negative'}, got {value}")
+    report = check(path, plugins=plugins, hessian=hessian, atol=DEFAULT_ATOL if atol is None else atol,
+                   rtol=DEFAULT_RTOL if rtol is None else rtol, eps=DEFAULT_EPS if eps is None else eps)
+    if fmt == "json":
+        from ..output.report import to_json
+
+        print(to_json(report.to_dict()))
+    else:
+        print(report)
+    return report.exit_code

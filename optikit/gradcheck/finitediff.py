@@ -1,0 +1,79 @@
+"""Finite-difference building blocks: check points, per-row evaluation, and kinks of non-smooth losses."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import sympy
+
+from ..spec import Spec
+
+__all__ = ["Numeric", "check_points", "kinks", "crosses", "mean", "N_RANDOM_POINTS"]
+
+N_RANDOM_POINTS = 3
+
+
+def check_points(spec: Spec, at: Sequence[Mapping[str, float]] | None = None, seed: int = 0) -> list[np.ndarray]:
+    """Parameter vectors to check at: ``at`` (missing names take their initial value), else
+    ``check.at`` from the spec, else the initial values and a few seeded random points around them."""
+    init = spec.initial
+    names = spec.parameter_names
+    if at is None and spec.check is not None and spec.check.at:
+        at = spec.check.at
+    if at:
+        return [np.array([float(point.get(n, v)) for n, v in zip(names, init)]) for point in at]
+    rng = np.random.default_rng(seed)
+    lo = np.array([-np.inf if p.min is None else p.min for p in spec.parameters])
+    hi = np.array([np.inf if p.max is None else p.max for p in spec.parameters])
+    scale = 0.5 * np.maximum(1.0, np.abs(init))
+    return [init.copy()] + [np.clip(init + scale * rng.standard_normal(len(init)), lo, hi)
+                            for _ in range(N_RANDOM_POINTS)]
+
+
+def kinks(expr: sympy.Expr) -> list[sympy.Expr]:
+    """Expressions whose sign change marks a point where ``expr`` may not be differentiable."""
+    out: list[sympy.Expr] = []
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, (sympy.Abs, sympy.sign, sympy.Heaviside)):
+            out.append(node.args[0])
+        elif isinstance(node, (sympy.Max, sympy.Min)):
+            out.extend(a - b for i, a in enumerate(node.args) for b in node.args[i + 1:])
+        elif isinstance(node, sympy.Piecewise):
+            for cond in (pair.cond for pair in node.args):
+                out.extend(r.lhs - r.rhs for r in cond.atoms(sympy.core.relational.Relational))
+    return out
+
+
+class Numeric:
+    """Per-row values of a list of expressions at a parameter vector, as a ``(len(exprs), n)`` array."""
+
+    def __init__(self, spec: Spec, exprs: Sequence[sympy.Expr]) -> None:
+        used = set().union(*(e.free_symbols for e in exprs)) if exprs else set()
+        self.columns = [c for c in spec.data if spec.symbols[c] in used]
+        self.data = [spec.data[c] for c in self.columns]
+        self.n = spec.n_rows or 1
+        args = [spec.symbols[n] for n in spec.parameter_names] + [spec.symbols[c] for c in self.columns]
+        self.fn = sympy.lambdify(args, list(exprs), modules="numpy", docstring_limit=0) if exprs else None
+        self.size = len(exprs)
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        if self.fn is None:
+            return np.empty((0, self.n))
+        with np.errstate(all="ignore"):
+            try:
+                values = self.fn(*p, *self.data)
+            except (ZeroDivisionError, OverflowError, ValueError):
+                return np.full((self.size, self.n), np.nan)
+        return np.array([np.broadcast_to(np.asarray(v, dtype=float), (self.n,)) for v in values])
+
+
+def mean(rows: np.ndarray) -> np.ndarray:
+    """Row mean the way the engine takes it: sum in data order, then divide."""
+    return rows.sum(axis=-1) / rows.shape[-1]
+
+
+def crosses(down: np.ndarray, mid: np.ndarray, up: np.ndarray) -> bool:
+    """Whether any kink expression is zero or changes sign across a finite-difference stencil."""
+    s = np.sign(np.stack([down, mid, up]))
+    return bool(np.any(s == 0) or np.any(s.min(axis=0) != s.max(axis=0)))

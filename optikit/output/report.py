@@ -1,0 +1,187 @@
+"""Console output of a run: the seed program's exact lines, a readable table, or JSON.
+
+Each format is a :class:`Reporter` whose ``epoch`` is called as the run goes, so everything
+computed up to a failure has already been printed when the failure is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable, Mapping, TextIO
+
+import numpy as np
+
+from ..engine import EpochRecord, Result
+from ..spec import Spec
+from ..symbolic.problem import Problem
+
+__all__ = ["Reporter", "SeedReporter", "TableReporter", "JsonReporter", "REPORTERS", "predictions", "to_json"]
+
+
+def predictions(problem: Problem, params: np.ndarray) -> list[tuple[tuple[Any, ...], float]]:
+    """``[(inputs as written in the spec, prediction), ...]`` for the spec's ``predict`` section."""
+    spec = problem.spec
+    if not spec.predict:
+        return []
+    names = list(spec.predict)
+    n = max(len(v) for v in spec.predict.values())
+    rows = [tuple(spec.predict[c][i if len(spec.predict[c]) > 1 else 0] for c in names) for i in range(n)]
+    values = problem.predict(params, {c: [float(r[j]) for r in rows] for j, c in enumerate(names)})
+    values = np.broadcast_to(values, (n,))
+    return [(row, float(v)) for row, v in zip(rows, values)]
+
+
+class Reporter:
+    """Prints a run. ``start`` before the first epoch, ``epoch`` after each, ``end`` with the result."""
+
+    def __init__(self, problem: Problem, out: TextIO, every: int = 1) -> None:
+        self.problem, self.spec, self.out, self.every = problem, problem.spec, out, max(1, every)
+
+    def print(self, *parts: Any) -> None:
+        print(*parts, file=self.out, flush=True)
+
+    def start(self) -> None: ...
+
+    def epoch(self, record: EpochRecord) -> None: ...
+
+    def end(self, result: Result) -> None: ...
+
+    def failed(self, error: BaseException, partial: Result | None) -> None: ...
+
+
+class SeedReporter(Reporter):
+    """The seed blog program's lines, digit for digit: Python's ``repr`` of every float."""
+
+    def _predict(self, label: str, params: np.ndarray) -> None:
+        for inputs, value in predictions(self.problem, params):
+            self.print(label, *inputs, value)
+
+    def start(self) -> None:
+        self._predict("Predict (befortraining)", self.spec.initial)
+
+    def epoch(self, record: EpochRecord) -> None:
+        parts: list[Any] = ["Epoch:", record.epoch]
+        for name, value in record.parameters.items():
+            parts += [f"{name}=", value]
+        self.print(*parts, "cost=", record.loss)
+
+    def end(self, result: Result) -> None:
+        self._predict("Predict(after training)", result.x)
+
+
+def _num(v: float) -> str:
+    return f"{v:.10g}"
+
+
+class TableReporter(Reporter):
+    """One aligned row per epoch (every ``every``-th and the last), then a summary."""
+
+    def start(self) -> None:
+        names = self.problem.parameter_names
+        self.widths = [max(12, len(n)) for n in names]
+        header = f"{'epoch':>7} {'step':>8} {'loss':>17} " + " ".join(f"{n:>{w + 5}}" for n, w in zip(names, self.widths))
+        self.print(f"{self.spec.name}: {self._what()}")
+        self.print(header)
+        self._last: EpochRecord | None = None
+        self._printed = -1
+
+    def _what(self) -> str:
+        opt = self.spec.optimizer
+        hp = ", ".join(f"{k}={v}" for k, v in opt.hyperparameters.items())
+        body = f"model {self.spec.model}" if self.spec.model else f"objective {self.spec.objective}"
+        return f"{body}; loss {self.spec.loss}; optimizer {opt.name}" + (f" ({hp})" if hp else "")
+
+    def _row(self, r: EpochRecord) -> None:
+        vals = " ".join(f"{_num(v):>{w + 5}}" for v, w in zip(r.parameters.values(), self.widths))
+        self.print(f"{r.epoch:>7} {r.step:>8} {_num(r.loss):>17} {vals}")
+        self._printed = r.epoch
+
+    def epoch(self, record: EpochRecord) -> None:
+        self._last = record
+        if record.epoch % self.every == 0:
+            self._row(record)
+
+    def _flush_last(self) -> None:
+        if self._last is not None and self._printed != self._last.epoch:
+            self._row(self._last)
+
+    def end(self, result: Result) -> None:
+        self._flush_last()
+        seed = f" (seed {result.seed})" if result.seed is not None else ""
+        self.print(f"stopped by {result.stop_reason} after {result.epochs} epochs ({result.steps} steps) "
+                   f"in {result.elapsed:.3g} s{seed}")
+        self.print(f"loss: {_num(result.initial_loss)} -> {_num(result.loss)}")
+        for name, value in result.parameters.items():
+            self.print(f"  {name} = {value!r}")
+        for inputs, value in predictions(self.problem, result.x):
+            args = ", ".join(f"{c}={v}" for c, v in zip(self.spec.predict, inputs))
+            self.print(f"  predict({args}) = {value!r}")
+
+    def failed(self, error: BaseException, partial: Result | None) -> None:
+        self._flush_last()
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, Mapping):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
+
+
+def to_json(obj: Any) -> str:
+    """Strict JSON (no NaN tokens: non-finite floats become null or "inf")."""
+    return json.dumps(_finite(obj), allow_nan=False, indent=2)
+
+
+class JsonReporter(Reporter):
+    """One JSON object at the end: the result, its history and the predictions (or the error)."""
+
+    def _payload(self, result: Result) -> dict[str, Any]:
+        data = result.to_dict()
+        data["spec"] = str(self.spec.path) if self.spec.path else None
+        data["predictions"] = [{"inputs": dict(zip(self.spec.predict, i)), "value": v}
+                               for i, v in predictions(self.problem, result.x)]
+        return data
+
+    def end(self, result: Result) -> None:
+        self.print(to_json(self._payload(result)))
+
+    def failed(self, error: BaseException, partial: Result | None) -> None:
+        data = self._payload(partial) if partial is not None else {"name": self.spec.name}
+        data["error"] = {"type": type(error).__name__, "message": str(error)}
+        self.print(to_json(data))
+
+
+REPORTERS: dict[str, Callable[..., Reporter]] = {"table": TableReporter, "seed": SeedReporter, "json": JsonReporter}
+
+
+def symbolic_report(problem: Problem, *, hessian: bool = False, fmt: str = "text") -> str:
+    """The per-sample loss and its derived gradient (and Hessian) as text or JSON, for ``optikit grad``."""
+    import sympy
+
+    spec, names = problem.spec, problem.parameter_names
+    derived = problem.derived_grad_exprs or problem.grad_exprs
+    data: dict[str, Any] = {"name": spec.name, "loss": sympy.sstr(problem.loss_expr),
+                            "gradient": {n: sympy.sstr(g) for n, g in zip(names, derived)}}
+    if hessian:
+        data["hessian"] = {a: {b: sympy.sstr(h) for b, h in zip(names, row)}
+                           for a, row in zip(names, problem.hessian_exprs)}
+    if fmt == "json":
+        return to_json(data)
+    rows = f"mean over the {spec.n_rows} rows" if spec.data else "no data: the objective itself"
+    lines = [f"{spec.name}: per-sample loss and its derivatives (batch loss: {rows})", f"  loss = {data['loss']}"]
+    lines += [f"  d loss / d {n} = {g}" for n, g in data["gradient"].items()]
+    lines += [f"  d2 loss / d {a} d {b} = {h}" for a, row in data.get("hessian", {}).items() for b, h in row.items()]
+    return "\n".join(lines)
+
+
+def describe_spec(spec: Spec) -> str:
+    """One line about a spec, for ``optikit validate``."""
+    what = f"model {spec.model}" if spec.model else f"objective {spec.objective}"
+    rows = f", {spec.n_rows} rows" if spec.data else ""
+    return (f"{spec.name}: {what}; {len(spec.parameters)} parameter(s) {', '.join(spec.parameter_names)}{rows}; "
+            f"loss {spec.loss}; optimizer {spec.optimizer.name}")

@@ -1,0 +1,146 @@
+"""What the plugins of one manager register: optimizers, losses and schedules, each with its source.
+
+Each registration hook implementation is called on its own so that every entry, and every
+error, names the plugin it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pluggy
+
+from ..errors import PluginError
+from ..optimizers.base import REQUIREMENTS, Optimizer
+
+__all__ = ["Registry", "Entry", "Failure", "describe"]
+
+_KINDS = {"optikit_register_optimizers": "optimizer", "optikit_register_losses": "loss",
+          "optikit_register_schedules": "schedule"}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A plugin that could not be loaded: where it came from and why."""
+
+    plugin: str
+    message: str
+
+    def error(self) -> PluginError:
+        return PluginError(self.message, plugin=self.plugin)
+
+
+def describe(pm: pluggy.PluginManager, plugin: Any) -> str:
+    """Where a registered plugin came from: ``built-in``, an entry point with its distribution, or ``-p``."""
+    name = pm.get_name(plugin) if plugin is not None else None
+    if name is None:
+        return repr(plugin)
+    return getattr(pm, "_optikit_sources", {}).get(name, name)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Something a plugin registered, with the plugin's description."""
+
+    name: str
+    obj: Any
+    source: str
+    doc: str = ""
+
+
+@dataclass
+class Registry:
+    """Optimizers, losses and schedules registered by the plugins of one manager.
+
+    ``failures`` lists ``(plugin, message)`` of plugins whose registration failed; only a
+    registry built with ``strict=False`` keeps any (a strict one raises the first).
+    """
+
+    pm: pluggy.PluginManager
+    optimizers: dict[str, Entry] = field(default_factory=dict)
+    losses: dict[str, Entry] = field(default_factory=dict)
+    schedules: dict[str, Entry] = field(default_factory=dict)
+    failures: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, pm: pluggy.PluginManager, *, strict: bool = True) -> Registry:
+        """Ask every plugin of ``pm`` what it registers."""
+        reg = cls(pm)
+        reg._collect("optikit_register_optimizers", reg.optimizers, reg._check_optimizer, strict)
+        reg._collect("optikit_register_losses", reg.losses, reg._check_loss, strict)
+        reg._collect("optikit_register_schedules", reg.schedules, reg._check_schedule, strict)
+        return reg
+
+    def _collect(self, hook: str, table: dict[str, Entry], make: Callable[..., Entry], strict: bool) -> None:
+        kind = _KINDS[hook]
+        # get_hookimpls() is in registration order (built-ins first), so a duplicate is
+        # blamed on the plugin that came later
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            source = describe(self.pm, impl.plugin)
+            mine: dict[str, Entry] = {}
+
+            def register(*args: Any, **kwargs: Any) -> None:
+                try:
+                    entry = make(source, *args, **kwargs)
+                except TypeError as exc:
+                    raise PluginError(f"bad call to register() in {hook}: {exc}", plugin=source) from None
+                other = table.get(entry.name) or mine.get(entry.name)
+                if other is not None:
+                    raise PluginError(f"{kind} {entry.name!r} is registered twice: by {other.source} and by "
+                                      f"{source}; uninstall one of them, or rename one", plugin=source)
+                mine[entry.name] = entry
+
+            try:
+                try:
+                    impl.function(register)
+                except PluginError:
+                    raise
+                except Exception as exc:
+                    raise PluginError(f"{hook} raised {type(exc).__name__}: {exc}", plugin=source) from exc
+            except PluginError as exc:
+                if strict:
+                    raise
+                self.failures.append(Failure(exc.plugin or source, str(exc).removeprefix(f"plugin {exc.plugin}: ")))
+                continue
+            table.update(mine)
+
+    @staticmethod
+    def _check_optimizer(source: str, cls: Any) -> Entry:
+        if isinstance(cls, Optimizer):
+            raise PluginError(f"registered an instance of {type(cls).__name__}; register the class itself: "
+                              f"register({type(cls).__name__})", plugin=source)
+        if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+            raise PluginError(f"registered {cls!r}, which is not a subclass of optikit.Optimizer; "
+                              "optimizers subclass optikit.Optimizer and define init() and update()", plugin=source)
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"optimizer class {cls.__name__} has no 'name'; set a class attribute "
+                              f"name = \"...\"", plugin=source)
+        missing = [m for m in ("init", "update") if getattr(cls, m) is getattr(Optimizer, m)]
+        if missing:
+            raise PluginError(f"optimizer {name!r} ({cls.__name__}) does not define {' and '.join(missing)}()",
+                              plugin=source)
+        unknown = set(getattr(cls, "requires", ())) - REQUIREMENTS
+        if unknown:
+            raise PluginError(f"optimizer {name!r} requires unknown {sorted(unknown)}; "
+                              f"choose from {sorted(REQUIREMENTS)}", plugin=source)
+        doc = (cls.__doc__ or "").strip().splitlines()
+        return Entry(name, cls, source, doc[0] if doc else "")
+
+    @staticmethod
+    def _check_loss(source: str, name: str, expression: str, doc: str = "") -> Entry:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise PluginError(f"loss name {name!r} must be an identifier", plugin=source)
+        if not isinstance(expression, str):
+            raise PluginError(f"loss {name!r} must be expression text in 'model' and 'target'", plugin=source)
+        return Entry(name, expression, source, doc)
+
+    @staticmethod
+    def _check_schedule(source: str, name: str, factory: Any) -> Entry:
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"schedule name {name!r} must be a non-empty string", plugin=source)
+        if not callable(factory):
+            raise PluginError(f"schedule {name!r} is not callable", plugin=source)
+        doc = (getattr(factory, "__doc__", "") or "").strip().splitlines()
+        return Entry(name, factory, source, doc[0] if doc else "")

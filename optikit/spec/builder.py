@@ -1,0 +1,194 @@
+"""The spec builder: one pass over the loaded YAML document, validating every section.
+
+Each error names the field (dotted path) and its file:line:column from the document's
+:class:`~optikit.yamlsafe.SourceMap`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+import sympy
+
+from ..data import csvfile as data_mod
+from .. import expr
+from ..errors import ExpressionError, did_you_mean
+from .document import Spec
+from .model import MODEL, TOP_KEYS, CheckSpec, Parameter, dotted
+from .sections import SectionReader
+from .fields import describe_value
+from .yamlsafe import SourceMap
+
+__all__ = ["build"]
+
+
+def build(raw: Any, source: SourceMap, path: Path | None) -> Spec:
+    """Validate a loaded document into a :class:`Spec`."""
+    return _Builder(raw, source, path).build()
+
+
+class _Builder(SectionReader):
+    """One pass over the raw document; every ``err`` names the field and its location."""
+
+    def expression(self, value: Any, path: tuple, symbols: Mapping[str, sympy.Symbol]) -> tuple[str, sympy.Expr]:
+        text = self.text(value, path)
+        try:
+            return text, expr.parse(text, symbols)
+        except ExpressionError as exc:
+            where = self.source.within(path, text, exc.offset) if exc.offset is not None else self.source.value(path)
+            raise exc.at(where, dotted(path)) from None
+
+    # ---- sections ------------------------------------------------------------------------
+    def build(self) -> Spec:
+        raw = self.mapping(self.raw, (), "a YAML mapping (key: value lines) at the top level")
+        self.known_keys(raw, (), TOP_KEYS)
+        has_model, has_objective = "model" in raw, "objective" in raw
+        if has_model == has_objective:
+            raise self.err("a spec needs exactly one of 'model' (fit data) or 'objective' (minimize a function)",
+                           ("objective",) if has_objective else ())
+        params = self.parameters(raw)
+        columns = self.data(raw) if "data" in raw else {}
+        self.columns = columns
+        symbols: dict[str, sympy.Symbol] = {}
+        target = raw.get("target", "y")
+        for name in [p.name for p in params]:
+            if name in (MODEL, "target"):
+                raise self.err(f"{name!r} is reserved: in a loss it stands for the model's "
+                               f"{'prediction' if name == MODEL else 'target column'}; rename the parameter",
+                               ("parameters", name), key=True)
+            symbols[name] = expr.make_symbol(name)
+        for name in columns:
+            if name == MODEL or (name == "target" and target != "target"):
+                raise self.err(f"column name {name!r} is reserved: in a loss it stands for the model's "
+                               f"{'prediction' if name == MODEL else 'target column'}; rename the column",
+                               ("data", name) if "csv" not in raw["data"] else ("data", "csv"), key=True)
+            if name in symbols:
+                raise self.err(f"{name!r} is both a parameter and a data column; rename one", ("data", name), key=True)
+            symbols[name] = sympy.Symbol(name, real=True)
+        name = raw.get("name", self.path.stem if self.path else "spec")
+        fields: dict[str, Any] = dict(name=self.text(name, ("name",)), description=str(raw.get("description", "")))
+        if has_model:
+            fields.update(self.model_and_loss(raw, symbols, columns))
+        else:
+            fields.update(self.objective(raw, symbols))
+        used = (fields["loss_expr"] if fields["loss_expr"] is not None else fields["model_expr"]).free_symbols
+        for p in params:
+            if symbols[p.name] not in used:
+                where = ("model",) if has_model else ("objective",)
+                raise self.err(f"parameter {p.name!r} does not appear in the {where[0]}", ("parameters", p.name),
+                               key=True, hint=f"remove it or use it in {where[0]}")
+        if "gradient" in raw:
+            fields["gradient_text"], fields["gradient"] = self.gradients(raw["gradient"], ("gradient",), params, symbols)
+            missing = [p.name for p in params if p.name not in fields["gradient"]]
+            if missing:
+                raise self.err(f"a training gradient must be given for every parameter; missing {', '.join(missing)}",
+                               ("gradient",))
+        if "check" in raw:
+            fields["check"] = self.check(raw["check"], params, symbols)
+        return Spec(
+            parameters=params,
+            symbols=MappingProxyType(symbols),
+            optimizer=self.optimizer(raw.get("optimizer")),
+            data=MappingProxyType(columns),
+            path=self.path,
+            source=self.source,
+            **fields,
+        )
+
+    def data(self, raw: dict) -> dict[str, np.ndarray]:
+        section = self.mapping(raw["data"], ("data",), "a mapping of column names to lists of numbers, or 'csv: file'")
+        if "csv" in section:
+            self.known_keys(section, ("data",), ("csv", "columns"))
+            return data_mod.read_csv_spec(section, self)
+        columns: dict[str, np.ndarray] = {}
+        for name, values in section.items():
+            path = ("data", name)
+            self.symbol_name(name, path, "data column")
+            if not isinstance(values, list):
+                raise self.err(f"expected a list of numbers, got {describe_value(values)}", path)
+            columns[name] = np.array([self.number(v, path + (i,)) for i, v in enumerate(values)], dtype=float)
+        data_mod.check_columns(columns, self)
+        return columns
+
+    def model_and_loss(self, raw: dict, symbols: dict, columns: dict) -> dict[str, Any]:
+        if not columns:
+            raise self.err("a 'model' needs 'data' to fit", ("model",), hint="or write an 'objective' to minimize")
+        target = self.text(raw.get("target", "y"), ("target",))
+        if target not in columns:
+            raise self.err(f"target column {target!r} is not in the data (columns: {', '.join(columns)})",
+                           ("target",) if "target" in raw else ("data",), hint=did_you_mean(target, columns))
+        inputs = {k: v for k, v in symbols.items() if k != target}
+        model_text, model_expr = self.expression(raw["model"], ("model",), inputs)
+        loss = self.text(raw.get("loss", "mse"), ("loss",)).strip()
+        if loss.isidentifier() and loss not in symbols and loss != MODEL:
+            loss_expr = None  # a named loss (mse, mae, a plugin's): resolved when the spec is compiled
+        else:
+            model_sym = sympy.Symbol(MODEL, real=True)
+            _, template = self.expression(loss, ("loss",), {**symbols, MODEL: model_sym})
+            if model_sym not in template.free_symbols:
+                raise self.err("the loss expression must use 'model' (the model's prediction)", ("loss",))
+            loss_expr = template.subs(model_sym, model_expr)
+        predict = self.predict(raw["predict"], model_expr, symbols, target) if "predict" in raw else {}
+        return dict(model=model_text, model_expr=model_expr, target=target, loss=loss,
+                    loss_expr=loss_expr, predict=MappingProxyType(predict))
+
+    def objective(self, raw: dict, symbols: dict) -> dict[str, Any]:
+        for key in ("loss", "target", "predict"):
+            if key in raw:
+                raise self.err(f"'{key}' goes with 'model', not with 'objective'", (key,), key=True)
+        text, tree = self.expression(raw["objective"], ("objective",), symbols)
+        return dict(objective=text, loss_expr=tree, loss="objective")
+
+    def predict(self, value: Any, model_expr: sympy.Expr, symbols: dict, target: str) -> dict[str, tuple]:
+        section = self.mapping(value, ("predict",), "a mapping of input columns to values")
+        inputs = sorted(s.name for s in model_expr.free_symbols if s.name in self.columns)
+        out: dict[str, tuple] = {}
+        for name, v in section.items():
+            path = ("predict", name)
+            if name not in inputs:
+                raise self.err(f"{name!r} is not an input of the model (inputs: {', '.join(inputs) or 'none'})",
+                               path, key=True, hint=did_you_mean(name, inputs))
+            values = v if isinstance(v, list) else [v]
+            if not values:
+                raise self.err("expected a number or a non-empty list of numbers", path)
+            for i, item in enumerate(values):
+                self.number(item, path + (i,) if isinstance(v, list) else path)
+            out[name] = tuple(values)
+        missing = [c for c in inputs if c not in out]
+        if missing:
+            raise self.err(f"missing input {', '.join(missing)} for the prediction", ("predict",))
+        if len({len(v) for v in out.values()} - {1}) > 1:
+            raise self.err("predict columns have different lengths", ("predict",))
+        return out
+
+    def gradients(self, value: Any, path: tuple, params: tuple[Parameter, ...], symbols: dict):
+        section = self.mapping(value, path, "a mapping of parameter names to gradient expressions")
+        names = [p.name for p in params]
+        texts, trees = {}, {}
+        for name, text in section.items():
+            if name not in names:
+                raise self.err(f"{name!r} is not a parameter (parameters: {', '.join(names)})", path + (name,),
+                               key=True, hint=did_you_mean(name, names))
+            texts[name], trees[name] = self.expression(text, path + (name,), symbols)
+        return MappingProxyType(texts), MappingProxyType(trees)
+
+    def check(self, value: Any, params: tuple[Parameter, ...], symbols: dict) -> CheckSpec:
+        section = self.mapping(value, ("check",))
+        self.known_keys(section, ("check",), ("gradient", "at"))
+        texts, trees = (self.gradients(section["gradient"], ("check", "gradient"), params, symbols)
+                        if "gradient" in section else ({}, {}))
+        points = []
+        at = section.get("at", [])
+        if not isinstance(at, list):
+            raise self.err("expected a list of points such as {w: 1.0}", ("check", "at"))
+        names = [p.name for p in params]
+        for i, point in enumerate(at):
+            path = ("check", "at", i)
+            point = self.mapping(point, path, "a mapping of parameter names to values")
+            self.known_keys(point, path, tuple(names))
+            points.append(MappingProxyType({k: self.number(v, path + (k,)) for k, v in point.items()}))
+        return CheckSpec(gradient=trees, gradient_text=texts, at=tuple(points))
+

@@ -1,0 +1,69 @@
+"""The frozen :class:`Spec`: what to fit, where the data is, and where each field stood in its file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import sympy
+
+from ..errors import Location, SpecError
+from .model import CheckSpec, OptimizerSpec, Parameter, dotted
+from .overrides import apply_overrides
+from .yamlsafe import SourceMap
+
+__all__ = ["Spec"]
+
+
+@dataclass(frozen=True, eq=False)
+class Spec:
+    """A validated spec. Expressions are kept both as text and as SymPy trees over real symbols."""
+
+    name: str
+    parameters: tuple[Parameter, ...]
+    symbols: Mapping[str, sympy.Symbol]
+    loss_expr: sympy.Expr | None
+    optimizer: OptimizerSpec
+    data: Mapping[str, np.ndarray] = field(default_factory=dict)
+    model: str | None = None
+    model_expr: sympy.Expr | None = None
+    objective: str | None = None
+    target: str | None = None
+    loss: str = "mse"
+    predict: Mapping[str, tuple[int | float, ...]] = field(default_factory=dict)
+    gradient: Mapping[str, sympy.Expr] | None = None
+    gradient_text: Mapping[str, str] | None = None
+    check: CheckSpec | None = None
+    description: str = ""
+    path: Path | None = None
+    source: SourceMap = field(default_factory=lambda: SourceMap(None), repr=False)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    @property
+    def initial(self) -> np.ndarray:
+        """Initial parameter vector, in declaration order."""
+        return np.array([p.init for p in self.parameters], dtype=float)
+
+    @property
+    def n_rows(self) -> int:
+        return len(next(iter(self.data.values()))) if self.data else 0
+
+    def where(self, *path: Any, key: bool = False) -> Location:
+        """File location of a field (``spec.where("optimizer", "lr")``)."""
+        return self.source.key(path) if key else self.source.value(path)
+
+    def error(self, message: str, *path: Any, hint: str | None = None, key: bool = False) -> SpecError:
+        """A :class:`SpecError` for field ``path`` of this spec, located in its file."""
+        return SpecError(message, field=dotted(path), location=self.where(*path, key=key), hint=hint)
+
+    def with_overrides(self, **overrides: Any) -> Spec:
+        """A copy with ``optimizer`` (a name), engine keys, hyperparameters or ``parameters`` replaced.
+
+        ``spec.with_overrides(optimizer="adam", lr=0.1, epochs=10, parameters={"w": 0.0})``
+        """
+        return apply_overrides(self, overrides)
