@@ -70,14 +70,16 @@ def main() -> None:
     for label, n, opt, epochs, batch in cases:
         spec = _spec(n, opt, epochs, batch)
         prepared = optikit.prepare(spec)
-        x, y = spec.data["x"], spec.data["y"]
+        data = optikit.load_data(spec)
+        x, y = data["x"], data["y"]
         ours = _best(lambda: prepared.run(), repeat)
         base = _best((lambda: _hand_gd(x, y, epochs)) if batch is None else (lambda: _hand_sgd(x, y, epochs, batch)), repeat)
         print(f"{label:40} {ours:10.4f} {base:10.4f} {ours / base:7.2f}")
 
     spec = _spec(200_000 // scale, "gd", 5)
     prepared = optikit.prepare(spec)
-    data_bytes = sum(col.nbytes for col in spec.data.values())
+    data = optikit.load_data(spec)
+    data_bytes = sum(data[c].nbytes for c in data.columns)
     tracemalloc.start()
     prepared.run()
     _, peak = tracemalloc.get_traced_memory()

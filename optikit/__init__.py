@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .api import prepare, run
+from .api import load_data, prepare, run
 from .gradcheck.checking import check
 from .engine import EpochRecord, History, Result
 from .errors import (
@@ -31,6 +31,7 @@ __all__ = [
     "load_spec",
     "loads_spec",
     "run",
+    "load_data",
     "prepare",
     "check",
     "hookimpl",

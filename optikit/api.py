@@ -12,14 +12,16 @@ from typing import Any, Callable, Iterable, Mapping
 
 import pluggy
 
+from .backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend, open_data
+from .data import DataSource
 from .engine import EpochRecord, Result, Settings, run_problem
 from .errors import SpecError, did_you_mean
 from .optimizers.base import Optimizer, hyperparameters
-from .plugins.manager import Registry, plugin_manager
-from .spec import ENGINE_KEYS, Spec, load_spec
-from .symbolic.problem import Problem, compile_spec
+from .plugins import Registry, plugin_manager
+from .settings import ENGINE_KEYS
+from .spec import Spec, load_spec
 
-__all__ = ["Prepared", "prepare", "run", "make_optimizer", "as_spec", "RUN_OPTIONS"]
+__all__ = ["Prepared", "prepare", "run", "compile_spec", "load_data", "make_optimizer", "as_spec", "RUN_OPTIONS"]
 
 #: Keywords of :func:`run` that configure the run itself rather than the spec.
 RUN_OPTIONS = ("history", "checkpoint", "checkpoint_every", "resume", "on_nonfinite", "max_skips")
@@ -29,6 +31,26 @@ def as_spec(spec_or_path: Spec | str | Path, **overrides: Any) -> Spec:
     """A :class:`Spec` from a spec or a path, with ``overrides`` applied."""
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
     return spec.with_overrides(**overrides) if overrides else spec
+
+
+def _compile(spec: Spec, registry: Registry, data: Data | None, backend: str, use_hand_gradient: bool) -> Problem:
+    return compile_problem(spec, registry.loss_texts(), find_backend(backend, registry.backends), data=data,
+                           use_hand_gradient=use_hand_gradient)
+
+
+def load_data(spec_or_path: Spec | str | Path, data: Data | None = None) -> DataSource | None:
+    """The rows a run of the spec would train on, as a read-only :class:`~optikit.data.DataSource`
+    (``source["x"]`` is a column); ``None`` for an objective without data."""
+    return open_data(as_spec(spec_or_path), data)
+
+
+def compile_spec(spec_or_path: Spec | str | Path, *, data: Data | None = None, backend: str = DEFAULT_BACKEND,
+                 plugins: Iterable[str] = ()) -> Problem:
+    """A spec's :class:`~optikit.backends.Problem` (loss, gradient, Hessian over its data) without an
+    optimizer: what ``optikit grad`` and a gradient check look at, e.g.
+    ``compile_spec("specs/exp_decay.yaml").grad(p)``."""
+    spec = as_spec(spec_or_path)
+    return _compile(spec, Registry.build(plugin_manager(plugins)), data, backend, use_hand_gradient=False)
 
 
 def make_optimizer(spec: Spec, registry: Registry) -> Optimizer:
@@ -129,8 +151,12 @@ class Prepared:
 
 def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: pluggy.PluginManager | None = None,
             plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
-            **overrides: Any) -> Prepared:
+            data: Data | None = None, backend: str = DEFAULT_BACKEND, **overrides: Any) -> Prepared:
     """Load (if needed), validate against the registry, and compile a spec without running it.
+
+    ``data`` (a mapping of column names to 1-D arrays) replaces the spec's ``data`` section, or
+    supplies the data of a spec that has none, the way lmfit takes data at fit time. ``backend``
+    names the evaluator (``numpy``, or one a plugin registers).
 
     ``plugin_options`` reach the plugins' ``optikit_run_start`` hook as ``options``. A spec with a
     top-level ``gradient`` trains with it; one that disagrees with the derived gradient raises
@@ -145,21 +171,23 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
         raise spec.error(f"optimizer {spec.optimizer.name!r} does not support bounds: projecting its steps onto "
                          "them would break the method", "parameters", bounded[0],
                          hint="use a first-order optimizer (gd, adam, ...) or remove min/max", key=True)
-    problem = compile_spec(spec, registry.losses, use_hand_gradient=True)
+    problem = _compile(spec, registry, data, backend, use_hand_gradient=True)
     if spec.gradient and not trust_gradient:
         from .gradcheck.checking import verify_training_gradient
 
         verify_training_gradient(problem)
     if "residuals" in getattr(optimizer, "requires", ()):
-        problem._residuals  # a non-least-squares loss is a spec error before the run, not during it
+        problem.symbolic.jacobian_exprs  # a non-least-squares loss is a spec error before the run, not during it
     settings = Settings.from_spec(spec.optimizer, optimizer, _schedule(spec, registry))
+    if not settings.stops():
+        raise spec.error("the run has no stopping criterion; set optimizer.epochs or optimizer.steps", "optimizer")
     return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}))
 
 
 def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
         callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (),
         plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
-        **overrides: Any) -> Result:
+        data: Data | None = None, backend: str = DEFAULT_BACKEND, **overrides: Any) -> Result:
     """Load, compile and run a spec; return its :class:`~optikit.engine.Result`.
 
     ``overrides`` replace parts of the spec's optimizer section, e.g.
@@ -167,13 +195,18 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
     ``parameters={"w": 0.0}`` replaces initial values. Run options (see
     :func:`optikit.runio.run_controlled`): ``history=``, ``checkpoint=``, ``checkpoint_every=``,
     ``resume=``, ``on_nonfinite="skip"``, ``max_skips=``. ``trust_gradient=True`` trains with a
-    spec's hand-written ``gradient`` even when it disagrees with the derived one.
+    spec's hand-written ``gradient`` even when it disagrees with the derived one. ``data`` and
+    ``backend``: see :func:`prepare`.
+
+    >>> import numpy as np
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> result = run("specs/seed_gd.yaml", data={"x": x, "y": 2 * x})     # doctest: +SKIP
     """
     if not isinstance(spec_or_path, (Spec, str, Path)):
         raise SpecError(f"expected a Spec or a path, got {type(spec_or_path).__name__}")
     options = {k: overrides.pop(k) for k in RUN_OPTIONS if k in overrides}
     prepared = prepare(spec_or_path, plugins=plugins, plugin_options=plugin_options,
-                       trust_gradient=trust_gradient, **overrides)
+                       trust_gradient=trust_gradient, data=data, backend=backend, **overrides)
     if not options:
         return prepared.run(callbacks)
     from .engine.runio import run_controlled

@@ -12,6 +12,7 @@ from typing import Iterable
 
 __all__ = [
     "did_you_mean",
+    "dotted",
     "Location",
     "OptikitError",
     "SpecError",
@@ -27,6 +28,14 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """``"did you mean 'x'?"`` for the choice closest to a misspelled ``word``, or None."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
+
+
+def dotted(path: tuple) -> str:
+    """A field path as people write it: ``("data", "x", 2)`` is ``data.x[2]``."""
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
 
 
 @dataclass(frozen=True)

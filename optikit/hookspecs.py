@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .engine import EpochRecord, Result
     from .optimizers.base import Optimizer
     from .spec import Spec
-    from .symbolic.problem import Problem
+    from .backends import Problem
 
 PROJECT = "optikit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -59,6 +59,17 @@ def optikit_register_schedules(register: Callable[[str, Callable[..., Callable[[
     the run's epoch limit (or ``None``) and the spec's ``optimizer.schedule`` keywords, and
     returns ``factor(epoch) -> float``, the multiplier of every step taken in that 0-based
     epoch. Return: ignored. A duplicate name is a ``PluginError`` naming both plugins.
+    """
+
+
+@hookspec
+def optikit_register_backends(register: Callable[[type], None]) -> None:
+    """Register evaluation backends: ``register(cls)`` once per class.
+
+    When: once, when the registry is built. Arguments: ``cls`` subclasses
+    :class:`optikit.backends.Backend`: a unique ``name`` (what ``--backend`` and
+    ``optikit.run(..., backend=)`` select) and ``compile(problem, source)`` returning an evaluator
+    of partial sums. Return: ignored. A duplicate name is a ``PluginError`` naming both plugins.
     """
 
 

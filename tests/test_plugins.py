@@ -65,7 +65,8 @@ def test_module_plugin_and_environment_variable(monkeypatch, capsys):
 def test_builtins_come_through_the_same_hooks():
     pm = plugin_manager(autoload=False)
     names = {name for name, _ in pm.list_name_plugin()}
-    assert names == {"builtin:optikit.optimizers", "builtin:optikit.symbolic.losses", "builtin:optikit.engine.schedules"}
+    assert names == {"builtin:optikit.optimizers", "builtin:optikit.symbolic.losses", "builtin:optikit.engine.schedules",
+                     "builtin:optikit.backends"}
     reg = Registry.build(pm)
     assert reg.optimizers["gd"].source == "built-in" and reg.losses["mse"].source == "built-in"
 

@@ -236,7 +236,7 @@ def test_data_paths_stay_under_the_spec_folder(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d.csv").write_text("x,y\n1,2\n2,4\n")
     spec = optikit.loads_spec(csv_data("sub/d.csv"), path=tmp_path / "spec.yaml")
-    assert list(spec.data) == ["x", "y"]
+    assert spec.data.columns == ("x", "y")
     outside = tmp_path.parent / f"{tmp_path.name}-outside.csv"
     outside.write_text("x,y\n1,2\n")
     (tmp_path / "link.csv").symlink_to(outside)

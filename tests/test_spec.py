@@ -32,7 +32,9 @@ def test_good_spec_fields():
     assert spec.target == "y" and spec.loss == "mse"
     assert spec.optimizer.name == "gd" and dict(spec.optimizer.hyperparameters) == {"lr": 0.1}
     assert spec.optimizer.epochs == 5
-    assert spec.data["x"].dtype == float and spec.n_rows == 3
+    assert spec.data.kind == "inline" and spec.data.columns == ("x", "y") and spec.data.n_rows == 3
+    data = optikit.load_data(spec)
+    assert data["x"].dtype == float and data.n_rows == 3 and not data["x"].flags.writeable
     assert spec.where("optimizer", "lr").line == 11
 
 
@@ -47,13 +49,14 @@ def test_csv_data_relative_to_spec(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(GOOD.replace("  x: [1, 2, 3]\n  y: [2, 4, 6]", "  csv: d.csv"))
     spec = load_spec(path)
-    np.testing.assert_array_equal(spec.data["y"], [2.0, 4.5])
+    assert spec.data.kind == "csv" and spec.data.path == tmp_path / "d.csv"
+    np.testing.assert_array_equal(optikit.load_data(spec)["y"], [2.0, 4.5])
 
 
 def test_objective_spec_and_bounds():
     spec = loads_spec("objective: (1 - a)**2 + 100*(b - a**2)**2\nparameters: {a: -1.5, b: {init: 2.0, min: 0}}\n"
                       "optimizer: {name: gd, lr: 0.001, steps: 10}\n")
-    assert spec.objective and spec.data == {}
+    assert spec.objective and spec.data is None and optikit.load_data(spec) is None
     assert spec.parameters[1].min == 0.0
     assert spec.optimizer.steps == 10 and spec.optimizer.epochs is None
 

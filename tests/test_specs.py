@@ -11,14 +11,16 @@ from .conftest import ROOT, SPECS
 
 
 def _lstsq_line(spec):
-    x, y = spec.data["x"], spec.data["y"]
+    data = optikit.load_data(spec)
+    x, y = data["x"], data["y"]
     slope, intercept = np.linalg.lstsq(np.stack([x, np.ones_like(x)], axis=1), y, rcond=None)[0]
     return {"a": slope, "b": intercept}
 
 
 def _logistic_mle(spec):
     scipy_optimize = pytest.importorskip("scipy.optimize")
-    x, y = spec.data["x"], spec.data["y"]
+    data = optikit.load_data(spec)
+    x, y = data["x"], data["y"]
 
     def nll(p):
         z = p[0] * x + p[1]

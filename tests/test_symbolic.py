@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import optikit
+
 from optikit import loads_spec
-from optikit.symbolic import compile_spec
+from optikit.api import compile_spec
 
 DECAY = """\
 model: a*exp(-b*x) + c
@@ -80,7 +82,9 @@ def test_residuals_for_least_squares_losses(decay):
     numeric = np.array([_fd_grad(lambda q: decay.residuals(q)[i], p) for i in range(len(r))])
     np.testing.assert_allclose(decay.jacobian(p), numeric, rtol=1e-6, atol=1e-9)
     mae = compile_spec(loads_spec(DECAY + "loss: mae\n"))
-    assert mae.residual_expr is None
+    assert decay.symbolic.is_least_squares and not mae.symbolic.is_least_squares
+    with pytest.raises(optikit.SpecError, match="needs a least-squares loss"):
+        mae.jacobian(decay.spec.initial)
 
 
 def test_argument_order_is_the_declaration_order():

@@ -181,21 +181,31 @@ def _every(prepared: Any) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from ..gradcheck.checking import check_command
+    """``optikit check``: print the report (text or JSON); 0 if every comparison agrees, else 1."""
+    from ..gradcheck import DEFAULT_ATOL, DEFAULT_EPS, DEFAULT_RTOL, check
+    from ..output.report import to_json
 
-    return check_command(args.spec, plugins=_plugins(args), hessian=args.hessian, fmt=args.format,
-                         atol=args.atol, rtol=args.rtol, eps=args.eps)
+    for name in ("atol", "rtol", "eps"):
+        value = getattr(args, name)
+        if value is not None and not (value >= 0 if name != "eps" else value > 0):
+            raise SpecError(f"--{name} must be {'positive' if name == 'eps' else 'non-negative'}, got {value}")
+    report = check(args.spec, plugins=_plugins(args), hessian=args.hessian,
+                   atol=DEFAULT_ATOL if args.atol is None else args.atol,
+                   rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
+                   eps=DEFAULT_EPS if args.eps is None else args.eps)
+    print(to_json(report.to_dict()) if args.format == "json" else report)
+    return report.exit_code
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
     from ..api import as_spec
-    from ..plugins.manager import Registry, plugin_manager
     from ..output.report import symbolic_report
-    from ..symbolic.problem import compile_spec
+    from ..plugins import Registry, plugin_manager
+    from ..symbolic import symbolic_problem
 
-    # only the loss's derivatives: the spec's optimizer need not be able to use them
+    # only the loss's derivatives: the spec's optimizer need not be able to use them, nor its rows be read
     pm = _loaded(args).get("pm") or plugin_manager(_plugins(args))
-    problem = compile_spec(as_spec(args.spec), Registry.build(pm).losses)
+    problem = symbolic_problem(as_spec(args.spec), Registry.build(pm).loss_texts())
     print(symbolic_report(problem, hessian=args.hessian, fmt=args.format))
     return 0
 
@@ -214,7 +224,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"optikit: error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(f"ok {path}: {describe_spec(prepared.spec)}")
+        print(f"ok {path}: {describe_spec(prepared.spec, prepared.problem.n_rows)}")
     return 2 if failed else 0
 
 

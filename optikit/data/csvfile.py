@@ -1,4 +1,5 @@
-"""Data columns (inline or from a CSV file next to the spec) and the batches a run draws from them."""
+"""CSV files: the path rules of docs/security.md, the header (read when a spec is loaded) and the
+rows (read when a run opens the source)."""
 
 from __future__ import annotations
 
@@ -7,78 +8,126 @@ import math
 import re
 import stat
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-__all__ = ["read_csv", "read_csv_spec", "check_columns", "batches", "MAX_FILE_BYTES"]
+from .. import expr
+from ..errors import ExpressionError
+from .ref import DataError, DataRef
+from .source import ArraySource
+
+__all__ = ["csv_ref", "CsvSource", "read_csv", "read_header", "resolve_path", "MAX_FILE_BYTES"]
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+FIELD = ("data", "csv")
 
 
-class _Errors(Protocol):
-    path: Path | None
-
-    def err(self, message: str, path: tuple, hint: str | None = None, key: bool = False) -> Exception: ...
-
-
-def check_columns(columns: dict[str, np.ndarray], where: _Errors) -> None:
-    """Every column non-empty and of one length."""
-    if not columns:
-        raise where.err("no data columns", ("data",))
-    lengths = {name: len(col) for name, col in columns.items()}
-    first_name, first_len = next(iter(lengths.items()))
-    for name, n in lengths.items():
-        if n == 0:
-            raise where.err("column is empty", ("data", name))
-        if n != first_len:
-            raise where.err(f"column has {n} values but {first_name!r} has {first_len}; columns must be of one length",
-                            ("data", name))
-
-
-def read_csv_spec(section: dict[str, Any], where: _Errors) -> dict[str, np.ndarray]:
-    """The columns named by a spec's ``data: {csv: path, columns: [...]}`` section."""
-    from .. import expr
-
-    ref = section["csv"]
+def resolve_path(ref: Any, base: Path | None, field: tuple[Any, ...] = FIELD) -> Path:
+    """The file a spec names, which must lie in the spec's folder or below it (docs/security.md)."""
     if not isinstance(ref, str) or not ref.strip():
-        raise where.err("expected a file path", ("data", "csv"))
+        raise DataError("expected a file path", field)
     if _URL.match(ref):
-        raise where.err("URLs are not read; download the file and name its path", ("data", "csv"))
-    base = (where.path.parent if where.path is not None else Path.cwd()).resolve()
+        raise DataError("URLs are not read; download the file and name its path", field)
+    base = (base if base is not None else Path.cwd()).resolve()
     file = (base / ref).resolve()
-    if not file.is_relative_to(base):  # a stranger's spec may not read files elsewhere (docs/security.md)
-        raise where.err("data files must be in the spec's folder or below it", ("data", "csv"),
+    if not file.is_relative_to(base):  # a stranger's spec may not read files elsewhere
+        raise DataError("data files must be in the spec's folder or below it", field,
                         hint="copy the file next to the spec and name it by a relative path")
+    return file
+
+
+def csv_ref(section: Mapping[str, Any], base: Path | None) -> DataRef:
+    """A :class:`DataRef` for ``data: {csv: path, columns: [...]}``: the path checked and the header
+    read, not the rows."""
+    ref = section["csv"]
+    file = resolve_path(ref, base)
     try:
-        header, rows = read_csv(file)
+        header = read_header(file)
     except ValueError as exc:
-        raise where.err(f"{ref}: {exc}", ("data", "csv")) from None
+        raise DataError(f"{ref}: {exc}", FIELD) from None
     wanted = section.get("columns")
     if wanted is not None:
         if not isinstance(wanted, list) or not all(isinstance(c, str) for c in wanted):
-            raise where.err("expected a list of column names", ("data", "columns"))
+            raise DataError("expected a list of column names", ("data", "columns"))
         for i, name in enumerate(wanted):
             if name not in header:
-                raise where.err(f"{ref} has no column {name!r} (columns: {', '.join(header)})", ("data", "columns", i))
-    names = wanted or header
+                raise DataError(f"{ref} has no column {name!r} (columns: {', '.join(header)})", ("data", "columns", i))
+    names = tuple(wanted or header)
     for name in names:
         try:
             expr.check_name(name, what="data column")
-        except Exception as exc:  # an ExpressionError; re-placed at the csv field
-            raise where.err(f"{ref}: column {name!r}: {getattr(exc, 'message', exc)}", ("data", "csv")) from None
-    out = {name: rows[:, header.index(name)].copy() for name in names}
-    check_columns(out, where)
-    return out
+        except ExpressionError as exc:
+            raise DataError(f"{ref}: column {name!r}: {exc.message}", FIELD) from None
+    return DataRef("csv", names, file, {"file": ref})
 
 
-def read_csv(file: Path) -> tuple[list[str], np.ndarray]:
-    """Read a numeric CSV file with a header row into ``(names, float matrix)``.
+class CsvSource:
+    """The columns of a CSV file, its rows read in full when first needed (not when it is opened)."""
 
-    Raises ``ValueError`` naming the row and column of a bad cell (quoting at most a short
-    excerpt of it), a ragged row, or a file that is not a regular file.
-    """
+    def __init__(self, ref: DataRef) -> None:
+        self.ref = ref
+        self._data: ArraySource | None = None
+
+    @property
+    def data(self) -> ArraySource:
+        """The rows, read now if they have not been."""
+        if self._data is None:
+            self._data = self._read()
+        return self._data
+
+    def _read(self) -> ArraySource:
+        name = self.ref.options.get("file", str(self.ref.path))
+        try:
+            header, rows = read_csv(self.ref.path)
+        except ValueError as exc:
+            raise DataError(f"{name}: {exc}", FIELD) from None
+        missing = [c for c in self.ref.columns if c not in header]
+        if missing:  # the file changed since the spec was loaded
+            raise DataError(f"{name} has no column {missing[0]!r} any more (columns: {', '.join(header)})", FIELD)
+        return ArraySource({c: rows[:, header.index(c)] for c in self.ref.columns}, FIELD)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.ref.columns
+
+    @property
+    def n_rows(self) -> int:
+        return self.data.n_rows
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.data[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.ref.columns
+
+    def chunks(self, rows: int) -> Iterator[Mapping[str, np.ndarray]]:
+        return self.data.chunks(rows)
+
+    def take(self, indices: np.ndarray | None = None) -> Mapping[str, np.ndarray]:
+        return self.data.take(indices)
+
+    def fingerprint(self) -> str:
+        return self.data.fingerprint()
+
+    def __repr__(self) -> str:
+        return f"CsvSource({str(self.ref.path)!r})"
+
+
+def read_header(file: Path) -> list[str]:
+    """The column names of a CSV file's first row; ``ValueError`` if it is not a readable CSV file."""
+    _check_file(file)
+    with open(file, newline="", encoding="utf-8-sig") as handle:
+        try:
+            return _header(next(csv.reader(handle), []))
+        except UnicodeDecodeError:
+            raise ValueError("not UTF-8 text") from None
+        except csv.Error as exc:
+            raise ValueError(f"malformed CSV: {exc}") from None
+
+
+def _check_file(file: Path) -> None:
     try:
         info = file.stat()
     except FileNotFoundError:
@@ -89,15 +138,29 @@ def read_csv(file: Path) -> tuple[list[str], np.ndarray]:
         raise ValueError("not a regular file (devices, pipes and folders are not read)")
     if info.st_size > MAX_FILE_BYTES:
         raise ValueError(f"larger than {MAX_FILE_BYTES // 2**20} MiB")
+
+
+def _header(row: list[str]) -> list[str]:
+    header = [h.strip() for h in row]
+    if not header or not any(header):
+        raise ValueError("empty file; expected a header row of column names")
+    if len(set(header)) != len(header):
+        dup = next(h for h in header if header.count(h) > 1)
+        raise ValueError(f"column {dup!r} appears twice in the header")
+    return header
+
+
+def read_csv(file: Path) -> tuple[list[str], np.ndarray]:
+    """Read a numeric CSV file with a header row into ``(names, float matrix)``.
+
+    Raises ``ValueError`` naming the row and column of a bad cell (quoting at most a short
+    excerpt of it), a ragged row, or a file that is not a regular file.
+    """
+    _check_file(file)
     with open(file, newline="", encoding="utf-8-sig") as handle:
         try:
             reader = csv.reader(handle)
-            header = [h.strip() for h in next(reader, [])]
-            if not header or not any(header):
-                raise ValueError("empty file; expected a header row of column names")
-            if len(set(header)) != len(header):
-                dup = next(h for h in header if header.count(h) > 1)
-                raise ValueError(f"column {dup!r} appears twice in the header")
+            header = _header(next(reader, []))
             rows = []
             for line_no, row in enumerate(reader, start=2):
                 if not row or all(not c.strip() for c in row):
@@ -124,18 +187,3 @@ def _cell(text: str, row: int, column: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"row {row}, column {column!r}: {text.strip()!r} is not a finite number")
     return value
-
-
-def batches(n: int, batch_size: int | None, rng: np.random.Generator | None, shuffle: bool = True) -> Iterator[np.ndarray | None]:
-    """Index arrays for one epoch over ``n`` rows.
-
-    ``None`` stands for the full batch in data order (so sums run over the rows as written);
-    otherwise a permutation drawn from ``rng`` (when ``shuffle``) cut into batches of
-    ``batch_size``; the last batch holds what is left.
-    """
-    if batch_size is None or batch_size >= n:
-        yield None
-        return
-    order = rng.permutation(n) if shuffle and rng is not None else np.arange(n)
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]

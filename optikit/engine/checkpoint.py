@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..data import DataSource, open_source
 from ..errors import RunError, SpecError, Location
 from .records import EpochRecord
 
@@ -187,16 +188,18 @@ def _digest(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def spec_identity(spec: Any, settings: Any = None, optimizer: Any = None) -> str:
-    """SHA-256 naming a spec and what fixes its trajectory: file text, data as loaded (a CSV file
-    the spec names can change on its own), optimizer and its options."""
+def spec_identity(spec: Any, settings: Any = None, optimizer: Any = None, data: DataSource | None = None) -> str:
+    """SHA-256 naming a spec and what fixes its trajectory: file text, the data's fingerprint (a
+    CSV file the spec names can change on its own; ``data`` is the run's source, else the spec's
+    own is opened), optimizer and its options."""
     h = hashlib.sha256()
     path = getattr(spec, "path", None)
     if path is not None and Path(path).is_file():
         h.update(Path(path).read_bytes())
     h.update(repr((spec.model, spec.objective, spec.loss, spec.target)).encode())
-    for name, col in spec.data.items():
-        h.update(name.encode() + np.ascontiguousarray(col, dtype=float).tobytes())
+    if data is None and spec.data is not None:
+        data = open_source(spec.data)
+    h.update(data.fingerprint().encode() if data is not None else b"no data")
     opt = spec.optimizer
     h.update(repr((opt.name, sorted(opt.hyperparameters.items()), opt.batch_size, opt.shuffle,
                    sorted((opt.schedule or {}).items()), [(p.name, p.init.hex(), p.min, p.max) for p in spec.parameters],

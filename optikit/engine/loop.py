@@ -14,38 +14,30 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..data.csvfile import batches
+from ..backends import Problem
+from ..data import batches
 from ..errors import DivergenceError, RunError, SpecError
 from .checkpoint import RunControl, RunState
 from .records import EpochRecord, History, Result
 from ..optimizers.base import Optimizer
-from ..spec import OptimizerSpec
-from ..symbolic.problem import Problem
+from ..settings import RunSettings
 
 __all__ = ["Settings", "EpochRecord", "History", "Result", "run_problem", "STOP_REASONS"]
 
 STOP_REASONS = ("epochs", "steps", "tol", "gtol", "max_time", "callback", "interrupted", "diverged")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """How long and on which batches to run; built from a spec's ``optimizer`` section."""
+@dataclass(frozen=True, kw_only=True)
+class Settings(RunSettings):
+    """The run settings as the engine uses them: the batch size resolved against the optimizer's
+    default, the schedule a function ``factor(epoch)``."""
 
-    epochs: int | None = 100
-    steps: int | None = None
-    batch_size: int | None = None
-    seed: int | None = None
-    shuffle: bool = True
-    tol: float | None = None
-    gtol: float | None = None
-    max_time: float | None = None
     schedule: Callable[[int], float] | None = None
 
     @classmethod
-    def from_spec(cls, opt: OptimizerSpec, optimizer: Optimizer, schedule: Callable[[int], float] | None) -> Settings:
+    def from_spec(cls, opt: RunSettings, optimizer: Optimizer, schedule: Callable[[int], float] | None) -> Settings:
         batch = opt.batch_size if opt.batch_size is not None else type(optimizer).batch_size
-        return cls(epochs=opt.epochs, steps=opt.steps, batch_size=batch, seed=opt.seed, shuffle=opt.shuffle,
-                   tol=opt.tol, gtol=opt.gtol, max_time=opt.max_time, schedule=schedule)
+        return cls(**{**opt.values(), "batch_size": batch, "schedule": schedule})
 
 
 def _named(names: tuple[str, ...], p: np.ndarray) -> dict[str, float]:
@@ -71,15 +63,14 @@ def run_problem(
     """
     control = control if control is not None else RunControl()
     names = problem.parameter_names
-    spec = problem.spec
-    lo = np.array([-np.inf if p.min is None else p.min for p in spec.parameters])
-    hi = np.array([np.inf if p.max is None else p.max for p in spec.parameters])
+    evaluator = problem.evaluator
+    lo = np.array(problem.symbolic.lower, dtype=float)
+    hi = np.array(problem.symbolic.upper, dtype=float)
     bounded = bool(np.isfinite(lo).any() or np.isfinite(hi).any())
-    p = np.array(spec.initial if params is None else params, dtype=float)
-    if settings.epochs is None and settings.steps is None and settings.tol is None and settings.gtol is None \
-            and settings.max_time is None:
+    p = np.array(problem.initial if params is None else params, dtype=float)
+    if not settings.stops():
         raise SpecError("the run has no stopping criterion; set optimizer.epochs or optimizer.steps",
-                        field="optimizer", location=spec.where("optimizer"))
+                        field="optimizer")
     seed = settings.seed if settings.seed is not None else secrets.randbits(63)
     rng = np.random.default_rng(seed)
     n = problem.n_rows
@@ -98,7 +89,7 @@ def run_problem(
         p, state, step, epoch, prev_loss, initial_loss, seed, start = control.resume.unpack(state, rng, history, start)
 
     def result(final_loss: float) -> Result:
-        return Result(spec.name, getattr(optimizer, "name", type(optimizer).__name__), _named(names, p), final_loss,
+        return Result(problem.name, getattr(optimizer, "name", type(optimizer).__name__), _named(names, p), final_loss,
                       initial_loss if initial_loss is not None else final_loss, history, len(history), step, reason,
                       seed if not full_batch else settings.seed, time.perf_counter() - start)
 
@@ -125,10 +116,10 @@ def run_problem(
             if settings.steps is not None and step >= settings.steps:
                 reason = "steps"
                 break
-            if full_batch or settings.gtol is not None:  # the full gradient: the step's, or gtol's
-                epoch_loss, grad = problem.loss_and_grad(p)
-            else:
-                epoch_loss, grad = problem.loss(p), None
+            # one pass gives the epoch's loss and, when the step or gtol needs it, the full gradient
+            total = evaluator.sums(p, loss=True, grad=full_batch or settings.gtol is not None)
+            epoch_loss = total.loss / total.n
+            grad = total.grad / total.n if total.grad is not None else None
             if not np.isfinite(epoch_loss) and not control.skip("loss"):
                 raise diverged("loss", epoch_loss, p)
             if initial_loss is None:
@@ -140,7 +131,11 @@ def run_problem(
             for rows in batches(n, None if full_batch else batch_size, rng, settings.shuffle):
                 if settings.steps is not None and step >= settings.steps:
                     break
-                g = grad if full_batch else problem.grad(p, rows)  # a full batch is one step per epoch
+                if full_batch:  # one step per epoch, with the gradient of the epoch's pass
+                    g = grad
+                else:
+                    part = evaluator.sums(p, rows, loss=False)
+                    g = part.grad / part.n
                 if not np.all(np.isfinite(g)):
                     if control.skip("gradient"):
                         continue
@@ -181,7 +176,8 @@ def run_problem(
             if settings.max_time is not None and time.perf_counter() - start >= settings.max_time:
                 reason = "max_time"
                 break
-        final = problem.loss(p)
+        last = evaluator.sums(p, grad=False)
+        final = last.loss / last.n
     if not np.isfinite(final):
         raise diverged("loss", final, p)
     return result(float(final))

@@ -29,7 +29,7 @@ from .build import (  # noqa: F401 - FUNCTIONS, check_tree and the limits belong
     _pow, _real, _short, _terms, check_tree,
 )
 
-__all__ = ["FUNCTIONS", "check_name", "check_tree", "make_symbol", "parse"]
+__all__ = ["FUNCTIONS", "check_name", "check_tree", "make_symbol", "names", "parse"]
 
 
 def check_name(name: str, *, what: str = "symbol") -> None:
@@ -69,6 +69,23 @@ def make_symbol(name: str) -> sympy.Symbol:
     """:func:`check_name`, then a real SymPy symbol called ``name``."""
     check_name(name)
     return sympy.Symbol(name, real=True)
+
+
+def names(text: str) -> list[str]:
+    """The names ``text`` uses as variables, in order of first use (functions and constants left
+    out); ``[]`` for text that :func:`parse` would refuse anyway."""
+    if not isinstance(text, str) or len(text) > MAX_TEXT_LENGTH:
+        return []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip().replace("\r", " ").replace("\n", " "), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return []
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    found = sorted(((node.col_offset, node.id) for node in ast.walk(tree)
+                    if isinstance(node, ast.Name) and id(node) not in called and node.id not in _CONSTANTS))
+    return list(dict.fromkeys(name for _, name in found))
 
 
 def parse(text: str, symbols: Mapping[str, sympy.Symbol]) -> sympy.Expr:

@@ -10,6 +10,7 @@ A point where the loss is not finite, or where the finite-difference stencil str
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -18,12 +19,13 @@ import sympy
 
 from .report import DIFFERS, FD_MISMATCH, OK, UNCHECKED, CheckReport, Comparison, ParameterReport
 from .equivalence import UNDECIDED, compare
-from ..errors import GradientMismatchError, SpecError
+from ..errors import GradientMismatchError
 from .finitediff import Numeric, check_points, crosses, kinks, mean
+from ..backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend
+from ..plugins import Registry, plugin_manager
 from ..spec import Spec, load_spec
-from ..symbolic.problem import Problem, compile_spec
 
-__all__ = ["check", "check_problem", "check_callable", "check_command", "verify_training_gradient",
+__all__ = ["check", "check_problem", "check_callable", "verify_training_gradient",
            "DEFAULT_EPS", "DEFAULT_ATOL", "DEFAULT_RTOL"]
 
 DEFAULT_EPS = 1e-6
@@ -38,13 +40,13 @@ def _run(problem: Problem, hand: Hand | None, hand_label: str, points: list[np.n
          rtol: float, eps: float, hessian: bool, reports: list[ParameterReport]) -> None:
     spec = problem.spec
     names = spec.parameter_names
-    derived = problem.derived_grad_exprs or problem.grad_exprs
-    loss = Numeric(spec, [problem.loss_expr])
-    grad = Numeric(spec, list(derived))
-    kink = Numeric(spec, kinks(problem.loss_expr))
-    hess = None
+    derived = problem.derived_grad_exprs
+    groups = {"kinks": kinks(problem.loss_expr)}
     if hessian:
-        hess = Numeric(spec, [sympy.diff(g, q) for g in derived for q in problem.params])
+        groups["derived_hessian"] = [sympy.diff(g, q) for g in derived for q in problem.params]
+    problem = problem.with_parts(**groups)
+    loss, grad, kink = Numeric(problem, "loss"), Numeric(problem, "derived"), Numeric(problem, "kinks")
+    hess = Numeric(problem, "derived_hessian") if hessian else None
     k = len(names)
     for rep in reports:
         rep.comparisons.append(Comparison("derived vs finite differences", "derived", "finite differences"))
@@ -72,7 +74,7 @@ def _run(problem: Problem, hand: Hand | None, hand_label: str, points: list[np.n
             reasons: list[str | None] = [None] * loss.n
             kv = [kink(x) for x in (down, p, up)] if kink.size else None
             for r in range(loss.n):
-                at = f"{shown}" + (f", row {r}" if spec.data else "")
+                at = f"{shown}" + (f", row {r}" if problem.source is not None else "")
                 if not (np.isfinite(lp[r]) and np.isfinite(l0[r]) and np.isfinite(lm[r])):
                     reasons[r] = f"loss not finite at {at}"
                 elif kv is not None and crosses(kv[0][:, r], kv[1][:, r], kv[2][:, r]):
@@ -115,8 +117,17 @@ def _compare_rows(c: Comparison, got_rows: np.ndarray | None, ref_rows: np.ndarr
         c.add(float(got_mean), float(ref_mean), atol, rtol, where, "mean")
 
 
-def _samples(spec: Spec, points: list[np.ndarray]) -> list[dict[sympy.Symbol, Any]]:
-    cols = {spec.symbols[c]: v for c, v in spec.data.items()}
+def _columns(problem: Problem) -> dict[str, np.ndarray]:
+    """The data columns the spec knows of, as arrays (none for an objective)."""
+    if problem.source is None:
+        return {}
+    data = problem.source.take(None)
+    return {c: np.asarray(v) for c, v in data.items() if c in problem.spec.symbols}
+
+
+def _samples(problem: Problem, points: list[np.ndarray]) -> list[dict[sympy.Symbol, Any]]:
+    spec = problem.spec
+    cols = {spec.symbols[c]: v for c, v in _columns(problem).items()}
     return [{**cols, **{spec.symbols[n]: float(v) for n, v in zip(spec.parameter_names, p)}} for p in points]
 
 
@@ -139,7 +150,7 @@ def check_problem(problem: Problem, *, points: Sequence[Mapping[str, float]] | N
     """Check a compiled problem's derived gradient (and its spec's hand-written one) numerically."""
     spec = problem.spec
     names = spec.parameter_names
-    derived = problem.derived_grad_exprs or problem.grad_exprs
+    derived = problem.derived_grad_exprs
     pts = check_points(spec, points, seed)
     hand_exprs: dict[str, sympy.Expr] = dict(spec.gradient or {})
     hand_text: dict[str, str] = dict(spec.gradient_text or {})
@@ -149,16 +160,15 @@ def check_problem(problem: Problem, *, points: Sequence[Mapping[str, float]] | N
     reports = [ParameterReport(n, sympy.sstr(g)) for n, g in zip(names, derived)]
     hand = None
     if hand_exprs:
-        samples = _samples(spec, pts)
+        samples = _samples(problem, pts)
         for rep, g in zip(reports, derived):
             if rep.name in hand_exprs:
                 rep.hand = hand_text.get(rep.name, sympy.sstr(hand_exprs[rep.name]))
                 eq = compare(g, hand_exprs[rep.name], samples)
                 rep.equivalence = eq.verdict
                 rep.difference = sympy.sstr(eq.difference) if eq.difference is not None else None
-        exprs = [hand_exprs.get(n, sympy.nan) for n in names]
-        numeric = Numeric(spec, [e for e in exprs if e is not sympy.nan])
-        present = [i for i, e in enumerate(exprs) if e is not sympy.nan]
+        present = [i for i, n in enumerate(names) if n in hand_exprs]
+        numeric = Numeric(problem.with_parts(hand=[hand_exprs[names[i]] for i in present]), "hand")
 
         def hand(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             rows = np.full((len(names), numeric.n), np.nan)
@@ -171,39 +181,38 @@ def check_problem(problem: Problem, *, points: Sequence[Mapping[str, float]] | N
             del rep.comparisons[1:3]  # this parameter has no hand gradient
     _verdicts(reports)
     return CheckReport(spec.name, atol, rtol, eps, [{n: float(v) for n, v in zip(names, p)} for p in pts],
-                       spec.n_rows or 1, reports, str(spec.path) if spec.path else None)
+                       problem.n_rows, reports, str(spec.path) if spec.path else None)
 
 
 def check(spec_or_path: Spec | str | Path, *, points: Sequence[Mapping[str, float]] | None = None,
           atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, eps: float = DEFAULT_EPS,
-          hessian: bool = False, seed: int = 0, plugins: Iterable[str] = ()) -> CheckReport:
+          hessian: bool = False, seed: int = 0, plugins: Iterable[str] = (), data: Data | None = None,
+          backend: str = DEFAULT_BACKEND) -> CheckReport:
     """Check a spec's gradients: derived vs finite differences vs hand-written (``check.gradient``,
     else ``gradient``), per parameter, at every check point and data row; ``hessian`` adds the
-    second derivatives. ``report.ok``, ``report["w"].verdict``, ``str(report)``, ``report.to_dict()``."""
-    from ..plugins.manager import Registry, plugin_manager
-
+    second derivatives. ``report.ok``, ``report["w"].verdict``, ``str(report)``, ``report.to_dict()``.
+    ``data`` and ``backend`` as for :func:`optikit.run`: the numbers come from the same evaluator."""
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
-    problem = compile_spec(spec, Registry.build(plugin_manager(plugins)).losses)
+    problem = _compile(spec, plugins, data, backend)
     return check_problem(problem, points=points, atol=atol, rtol=rtol, eps=eps, hessian=hessian, seed=seed)
 
 
 def check_callable(spec_or_path: Spec | str | Path, fn: Callable[[dict, dict], Any], *,
                    points: Sequence[Mapping[str, float]] | None = None, atol: float = DEFAULT_ATOL,
                    rtol: float = DEFAULT_RTOL, eps: float = DEFAULT_EPS, seed: int = 0,
-                   plugins: Iterable[str] = ()) -> CheckReport:
+                   plugins: Iterable[str] = (), data: Data | None = None,
+                   backend: str = DEFAULT_BACKEND) -> CheckReport:
     """Check a Python gradient ``fn(params, data)`` against the spec's derived gradient.
 
     ``params`` maps parameter names to floats, ``data`` column names to arrays. ``fn`` returns
     the gradient as a dict (name -> value) or a sequence in parameter order; each value is
     either the batch mean or an array with one entry per data row.
     """
-    from ..plugins.manager import Registry, plugin_manager
-
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
     spec = _without_hand(spec)
-    problem = compile_spec(spec, Registry.build(plugin_manager(plugins)).losses)
-    names, n = spec.parameter_names, spec.n_rows or 1
-    data = {c: v.copy() for c, v in spec.data.items()}
+    problem = _compile(spec, plugins, data, backend)
+    names, n = spec.parameter_names, problem.n_rows
+    data = _columns(problem)
 
     def hand(p: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         out = fn({k: float(v) for k, v in zip(names, p)}, {c: v.copy() for c, v in data.items()})
@@ -226,9 +235,12 @@ def check_callable(spec_or_path: Spec | str | Path, fn: Callable[[dict, dict], A
                        reports, str(spec.path) if spec.path else None)
 
 
-def _without_hand(spec: Spec) -> Spec:
-    from dataclasses import replace
+def _compile(spec: Spec, plugins: Iterable[str], data: Data | None, backend: str) -> Problem:
+    registry = Registry.build(plugin_manager(plugins))
+    return compile_problem(spec, registry.loss_texts(), find_backend(backend, registry.backends), data=data)
 
+
+def _without_hand(spec: Spec) -> Spec:
     return replace(spec, gradient=None, gradient_text=None, check=None)
 
 
@@ -240,7 +252,7 @@ def verify_training_gradient(problem: Problem) -> None:
     if not spec.gradient:
         return
     trained = spec if spec.check is None else _replace_check(spec)
-    report = check_problem(Problem(trained, problem.loss_expr, problem.grad_exprs, problem.derived_grad_exprs))
+    report = check_problem(replace(problem, symbolic=replace(problem.symbolic, spec=trained)))
     for rep in report.parameters:
         if rep.verdict != DIFFERS:
             continue
@@ -259,24 +271,5 @@ def verify_training_gradient(problem: Problem) -> None:
 
 
 def _replace_check(spec: Spec) -> Spec:
-    from dataclasses import replace
-
     # the training gradient is what matters here; check.gradient belongs to 'optikit check'
     return replace(spec, check=replace(spec.check, gradient={}, gradient_text={}))
-
-
-def check_command(path: str | Path, *, plugins: Iterable[str] = (), hessian: bool = False, fmt: str = "text",
-                  atol: float | None = None, rtol: float | None = None, eps: float | None = None) -> int:
-    """Body of ``optikit check``: print the report (text or JSON); return 0 if all agree, else 1."""
-    for name, value in (("atol", atol), ("rtol", rtol), ("eps", eps)):
-        if value is not None and not (value >= 0 if name != "eps" else value > 0):
-            raise SpecError(f"--{name} must be {'positive' if name == 'eps' else 'non-negative'}, got {value}")
-    report = check(path, plugins=plugins, hessian=hessian, atol=DEFAULT_ATOL if atol is None else atol,
-                   rtol=DEFAULT_RTOL if rtol is None else rtol, eps=DEFAULT_EPS if eps is None else eps)
-    if fmt == "json":
-        from ..output.report import to_json
-
-        print(to_json(report.to_dict()))
-    else:
-        print(report)
-    return report.exit_code

@@ -7,6 +7,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import sympy
 
+from ..backends import Problem
 from ..spec import Spec
 
 __all__ = ["Numeric", "check_points", "kinks", "crosses", "mean", "N_RANDOM_POINTS"]
@@ -46,26 +47,22 @@ def kinks(expr: sympy.Expr) -> list[sympy.Expr]:
 
 
 class Numeric:
-    """Per-row values of a list of expressions at a parameter vector, as a ``(len(exprs), n)`` array."""
+    """Per-row values of one expression group of a compiled problem at a parameter vector, as a
+    ``(size, n)`` array; values that cannot be computed are NaN (the check reports them)."""
 
-    def __init__(self, spec: Spec, exprs: Sequence[sympy.Expr]) -> None:
-        used = set().union(*(e.free_symbols for e in exprs)) if exprs else set()
-        self.columns = [c for c in spec.data if spec.symbols[c] in used]
-        self.data = [spec.data[c] for c in self.columns]
-        self.n = spec.n_rows or 1
-        args = [spec.symbols[n] for n in spec.parameter_names] + [spec.symbols[c] for c in self.columns]
-        self.fn = sympy.lambdify(args, list(exprs), modules="numpy", docstring_limit=0) if exprs else None
-        self.size = len(exprs)
+    def __init__(self, problem: Problem, part: str) -> None:
+        self.problem, self.part = problem, part
+        self.size = len(problem.symbolic.part(part))
+        self.n = problem.n_rows
 
     def __call__(self, p: np.ndarray) -> np.ndarray:
-        if self.fn is None:
+        if not self.size:
             return np.empty((0, self.n))
         with np.errstate(all="ignore"):
             try:
-                values = self.fn(*p, *self.data)
+                return self.problem.evaluator.per_row(p, (self.part,))[0]
             except (ZeroDivisionError, OverflowError, ValueError):
                 return np.full((self.size, self.n), np.nan)
-        return np.array([np.broadcast_to(np.asarray(v, dtype=float), (self.n,)) for v in values])
 
 
 def mean(rows: np.ndarray) -> np.ndarray:

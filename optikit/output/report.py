@@ -14,7 +14,8 @@ import numpy as np
 
 from ..engine import EpochRecord, Result
 from ..spec import Spec
-from ..symbolic.problem import Problem
+from ..backends import Problem
+from ..symbolic import SymbolicProblem
 
 __all__ = ["Reporter", "SeedReporter", "TableReporter", "JsonReporter", "REPORTERS", "predictions", "to_json"]
 
@@ -159,12 +160,12 @@ class JsonReporter(Reporter):
 REPORTERS: dict[str, Callable[..., Reporter]] = {"table": TableReporter, "seed": SeedReporter, "json": JsonReporter}
 
 
-def symbolic_report(problem: Problem, *, hessian: bool = False, fmt: str = "text") -> str:
+def symbolic_report(problem: SymbolicProblem, *, hessian: bool = False, fmt: str = "text") -> str:
     """The per-sample loss and its derived gradient (and Hessian) as text or JSON, for ``optikit grad``."""
     import sympy
 
     spec, names = problem.spec, problem.parameter_names
-    derived = problem.derived_grad_exprs or problem.grad_exprs
+    derived = problem.derived_grad_exprs
     data: dict[str, Any] = {"name": spec.name, "loss": sympy.sstr(problem.loss_expr),
                             "gradient": {n: sympy.sstr(g) for n, g in zip(names, derived)}}
     if hessian:
@@ -172,16 +173,18 @@ def symbolic_report(problem: Problem, *, hessian: bool = False, fmt: str = "text
                            for a, row in zip(names, problem.hessian_exprs)}
     if fmt == "json":
         return to_json(data)
-    rows = f"mean over the {spec.n_rows} rows" if spec.data else "no data: the objective itself"
+    n = spec.data.n_rows if spec.data is not None else None
+    rows = ("no data: the objective itself" if spec.model is None else
+            f"mean over the {n} rows" if n is not None else "mean over the rows")
     lines = [f"{spec.name}: per-sample loss and its derivatives (batch loss: {rows})", f"  loss = {data['loss']}"]
     lines += [f"  d loss / d {n} = {g}" for n, g in data["gradient"].items()]
     lines += [f"  d2 loss / d {a} d {b} = {h}" for a, row in data.get("hessian", {}).items() for b, h in row.items()]
     return "\n".join(lines)
 
 
-def describe_spec(spec: Spec) -> str:
-    """One line about a spec, for ``optikit validate``."""
+def describe_spec(spec: Spec, n_rows: int | None = None) -> str:
+    """One line about a spec (and its ``n_rows`` rows of data), for ``optikit validate``."""
     what = f"model {spec.model}" if spec.model else f"objective {spec.objective}"
-    rows = f", {spec.n_rows} rows" if spec.data else ""
+    rows = f", {n_rows} rows" if spec.model and n_rows is not None else ""
     return (f"{spec.name}: {what}; {len(spec.parameters)} parameter(s) {', '.join(spec.parameter_names)}{rows}; "
             f"loss {spec.loss}; optimizer {spec.optimizer.name}")

@@ -31,6 +31,7 @@ BUILTIN_PLUGINS = (
     "optikit.optimizers",
     "optikit.symbolic.losses",
     "optikit.engine.schedules",
+    "optikit.backends",
 )
 #: Environment variables: extra plugins (comma-separated, like ``-p``), and a switch that turns
 #: entry-point loading off.

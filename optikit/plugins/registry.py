@@ -17,7 +17,7 @@ from ..optimizers.base import REQUIREMENTS, Optimizer
 __all__ = ["Registry", "Entry", "Failure", "describe"]
 
 _KINDS = {"optikit_register_optimizers": "optimizer", "optikit_register_losses": "loss",
-          "optikit_register_schedules": "schedule"}
+          "optikit_register_schedules": "schedule", "optikit_register_backends": "backend"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class Registry:
     optimizers: dict[str, Entry] = field(default_factory=dict)
     losses: dict[str, Entry] = field(default_factory=dict)
     schedules: dict[str, Entry] = field(default_factory=dict)
+    backends: dict[str, Entry] = field(default_factory=dict)
     failures: list[Any] = field(default_factory=list)
 
     @classmethod
@@ -70,6 +71,7 @@ class Registry:
         reg._collect("optikit_register_optimizers", reg.optimizers, reg._check_optimizer, strict)
         reg._collect("optikit_register_losses", reg.losses, reg._check_loss, strict)
         reg._collect("optikit_register_schedules", reg.schedules, reg._check_schedule, strict)
+        reg._collect("optikit_register_backends", reg.backends, reg._check_backend, strict)
         return reg
 
     def _collect(self, hook: str, table: dict[str, Entry], make: Callable[..., Entry], strict: bool) -> None:
@@ -125,6 +127,19 @@ class Registry:
         if unknown:
             raise PluginError(f"optimizer {name!r} requires unknown {sorted(unknown)}; "
                               f"choose from {sorted(REQUIREMENTS)}", plugin=source)
+        doc = (cls.__doc__ or "").strip().splitlines()
+        return Entry(name, cls, source, doc[0] if doc else "")
+
+    def loss_texts(self) -> dict[str, str]:
+        """Named losses as expression text in ``model`` and ``target``."""
+        return {name: entry.obj for name, entry in self.losses.items()}
+
+    @staticmethod
+    def _check_backend(source: str, cls: Any) -> Entry:
+        name = getattr(cls, "name", None)
+        if not isinstance(cls, type) or not isinstance(name, str) or not name or not callable(getattr(cls, "compile", None)):
+            raise PluginError(f"registered {cls!r}, which is not a backend class (a class with a 'name' and a "
+                              "compile(problem, source) method)", plugin=source)
         doc = (cls.__doc__ or "").strip().splitlines()
         return Entry(name, cls, source, doc[0] if doc else "")
 

@@ -10,14 +10,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import numpy as np
 import sympy
 
-from ..data import csvfile as data_mod
 from .. import expr
+from ..data import DataError, DataRef, check_columns, csv_ref
 from ..errors import ExpressionError, did_you_mean
 from .document import Spec
-from .model import MODEL, TOP_KEYS, CheckSpec, Parameter, dotted
+from ..errors import dotted
+from .model import MODEL, TOP_KEYS, CheckSpec, Parameter
 from .sections import SectionReader
 from .fields import describe_value
 from .yamlsafe import SourceMap
@@ -50,7 +50,8 @@ class _Builder(SectionReader):
             raise self.err("a spec needs exactly one of 'model' (fit data) or 'objective' (minimize a function)",
                            ("objective",) if has_objective else ())
         params = self.parameters(raw)
-        columns = self.data(raw) if "data" in raw else {}
+        data = self.data(raw) if "data" in raw else None
+        columns = data.columns if data is not None else self.inferred_columns(raw, params)
         self.columns = columns
         symbols: dict[str, sympy.Symbol] = {}
         target = raw.get("target", "y")
@@ -64,9 +65,10 @@ class _Builder(SectionReader):
             if name == MODEL or (name == "target" and target != "target"):
                 raise self.err(f"column name {name!r} is reserved: in a loss it stands for the model's "
                                f"{'prediction' if name == MODEL else 'target column'}; rename the column",
-                               ("data", name) if "csv" not in raw["data"] else ("data", "csv"), key=True)
+                               self.column_field(data, name), key=True)
             if name in symbols:
-                raise self.err(f"{name!r} is both a parameter and a data column; rename one", ("data", name), key=True)
+                raise self.err(f"{name!r} is both a parameter and a data column; rename one",
+                               self.column_field(data, name), key=True)
             symbols[name] = sympy.Symbol(name, real=True)
         name = raw.get("name", self.path.stem if self.path else "spec")
         fields: dict[str, Any] = dict(name=self.text(name, ("name",)), description=str(raw.get("description", "")))
@@ -92,30 +94,51 @@ class _Builder(SectionReader):
             parameters=params,
             symbols=MappingProxyType(symbols),
             optimizer=self.optimizer(raw.get("optimizer")),
-            data=MappingProxyType(columns),
+            data=data,
+            columns=tuple(columns),
             path=self.path,
             source=self.source,
             **fields,
         )
 
-    def data(self, raw: dict) -> dict[str, np.ndarray]:
+    def data(self, raw: dict) -> DataRef:
         section = self.mapping(raw["data"], ("data",), "a mapping of column names to lists of numbers, or 'csv: file'")
-        if "csv" in section:
-            self.known_keys(section, ("data",), ("csv", "columns"))
-            return data_mod.read_csv_spec(section, self)
-        columns: dict[str, np.ndarray] = {}
-        for name, values in section.items():
-            path = ("data", name)
-            self.symbol_name(name, path, "data column")
-            if not isinstance(values, list):
-                raise self.err(f"expected a list of numbers, got {describe_value(values)}", path)
-            columns[name] = np.array([self.number(v, path + (i,)) for i, v in enumerate(values)], dtype=float)
-        data_mod.check_columns(columns, self)
-        return columns
+        try:
+            if "csv" in section:
+                self.known_keys(section, ("data",), ("csv", "columns"))
+                return csv_ref(section, self.path.parent if self.path is not None else None)
+            values: dict[str, tuple[float, ...]] = {}
+            for name, column in section.items():
+                path = ("data", name)
+                self.symbol_name(name, path, "data column")
+                if not isinstance(column, list):
+                    raise self.err(f"expected a list of numbers, got {describe_value(column)}", path)
+                values[name] = tuple(self.number(v, path + (i,)) for i, v in enumerate(column))
+            check_columns(values)
+        except DataError as exc:
+            raise self.err(exc.message, exc.path, hint=exc.hint) from None
+        return DataRef("inline", tuple(values), options=MappingProxyType({"values": MappingProxyType(values)}))
+
+    def inferred_columns(self, raw: dict, params: tuple[Parameter, ...]) -> list[str]:
+        """Without a ``data`` section the data comes at run time: every name of the model (or loss)
+        that is not a parameter is an input column, and the target a column too."""
+        if "model" not in raw:
+            return []
+        taken = {p.name for p in params} | {MODEL}
+        found = [n for key in ("model", "loss") if isinstance(raw.get(key), str) for n in expr.names(raw[key])]
+        target = raw.get("target", "y")
+        names = [n for n in dict.fromkeys([*found, target]) if isinstance(n, str) and n not in taken]
+        for name in names:
+            self.symbol_name(name, ("model",), "data column")
+        return names
+
+    @staticmethod
+    def column_field(data: DataRef | None, name: str) -> tuple:
+        if data is None:
+            return ("model",)
+        return ("data", name) if data.kind == "inline" else data.field
 
     def model_and_loss(self, raw: dict, symbols: dict, columns: dict) -> dict[str, Any]:
-        if not columns:
-            raise self.err("a 'model' needs 'data' to fit", ("model",), hint="or write an 'objective' to minimize")
         target = self.text(raw.get("target", "y"), ("target",))
         if target not in columns:
             raise self.err(f"target column {target!r} is not in the data (columns: {', '.join(columns)})",

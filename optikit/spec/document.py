@@ -9,8 +9,10 @@ from typing import Any, Mapping
 import numpy as np
 import sympy
 
+from ..data import DataRef
 from ..errors import Location, SpecError
-from .model import CheckSpec, OptimizerSpec, Parameter, dotted
+from ..errors import dotted
+from .model import CheckSpec, OptimizerSpec, Parameter
 from .overrides import apply_overrides
 from .yamlsafe import SourceMap
 
@@ -26,7 +28,10 @@ class Spec:
     symbols: Mapping[str, sympy.Symbol]
     loss_expr: sympy.Expr | None
     optimizer: OptimizerSpec
-    data: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: where the data is (``None``: handed over at run time, ``optikit.run(spec, data=...)``)
+    data: DataRef | None = None
+    #: every data column the spec knows of: the data's, or the model's inputs and target
+    columns: tuple[str, ...] = ()
     model: str | None = None
     model_expr: sympy.Expr | None = None
     objective: str | None = None
@@ -48,10 +53,6 @@ class Spec:
     def initial(self) -> np.ndarray:
         """Initial parameter vector, in declaration order."""
         return np.array([p.init for p in self.parameters], dtype=float)
-
-    @property
-    def n_rows(self) -> int:
-        return len(next(iter(self.data.values()))) if self.data else 0
 
     def where(self, *path: Any, key: bool = False) -> Location:
         """File location of a field (``spec.where("optimizer", "lr")``)."""

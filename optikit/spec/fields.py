@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import SpecError
 from ..errors import did_you_mean
-from .model import dotted
+from ..errors import dotted
 from .yamlsafe import SourceMap
 
 __all__ = ["FieldReader", "describe_value"]

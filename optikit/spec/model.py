@@ -8,15 +8,14 @@ from typing import Any, Mapping
 import sympy
 
 
-__all__ = ["Parameter", "OptimizerSpec", "CheckSpec", "MODEL", "TOP_KEYS", "ENGINE_KEYS", "dotted"]
+from ..settings import RunSettings
+
+__all__ = ["Parameter", "OptimizerSpec", "CheckSpec", "MODEL", "TOP_KEYS"]
 
 #: Name of the symbol standing for the model's prediction inside a loss expression.
 MODEL = "model"
 TOP_KEYS = ("name", "description", "model", "objective", "target", "parameters", "data", "loss",
             "optimizer", "predict", "gradient", "check")
-#: Keys of ``optimizer`` that drive the engine; every other key is a hyperparameter.
-ENGINE_KEYS = ("name", "epochs", "steps", "batch_size", "seed", "shuffle", "schedule", "tol", "gtol", "max_time")
-DEFAULT_EPOCHS = 100
 
 
 @dataclass(frozen=True)
@@ -29,21 +28,13 @@ class Parameter:
     max: float | None = None
 
 
-@dataclass(frozen=True)
-class OptimizerSpec:
-    """The ``optimizer`` section: which optimizer, its hyperparameters, and how long to run."""
+@dataclass(frozen=True, kw_only=True)
+class OptimizerSpec(RunSettings):
+    """The ``optimizer`` section: which optimizer, its hyperparameters, and the run settings
+    (``schedule`` is the validated mapping with ``name``)."""
 
     name: str
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
-    epochs: int | None = DEFAULT_EPOCHS
-    steps: int | None = None
-    batch_size: int | None = None
-    seed: int | None = None
-    shuffle: bool = True
-    schedule: Mapping[str, Any] | None = None
-    tol: float | None = None
-    gtol: float | None = None
-    max_time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -53,10 +44,3 @@ class CheckSpec:
     gradient: Mapping[str, sympy.Expr] = field(default_factory=dict)
     gradient_text: Mapping[str, str] = field(default_factory=dict)
     at: tuple[Mapping[str, float], ...] = ()
-
-
-def dotted(path: tuple[Any, ...]) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from .model import ENGINE_KEYS, TOP_KEYS
+from ..settings import ENGINE_KEYS
+from .model import TOP_KEYS
 from .sections import SectionReader
 from .yamlsafe import SourceMap
 

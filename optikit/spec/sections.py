@@ -9,7 +9,9 @@ from typing import Any, Mapping
 from .. import expr
 from ..errors import ExpressionError, did_you_mean
 from .fields import FieldReader, describe_value
-from .model import ENGINE_KEYS, OptimizerSpec, Parameter, dotted
+from ..errors import dotted
+from ..settings import ENGINE_KEYS, Setting, run_settings
+from .model import OptimizerSpec, Parameter
 
 __all__ = ["SectionReader"]
 
@@ -75,27 +77,28 @@ class SectionReader(FieldReader):
         if "name" not in section:
             raise self.err("missing 'name' (e.g. gd, sgd, adam; see 'optikit plugins')", path, key=True)
         name = self.text(section["name"], path + ("name",)).strip()
-        kw: dict[str, Any] = {}
-        for key in ("epochs", "steps", "batch_size"):
-            if section.get(key) is not None:
-                kw[key] = self.integer(section[key], path + (key,), 1)
+        kw = {s.name: self.setting(s, section[s.name], path + (s.name,)) for s in run_settings()
+              if section.get(s.name) is not None}
         if "steps" in kw and "epochs" not in section:
-            kw["epochs"] = None
-        if section.get("seed") is not None:
-            kw["seed"] = self.integer(section["seed"], path + ("seed",), 0)
-        if "shuffle" in section:
-            if not isinstance(section["shuffle"], bool):
-                raise self.err(f"expected true or false, got {describe_value(section['shuffle'])}", path + ("shuffle",))
-            kw["shuffle"] = section["shuffle"]
-        for key in ("tol", "gtol", "max_time"):
-            if section.get(key) is not None:
-                kw[key] = self.number(section[key], path + (key,))
-                if kw[key] <= 0:
-                    raise self.err(f"must be positive, got {section[key]}", path + (key,))
-        if "schedule" in section:
-            kw["schedule"] = self.schedule(section["schedule"], path + ("schedule",))
+            kw["epochs"] = None  # a run given in steps is not also cut short by the default epochs
         hyper = {k: self.hyperparameter(v, path + (k,)) for k, v in section.items() if k not in ENGINE_KEYS}
         return OptimizerSpec(name=name, hyperparameters=MappingProxyType(hyper), **kw)
+
+    def setting(self, setting: Setting, value: Any, path: tuple) -> Any:
+        """A run setting's value, checked by its kind (:data:`optikit.settings.KINDS`)."""
+        kind = setting.kind
+        if kind in ("count", "seed"):
+            return self.integer(value, path, 1 if kind == "count" else 0)
+        if kind == "flag":
+            if not isinstance(value, bool):
+                raise self.err(f"expected true or false, got {describe_value(value)}", path)
+            return value
+        if kind == "positive":
+            number = self.number(value, path)
+            if number <= 0:
+                raise self.err(f"must be positive, got {value}", path)
+            return number
+        return self.schedule(value, path)
 
     def schedule(self, value: Any, path: tuple) -> Mapping[str, Any]:
         if isinstance(value, str):

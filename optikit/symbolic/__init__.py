@@ -1,5 +1,5 @@
 """The symbolic problem: per-sample loss and its exact derivatives, pure SymPy."""
 
-from .problem import Problem, compile_spec, resolve_loss
+from .problem import PARTS, SymbolicProblem, resolve_loss, symbolic_problem
 
-__all__ = ["Problem", "compile_spec", "resolve_loss"]
+__all__ = ["SymbolicProblem", "symbolic_problem", "resolve_loss", "PARTS"]

@@ -1,64 +1,61 @@
-"""Spec to :class:`Problem`: the per-sample loss, its exact derivatives, and NumPy callables.
+"""Spec to :class:`SymbolicProblem`: the per-sample loss and its exact derivatives, pure SymPy.
 
-SymPy differentiates the per-sample loss once; common subexpressions are shared (``cse``) and
-every callable takes its arguments in one fixed order: the parameters as the spec declares
-them, then the data columns the expressions use. The batch loss (and gradient, Hessian) is the
-sum over the batch's rows in data order divided by their number, so a full-batch run repeats a
-hand-written loop's arithmetic (for batches of up to :data:`SEQUENTIAL_SUM_ROWS` rows; larger
-ones are summed pairwise, which is faster and more accurate).
+SymPy differentiates the per-sample loss once; the Hessian, the residual and its Jacobian are
+derived on first use. Every expression takes its arguments in one fixed order: the parameters
+as the spec declares them, then the data columns it uses. Nothing here holds or evaluates data:
+a backend (:mod:`optikit.backends`) compiles these expressions into an evaluator over a source.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-import numpy as np
 import sympy
 
-from . import bounded
 from .. import expr
-from ..expr.special import stabilize
 from ..errors import ExpressionError, SpecError, did_you_mean
+from ..expr.special import stabilize
 from ..spec import MODEL, Spec
+from . import bounded
 
-__all__ = ["Problem", "compile_spec", "resolve_loss"]
+__all__ = ["SymbolicProblem", "symbolic_problem", "resolve_loss", "PARTS"]
 
-Rows = np.ndarray | None
-#: Batches up to this many rows are summed strictly in row order; larger ones pairwise.
-SEQUENTIAL_SUM_ROWS = 4096
+#: The expression groups a backend can evaluate: name -> what it is, per row.
+PARTS = {
+    "loss": "the per-sample loss",
+    "grad": "the gradient the optimizer trains with (SymPy's, or the spec's hand-written one)",
+    "derived": "SymPy's gradient of the loss",
+    "hessian": "the second derivatives of the training gradient, row-major",
+    "residual": "r, where the per-sample loss is r**2 (least squares)",
+    "jacobian": "the derivatives of the residual by each parameter",
+    "model": "the model's prediction",
+}
 
 
-def resolve_loss(spec: Spec, losses: Mapping[str, Any] | None) -> sympy.Expr:
-    """The per-sample loss of ``spec`` as a SymPy expression, looking up a named loss in ``losses``
-    (name -> registry entry whose ``obj`` is expression text in ``model`` and ``target``)."""
+def resolve_loss(spec: Spec, losses: Mapping[str, str]) -> sympy.Expr:
+    """The per-sample loss of ``spec`` as a SymPy expression; a named loss is looked up in
+    ``losses`` (name -> expression text in ``model`` and ``target``, as the registry holds them)."""
     if spec.loss_expr is not None:
         return spec.loss_expr
-    from .losses import BUILTIN_LOSSES
-
-    table = {name: text for name, (text, _) in BUILTIN_LOSSES.items()}
-    if losses is not None:
-        table = {name: entry.obj for name, entry in losses.items()}
-    if spec.loss not in table:
-        raise spec.error(f"unknown loss {spec.loss!r}; named losses: {', '.join(sorted(table))}", "loss",
-                         hint=did_you_mean(spec.loss, table) or "or write a per-sample expression in 'model'")
+    if spec.loss not in losses:
+        raise spec.error(f"unknown loss {spec.loss!r}; named losses: {', '.join(sorted(losses))}", "loss",
+                         hint=did_you_mean(spec.loss, losses) or "or write a per-sample expression in 'model'")
     model, target = sympy.Symbol(MODEL, real=True), sympy.Symbol("target", real=True)
     try:
-        template = expr.parse(table[spec.loss], {MODEL: model, "target": target})
+        template = expr.parse(losses[spec.loss], {MODEL: model, "target": target})
     except ExpressionError as exc:
         raise spec.error(f"named loss {spec.loss!r} has an invalid expression: {exc.message}", "loss") from None
     return template.subs({model: spec.model_expr, target: spec.symbols[spec.target]})
 
 
-def compile_spec(spec: Spec, losses: Mapping[str, Any] | None = None, *,
-                 use_hand_gradient: bool = False) -> Problem:
-    """Differentiate ``spec``'s loss and build its :class:`Problem`.
+def symbolic_problem(spec: Spec, losses: Mapping[str, str], *, use_hand_gradient: bool = False) -> SymbolicProblem:
+    """Differentiate ``spec``'s loss (bounded in time and memory) into its :class:`SymbolicProblem`.
 
-    With ``use_hand_gradient`` and a spec that has a top-level ``gradient``, the problem's
-    ``grad_exprs`` (what the engine trains with) are the hand-written expressions; the derived
-    ones stay in ``derived_grad_exprs``. The gradient is compiled now; the Hessian, residual
-    Jacobian and predictor on first use.
+    With ``use_hand_gradient`` and a spec that has a top-level ``gradient``, ``grad_exprs`` (what
+    the optimizer trains with) are the hand-written expressions; SymPy's stay in
+    ``derived_grad_exprs``.
     """
     loss = stabilize(resolve_loss(spec, losses))
     params = [spec.symbols[p.name] for p in spec.parameters]
@@ -66,30 +63,34 @@ def compile_spec(spec: Spec, losses: Mapping[str, Any] | None = None, *,
     derived = grads = tuple(derived)
     if use_hand_gradient and spec.gradient:
         grads = tuple(spec.gradient[p.name] for p in spec.parameters)
-    problem = Problem(spec=spec, loss_expr=loss, grad_exprs=grads, derived_grad_exprs=derived)
-    problem._cache["cse"] = cse
+    problem = SymbolicProblem(spec=spec, loss_expr=loss, grad_exprs=grads, derived_grad_exprs=derived, cse=cse)
     for name, tree in [("loss", loss), *[(f"gradient of {p}", g) for p, g in zip(params, grads)]]:
-        problem._check(tree, name)
-    problem._loss_grad  # compile eagerly: a spec that cannot be evaluated fails before the run
+        problem.check(tree, name)
     return problem
 
 
-def _rows(columns: Mapping[str, np.ndarray], names: tuple[str, ...], rows: Rows) -> list[np.ndarray]:
-    return [columns[c] if rows is None else columns[c][rows] for c in names]
+@dataclass(frozen=True, eq=False)
+class SymbolicProblem:
+    """A spec's loss and its derivatives as SymPy expressions, with the parameter layout.
 
-
-@dataclass(eq=False)
-class Problem:
-    """A compiled spec: loss, gradient and (on demand) Hessian of the batch-mean loss."""
+    ``part(name)`` gives each group of expressions a backend evaluates (see :data:`PARTS`);
+    ``extra`` adds groups of one's own (a gradient check adds the hand-written gradient).
+    """
 
     spec: Spec
     loss_expr: sympy.Expr
     grad_exprs: tuple[sympy.Expr, ...]
     #: SymPy's derivative of the loss; differs from ``grad_exprs`` only when training with a hand gradient
-    derived_grad_exprs: tuple[sympy.Expr, ...] | None = None
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    derived_grad_exprs: tuple[sympy.Expr, ...]
+    #: what ``sympy.lambdify`` is to use as ``cse`` for ``[loss, *grad]`` (precomputed for large trees)
+    cse: Any = True
+    extra: Mapping[str, tuple[sympy.Expr, ...]] = field(default_factory=dict)
 
-    # ---- structure -----------------------------------------------------------------------
+    # ---- layout ----------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
     @property
     def parameter_names(self) -> tuple[str, ...]:
         return self.spec.parameter_names
@@ -98,91 +99,66 @@ class Problem:
     def params(self) -> list[sympy.Symbol]:
         return [self.spec.symbols[n] for n in self.parameter_names]
 
+    @property
+    def initial(self) -> tuple[float, ...]:
+        return tuple(p.init for p in self.spec.parameters)
+
+    @property
+    def lower(self) -> tuple[float, ...]:
+        """Lower bounds, ``-inf`` where there is none."""
+        return tuple(float("-inf") if p.min is None else p.min for p in self.spec.parameters)
+
+    @property
+    def upper(self) -> tuple[float, ...]:
+        return tuple(float("inf") if p.max is None else p.max for p in self.spec.parameters)
+
     @cached_property
     def columns(self) -> tuple[str, ...]:
         """The data columns the loss uses, in the spec's column order."""
-        used = {s.name for s in self.loss_expr.free_symbols}
-        return tuple(c for c in self.spec.data if c in used)
+        return self.columns_of(self.loss_expr)
 
-    @property
-    def n_rows(self) -> int:
-        """Rows of data; an objective without data counts as one row."""
-        return self.spec.n_rows or 1
+    def columns_of(self, *exprs: sympy.Expr) -> tuple[str, ...]:
+        """The data columns that ``exprs`` use, in the spec's column order."""
+        used = {s.name for e in exprs for s in e.free_symbols}
+        return tuple(c for c in self.spec.columns if c in used)
 
-    @property
-    def data(self) -> Mapping[str, np.ndarray]:
-        return self.spec.data
+    def symbol(self, name: str) -> sympy.Symbol:
+        return self.spec.symbols[name]
 
-    def _args(self) -> list[sympy.Symbol]:
-        return self.params + [self.spec.symbols[c] for c in self.columns]
+    # ---- expression groups ---------------------------------------------------------------
+    def part(self, name: str) -> tuple[sympy.Expr, ...]:
+        """The expressions of group ``name`` (one of :data:`PARTS`, or of ``extra``)."""
+        if name in self.extra:
+            return self.extra[name]
+        if name == "loss":
+            return (self.loss_expr,)
+        if name == "grad":
+            return self.grad_exprs
+        if name == "derived":
+            return self.derived_grad_exprs
+        if name == "hessian":
+            return tuple(h for row in self.hessian_exprs for h in row)
+        if name == "residual":
+            return (self.residual_expr,)
+        if name == "jacobian":
+            return self.jacobian_exprs
+        if name == "model":
+            return (self.model_expr,)
+        raise KeyError(f"no expression group {name!r}; groups: {', '.join([*PARTS, *self.extra])}")
 
-    def _check(self, tree: sympy.Expr, what: str) -> None:
+    def with_parts(self, **groups: tuple[sympy.Expr, ...]) -> SymbolicProblem:
+        """A copy with more expression groups, e.g. ``with_parts(hand=(...))``."""
+        return replace(self, extra={**self.extra, **{k: tuple(v) for k, v in groups.items()}})
+
+    def check(self, tree: sympy.Expr, what: str) -> None:
+        """Refuse a tree that cannot be evaluated numerically, blaming the model (or objective)."""
         try:
             expr.check_tree(tree)
         except ExpressionError as exc:
             where = "model" if self.spec.model is not None else "objective"
             raise self.spec.error(f"the {what} cannot be evaluated numerically: {exc.message}", where) from None
 
-    def _lambdify(self, exprs: list[sympy.Expr]) -> Callable[..., list[Any]]:
-        return sympy.lambdify(self._args(), exprs, modules="numpy", cse=self._cache.get("cse", True),
-                              docstring_limit=0)
-
-    @staticmethod
-    def _mean(values: Any, n: int) -> float:
-        """Mean over the rows: summed in row order, then divided (the seed program's arithmetic)."""
-        arr = np.asarray(values, dtype=float)
-        if arr.ndim == 0:  # a derivative that does not depend on the row: its mean is itself
-            return float(arr)
-        arr = np.broadcast_to(arr, (n,))
-        if n <= SEQUENTIAL_SUM_ROWS:
-            # cumsum adds strictly in row order (sum() pairs rows up from 8 on): a hand-written
-            # loop over the rows is reproduced digit for digit
-            return np.cumsum(arr)[-1] / n
-        return arr.sum() / n  # pairwise: ten times faster than cumsum here, and more accurate
-
-    def _n(self, rows: Rows) -> int:
-        return self.n_rows if rows is None else len(rows)
-
-    def _call(self, fn: Callable[..., Any], p: np.ndarray, rows: Rows) -> Any:
-        return fn(*p, *_rows(self.data, self.columns, rows))
-
-    # ---- values --------------------------------------------------------------------------
-    @cached_property
-    def _loss_grad(self) -> Callable[..., list[Any]]:
-        return self._lambdify([self.loss_expr, *self.grad_exprs])
-
-    @cached_property
-    def _loss_only(self) -> Callable[..., Any]:
-        return self._lambdify([self.loss_expr])
-
-    def per_sample(self, params: np.ndarray, rows: Rows = None) -> tuple[np.ndarray, np.ndarray]:
-        """Per-row loss ``(n,)`` and gradient ``(p, n)`` at ``params``."""
-        n = self._n(rows)
-        values = self._call(self._loss_grad, params, rows)
-        out = [np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in values]
-        return out[0], np.stack(out[1:]) if len(out) > 1 else np.empty((0, n))
-
-    def loss_and_grad(self, params: np.ndarray, rows: Rows = None) -> tuple[float, np.ndarray]:
-        """Batch-mean loss and gradient at ``params`` over ``rows`` (all rows when ``None``)."""
-        n = self._n(rows)
-        values = self._call(self._loss_grad, params, rows)
-        means = [self._mean(v, n) for v in values]
-        return float(means[0]), np.array(means[1:], dtype=float)
-
-    def loss(self, params: np.ndarray, rows: Rows = None) -> float:
-        """Batch-mean loss at ``params``."""
-        return float(self._mean(self._call(self._loss_only, params, rows)[0], self._n(rows)))
-
-    @cached_property
-    def _grad_only(self) -> Callable[..., list[Any]]:
-        return self._lambdify(list(self.grad_exprs))
-
-    def grad(self, params: np.ndarray, rows: Rows = None) -> np.ndarray:
-        """Batch-mean gradient at ``params`` (the loss is not computed)."""
-        n = self._n(rows)
-        return np.array([self._mean(v, n) for v in self._call(self._grad_only, params, rows)], dtype=float)
-
-    # ---- second order, on demand ----------------------------------------------------------
+    # ---- derived on demand ---------------------------------------------------------------
     @cached_property
     def hessian_exprs(self) -> tuple[tuple[sympy.Expr, ...], ...]:
         params = self.params
@@ -193,90 +169,40 @@ class Problem:
             rows.append(tuple(sympy.diff(g, q).replace(sympy.DiracDelta, lambda *a: sympy.S.Zero) for q in params))
         for i, row in enumerate(rows):
             for j, h in enumerate(row):
-                self._check(h, f"second derivative by {params[i]} and {params[j]}")
+                self.check(h, f"second derivative by {params[i]} and {params[j]}")
         return tuple(rows)
 
     @cached_property
-    def _hessian(self) -> Callable[..., list[Any]]:
-        return self._lambdify([h for row in self.hessian_exprs for h in row])
-
-    def hessian(self, params: np.ndarray, rows: Rows = None) -> np.ndarray:
-        """Batch-mean Hessian ``(p, p)`` at ``params``."""
-        n, k = self._n(rows), len(params)
-        values = self._call(self._hessian, params, rows)
-        return np.array([self._mean(v, n) for v in values], dtype=float).reshape(k, k)
-
-    @cached_property
-    def residual_expr(self) -> sympy.Expr | None:
-        """``r`` when the per-sample loss is ``c * r**2`` with ``c > 0`` constant (least squares), else None."""
+    def residual_expr(self) -> sympy.Expr:
+        """``r`` when the per-sample loss is ``c * r**2`` with ``c > 0`` constant (least squares)."""
         coeff, rest = self.loss_expr.as_coeff_Mul()
         if coeff.is_positive and isinstance(rest, sympy.Pow) and rest.exp == 2:
             return sympy.sqrt(coeff) * rest.base
-        return None
+        raise self.spec.error("this optimizer needs a least-squares loss (per-sample r**2, such as mse)",
+                              "loss" if self.spec.model is not None else "objective")
+
+    @property
+    def is_least_squares(self) -> bool:
+        try:
+            self.residual_expr
+        except SpecError:
+            return False
+        return True
 
     @cached_property
-    def _residuals(self) -> Callable[..., list[Any]]:
-        r = self.residual_expr
-        if r is None:
-            raise self.spec.error("this optimizer needs a least-squares loss (per-sample r**2, such as mse)",
-                                  "loss" if self.spec.model is not None else "objective")
-        jac = [sympy.diff(r, p) for p in self.params]
-        for i, j in enumerate(jac):
-            self._check(j, f"derivative of the residual by {self.params[i]}")
-        return self._lambdify([r, *jac])
+    def jacobian_exprs(self) -> tuple[sympy.Expr, ...]:
+        jac = tuple(sympy.diff(self.residual_expr, p) for p in self.params)
+        for p, j in zip(self.params, jac):
+            self.check(j, f"derivative of the residual by {p}")
+        return jac
 
-    def residuals(self, params: np.ndarray, rows: Rows = None) -> np.ndarray:
-        """Per-row residuals ``r`` with ``loss == mean(r**2)``."""
-        n = self._n(rows)
-        return np.broadcast_to(np.asarray(self._call(self._residuals, params, rows)[0], float), (n,)).copy()
-
-    def jacobian(self, params: np.ndarray, rows: Rows = None) -> np.ndarray:
-        """``(n, p)`` derivatives of the residuals by the parameters."""
-        n = self._n(rows)
-        values = self._call(self._residuals, params, rows)[1:]
-        return np.stack([np.broadcast_to(np.asarray(v, float), (n,)) for v in values], axis=1)
-
-    def oracle(self, rows: Rows = None) -> BatchOracle:
-        """The :class:`~optikit.optimizers.base.Oracle` of one batch."""
-        return BatchOracle(self, rows)
-
-    # ---- prediction ----------------------------------------------------------------------
-    @cached_property
-    def _predictor(self) -> tuple[tuple[str, ...], Callable[..., Any]]:
-        model = self.spec.model_expr
-        if model is None:
+    @property
+    def model_expr(self) -> sympy.Expr:
+        if self.spec.model_expr is None:
             raise SpecError("an objective spec has no model to predict with")
-        inputs = tuple(c for c in self.spec.data if self.spec.symbols[c] in model.free_symbols)
-        fn = sympy.lambdify(self.params + [self.spec.symbols[c] for c in inputs], model, modules="numpy",
-                            docstring_limit=0)
-        return inputs, fn
+        return self.spec.model_expr
 
-    def predict(self, params: np.ndarray, inputs: Mapping[str, Any]) -> np.ndarray:
-        """The model's prediction at ``params`` for input columns ``inputs`` (name -> value(s))."""
-        names, fn = self._predictor
-        cols = [np.asarray(inputs[c], dtype=float) for c in names]
-        shape = np.broadcast_shapes(*(c.shape for c in cols)) if cols else ()
-        return np.broadcast_to(np.asarray(fn(*params, *cols), dtype=float), shape)
-
-
-@dataclass(frozen=True)
-class BatchOracle:
-    """Loss derivatives restricted to one batch of rows, as optimizers that ``require`` them see it."""
-
-    problem: Problem
-    rows: Rows = None
-
-    def loss(self, params: np.ndarray) -> float:
-        return self.problem.loss(params, self.rows)
-
-    def grad(self, params: np.ndarray) -> np.ndarray:
-        return self.problem.grad(params, self.rows)
-
-    def hessian(self, params: np.ndarray) -> np.ndarray:
-        return self.problem.hessian(params, self.rows)
-
-    def residuals(self, params: np.ndarray) -> np.ndarray:
-        return self.problem.residuals(params, self.rows)
-
-    def jacobian(self, params: np.ndarray) -> np.ndarray:
-        return self.problem.jacobian(params, self.rows)
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The data columns the model reads (its inputs), in the spec's column order."""
+        return self.columns_of(self.model_expr)

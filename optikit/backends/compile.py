@@ -1,0 +1,68 @@
+"""From a spec to a compiled :class:`Problem`: derive, open the data, compile with a backend."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
+
+from ..data import DataError, DataSource, from_arrays, open_source
+from ..errors import SpecError, did_you_mean
+from ..spec import Spec
+from ..symbolic import symbolic_problem
+from .base import Backend
+from .problem import Problem
+
+__all__ = ["Data", "compile_problem", "open_data", "find_backend"]
+
+#: What ``data=`` accepts: a mapping of column names to 1-D arrays, or a data source.
+Data = Mapping[str, Any] | DataSource
+
+
+@contextmanager
+def _located(spec: Spec) -> Iterator[None]:
+    """Data errors found while a source is opened or read, placed at the spec's field that named
+    the data; errors in ``data=`` name the keyword and stay as they are."""
+    try:
+        yield
+    except DataError as exc:
+        if exc.path and str(exc.path[0]).endswith("="):
+            raise
+        raise spec.error(exc.message, *exc.path, hint=exc.hint) from None
+
+
+def open_data(spec: Spec, data: Data | None = None) -> DataSource | None:
+    """The source of a spec's rows: ``data`` handed over from Python, else what the spec's ``data``
+    section names (its rows are read when first used); ``None`` for an objective without data."""
+    if data is not None:
+        source = from_arrays(data)
+        missing = [c for c in spec.columns if c not in source.columns and (c != spec.target or spec.model)]
+        if missing and spec.data is None:
+            raise DataError(f"no column {missing[0]!r}, which the spec uses (columns given: "
+                            f"{', '.join(source.columns)})", ("data=",), hint=did_you_mean(missing[0], source.columns))
+        return source
+    if spec.data is not None:
+        with _located(spec):
+            return open_source(spec.data)
+    if spec.model is not None:
+        raise spec.error("the spec has no 'data' section and no data was given",
+                         hint="add a 'data' section, or pass the columns: optikit.run(spec, data={...})")
+    return None
+
+
+def find_backend(name: str, backends: Mapping[str, Any]) -> Backend:
+    """An instance of the backend registered as ``name`` (``backends``: the registry's table)."""
+    entry = backends.get(name)
+    if entry is None:
+        raise SpecError(f"unknown backend {name!r}; registered: {', '.join(sorted(backends))}", field="backend",
+                        hint=did_you_mean(name, backends) or "see 'optikit plugins'")
+    return entry.obj()
+
+
+def compile_problem(spec: Spec, losses: Mapping[str, str], backend: Backend, *, data: Data | None = None,
+                    use_hand_gradient: bool = False) -> Problem:
+    """Derive ``spec``'s problem (``losses``: named losses as expression text) and compile it with
+    ``backend`` against its data."""
+    symbolic = symbolic_problem(spec, losses, use_hand_gradient=use_hand_gradient)
+    source = open_data(spec, data)
+    with _located(spec):
+        return Problem(symbolic, backend.compile(symbolic, source), source, backend)

@@ -1,0 +1,131 @@
+"""A compiled problem: the symbolic problem and its evaluator side by side, with batch means.
+
+This is what the engine trains and what reports, plugins and gradient checks read: names and
+bounds from the :class:`~optikit.symbolic.SymbolicProblem`, numbers from the
+:class:`~optikit.backends.Evaluator` (sums, divided here once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import sympy
+
+from ..data import DataSource
+from ..spec import Spec
+from ..symbolic import SymbolicProblem
+from .base import Backend, BatchOracle, Evaluator, Rows
+from .numpy import NumpyBackend
+
+__all__ = ["Problem"]
+
+
+@dataclass(eq=False)
+class Problem:
+    """A spec compiled by a backend against its data: loss, gradient, Hessian as batch means."""
+
+    symbolic: SymbolicProblem
+    evaluator: Evaluator
+    source: DataSource | None = None
+    backend: Backend | None = None
+
+    def with_parts(self, **groups: tuple[sympy.Expr, ...]) -> Problem:
+        """The same problem over the same data with more expression groups to evaluate."""
+        symbolic = self.symbolic.with_parts(**groups)
+        backend = self.backend if self.backend is not None else NumpyBackend()
+        return Problem(symbolic, backend.compile(symbolic, self.source), self.source, backend)
+
+    # ---- structure -----------------------------------------------------------------------
+    @property
+    def spec(self) -> Spec:
+        return self.symbolic.spec
+
+    @property
+    def name(self) -> str:
+        return self.symbolic.name
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return self.symbolic.parameter_names
+
+    @property
+    def params(self) -> list[sympy.Symbol]:
+        return self.symbolic.params
+
+    @property
+    def initial(self) -> np.ndarray:
+        """Initial parameter vector, in declaration order."""
+        return np.array(self.symbolic.initial, dtype=float)
+
+    @property
+    def loss_expr(self) -> sympy.Expr:
+        return self.symbolic.loss_expr
+
+    @property
+    def grad_exprs(self) -> tuple[sympy.Expr, ...]:
+        return self.symbolic.grad_exprs
+
+    @property
+    def derived_grad_exprs(self) -> tuple[sympy.Expr, ...]:
+        return self.symbolic.derived_grad_exprs
+
+    @property
+    def hessian_exprs(self) -> tuple[tuple[sympy.Expr, ...], ...]:
+        return self.symbolic.hessian_exprs
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.symbolic.columns
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of data; an objective without data counts as one row."""
+        return self.evaluator.n_rows
+
+    @property
+    def data(self) -> DataSource | None:
+        return self.source
+
+    # ---- batch means ---------------------------------------------------------------------
+    def loss_and_grad(self, params: np.ndarray, rows: Rows = None) -> tuple[float, np.ndarray]:
+        """Batch-mean loss and gradient at ``params`` over ``rows`` (all rows when ``None``)."""
+        s = self.evaluator.sums(params, rows)
+        return s.loss / s.n, s.grad / s.n
+
+    def loss(self, params: np.ndarray, rows: Rows = None) -> float:
+        """Batch-mean loss at ``params``."""
+        s = self.evaluator.sums(params, rows, grad=False)
+        return s.loss / s.n
+
+    def grad(self, params: np.ndarray, rows: Rows = None) -> np.ndarray:
+        """Batch-mean gradient at ``params`` (the loss is not computed)."""
+        s = self.evaluator.sums(params, rows, loss=False)
+        return s.grad / s.n
+
+    def hessian(self, params: np.ndarray, rows: Rows = None) -> np.ndarray:
+        """Batch-mean Hessian ``(p, p)`` at ``params``."""
+        s = self.evaluator.sums(params, rows, loss=False, grad=False, hessian=True)
+        return s.hessian / s.n
+
+    def per_sample(self, params: np.ndarray, rows: Rows = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row loss ``(n,)`` and gradient ``(p, n)`` at ``params``."""
+        loss, grad = self.evaluator.per_row(params, ("loss", "grad"), rows)
+        return loss[0], grad
+
+    def residuals(self, params: np.ndarray, rows: Rows = None) -> np.ndarray:
+        """Per-row residuals ``r`` with ``loss == mean(r**2)``."""
+        return self.oracle(rows).residuals(params)
+
+    def jacobian(self, params: np.ndarray, rows: Rows = None) -> np.ndarray:
+        """``(n, p)`` derivatives of the residuals by the parameters."""
+        return self.oracle(rows).jacobian(params)
+
+    def oracle(self, rows: Rows = None) -> BatchOracle:
+        """The :class:`~optikit.Oracle` of one batch."""
+        return BatchOracle(self.evaluator, rows)
+
+    def predict(self, params: np.ndarray, inputs: Mapping[str, Any]) -> np.ndarray:
+        """The model's prediction at ``params`` for input columns ``inputs`` (name -> value(s))."""
+        return self.evaluator.predict(params, inputs)

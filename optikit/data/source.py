@@ -1,0 +1,143 @@
+"""The :class:`DataSource` protocol, and :class:`ArraySource`: columns held in memory, read-only.
+
+A source is what a backend evaluates over: named float columns of one length, offered whole
+(``take``) or in chunks (``chunks``), with a ``fingerprint`` that names its content (a checkpoint
+refuses to resume on other data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Iterator, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+from .. import expr
+from ..errors import ExpressionError
+from .ref import DataError
+
+__all__ = ["DataSource", "ArraySource", "check_columns"]
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """Rows of named float columns, however they are stored."""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The column names, in order."""
+        ...
+
+    @property
+    def n_rows(self) -> int:
+        """How many rows there are."""
+        ...
+
+    def chunks(self, rows: int) -> Iterator[Mapping[str, np.ndarray]]:
+        """The data in order, ``rows`` rows at a time (the last chunk holds what is left)."""
+        ...
+
+    def take(self, indices: np.ndarray | None = None) -> Mapping[str, np.ndarray]:
+        """The rows at ``indices`` (every row, in order, when ``None``) as read-only arrays."""
+        ...
+
+    def fingerprint(self) -> str:
+        """A SHA-256 of the names and values: equal for equal data, whatever its storage."""
+        ...
+
+
+def check_columns(columns: Mapping[str, np.ndarray], path: tuple[Any, ...] = ("data",)) -> None:
+    """Every column non-empty and of one length; errors name the column under ``path``."""
+    if not columns:
+        raise DataError("no data columns", path)
+    lengths = {name: len(col) for name, col in columns.items()}
+    first_name, first_len = next(iter(lengths.items()))
+    for name, n in lengths.items():
+        if n == 0:
+            raise DataError("column is empty", (*path, name))
+        if n != first_len:
+            raise DataError(f"column has {n} values but {first_name!r} has {first_len}; columns must be of one length",
+                            (*path, name))
+
+
+class ArraySource:
+    """Columns in memory: 1-D float64 arrays of one length, finite, copied and made read-only.
+
+    ``path`` is where errors point (``("data",)`` for a spec's inline data; a keyword such as
+    ``("data=",)`` for arrays handed to :func:`optikit.run`).
+    """
+
+    def __init__(self, columns: Mapping[str, Any], path: tuple[Any, ...] = ("data",)) -> None:
+        if not isinstance(columns, Mapping):
+            raise DataError(f"expected a mapping of column names to arrays, got {type(columns).__name__}", path)
+        arrays: dict[str, np.ndarray] = {}
+        for name, values in columns.items():
+            where = (*path, name)
+            if not isinstance(name, str):
+                raise DataError(f"column names must be strings, got {name!r}", path)
+            try:
+                expr.check_name(name, what="data column")
+            except ExpressionError as exc:
+                raise DataError(exc.message, where, hint=exc.hint) from None
+            arrays[name] = _column(values, where)
+        check_columns(arrays, path)
+        self._arrays = arrays
+        self._digest: str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self._arrays)
+
+    @property
+    def n_rows(self) -> int:
+        return len(next(iter(self._arrays.values())))
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._arrays[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._arrays
+
+    def chunks(self, rows: int) -> Iterator[Mapping[str, np.ndarray]]:
+        if rows < 1:
+            raise ValueError(f"rows must be at least 1, got {rows}")
+        for start in range(0, self.n_rows, rows):
+            yield {name: col[start:start + rows] for name, col in self._arrays.items()}
+
+    def take(self, indices: np.ndarray | None = None) -> Mapping[str, np.ndarray]:
+        if indices is None:
+            return dict(self._arrays)
+        return {name: _frozen(col[indices]) for name, col in self._arrays.items()}
+
+    def fingerprint(self) -> str:
+        if self._digest is None:
+            h = hashlib.sha256()
+            for name, col in self._arrays.items():
+                h.update(name.encode() + b"\0" + np.ascontiguousarray(col).tobytes())
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def __repr__(self) -> str:
+        return f"ArraySource({', '.join(self.columns)}; {self.n_rows} rows)"
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def _column(values: Any, where: tuple[Any, ...]) -> np.ndarray:
+    """``values`` as a fresh read-only 1-D float64 array; errors say what is wrong and where."""
+    if isinstance(values, (str, bytes, Mapping)):
+        raise DataError(f"expected a sequence of numbers, got {type(values).__name__}", where)
+    try:
+        arr = np.array(values, dtype=float, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"expected numbers ({exc})", where) from None
+    if arr.ndim != 1:
+        raise DataError(f"expected a 1-D column, got an array of shape {arr.shape}", where)
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise DataError(f"row {int(bad[0])} holds {arr[bad[0]]!r}, not a finite number "
+                        f"({bad.size} such value{'s' if bad.size > 1 else ''})", where)
+    return _frozen(arr)
