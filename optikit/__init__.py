@@ -24,8 +24,9 @@ from .errors import (
 from .hookspecs import hookimpl
 from .optimizers.base import EmptyState, Optimizer, Oracle
 from .spec import Spec, load_spec, loads_spec
+from .version import __version__ as __version__
 
-__version__ = "0.1.0"
+
 
 __all__ = [
     "load_spec",

@@ -24,7 +24,7 @@ from .optimizers.base import hyperparameters
 from .plugins.manager import plugin_manager
 from .spec import ENGINE_KEYS, Spec
 
-__all__ = ["Entry", "compare", "prepare_all", "format_table", "to_dict", "exit_code"]
+__all__ = ["Entry", "compare", "prepare_all", "exit_code"]
 
 
 @dataclass
@@ -131,78 +131,3 @@ def compare(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
 def exit_code(entries: Sequence[Entry]) -> int:
     """0 if every run finished, 1 if any diverged or failed."""
     return 1 if any(e.error is not None for e in entries) else 0
-
-
-def _num(v: float | None) -> str:
-    return "-" if v is None else f"{v:.6g}"
-
-
-def format_table(entries: Sequence[Entry]) -> str:
-    """Aligned rows: optimizer, final loss, steps, epochs, time, stop reason."""
-    head = ("optimizer", "final loss", "steps", "epochs", "time (s)", "stop reason")
-    rows = [head]
-    for e in entries:
-        r = e.result
-        ok = r is not None and e.error is None
-        rows.append((e.optimizer, _num(r.loss) if ok else "-", str(r.steps) if r else "-",
-                     str(r.epochs) if r else "-", f"{r.elapsed:.3g}" if r else "-", e.status))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = []
-    for row in rows:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1])] + [row[-1]]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def to_dict(entries: Sequence[Entry]) -> dict[str, Any]:
-    """JSON-ready comparison: one object per optimizer with its result (or error)."""
-    runs = []
-    for e in entries:
-        item: dict[str, Any] = {"optimizer": e.optimizer, "hyperparameters": dict(e.hyperparameters),
-                                "status": e.status}
-        if e.result is not None:
-            item.update({k: v for k, v in e.result.to_dict().items() if k not in ("optimizer", "name")})
-        if e.error is not None:
-            item["loss"] = None
-            item["error"] = {"type": type(e.error).__name__, "message": str(e.error)}
-        runs.append(item)
-    name = next((e.result.name for e in entries if e.result is not None), None)
-    return {"name": name, "runs": runs}
-
-
-def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]], shared: dict[str, Any], *,
-                    plugins: Iterable[str] = (), fmt: str = "table", plot: str | None = None) -> int:
-    """``optikit compare``: run, print the table or JSON, save the overlaid plot; return the exit code.
-
-    ``sets`` are ``(key, value)`` pairs where ``opt.key`` targets one optimizer and a bare
-    ``key`` all of them.
-    """
-    import sys
-
-    if plot:
-        from .output.plots import check_plot_path
-
-        check_plot_path(plot)
-    names = [n.strip() for n in optimizers.split(",") if n.strip()]
-    shared = dict(shared)
-    per: dict[str, dict[str, Any]] = {}
-    for key, value in sets:
-        opt, dot, name = key.rpartition(".")
-        if dot:
-            per.setdefault(opt, {})[name] = value
-        else:
-            shared[name] = value
-    entries = compare(spec, names, per_optimizer=per, plugins=plugins, **shared)
-    if fmt == "json":
-        from .output.report import to_json
-
-        print(to_json(to_dict(entries)))
-    else:
-        print(format_table(entries))
-    results = [e.result for e in entries if e.result is not None and len(e.result.history)]
-    if plot and results:
-        from .output.plots import plot_loss
-
-        saved = plot_loss(results, plot, logy=True, title=results[0].name)
-        print(f"plot saved to {saved}", file=sys.stderr)
-    return exit_code(entries)

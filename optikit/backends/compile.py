@@ -25,7 +25,7 @@ def _located(spec: Spec) -> Iterator[None]:
     try:
         yield
     except DataError as exc:
-        if exc.path and str(exc.path[0]).endswith("="):
+        if exc.from_keyword:
             raise
         raise spec.error(exc.message, *exc.path, hint=exc.hint) from None
 
@@ -35,8 +35,8 @@ def open_data(spec: Spec, data: Data | None = None) -> DataSource | None:
     section names (its rows are read when first used); ``None`` for an objective without data."""
     if data is not None:
         source = from_arrays(data)
-        missing = [c for c in spec.columns if c not in source.columns and (c != spec.target or spec.model)]
-        if missing and spec.data is None:
+        missing = [c for c in spec.used_columns if c not in source.columns]
+        if missing:
             raise DataError(f"no column {missing[0]!r}, which the spec uses (columns given: "
                             f"{', '.join(source.columns)})", ("data=",), hint=did_you_mean(missing[0], source.columns))
         return source

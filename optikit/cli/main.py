@@ -12,8 +12,9 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .. import __version__
 from ..errors import DivergenceError, OptikitError, SpecError
+from ..settings import run_settings
+from ..version import __version__
 
 __all__ = ["main", "build_parser"]
 
@@ -62,10 +63,9 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     run.add_argument("--no-plot", action="store_true", help="do not plot (overrides --plot)")
     run.add_argument("--optimizer", help="use this optimizer instead of the spec's")
     run.add_argument("--lr", type=float, help="learning rate")
-    run.add_argument("--epochs", type=int, help="number of epochs")
-    run.add_argument("--steps", type=int, help="number of optimizer steps")
-    run.add_argument("--batch-size", type=int, help="samples per step")
-    run.add_argument("--seed", type=int, help="seed of the sample draws")
+    _setting_args(run, every=False)
+    run.add_argument("--backend", default=None, metavar="NAME",
+                     help="evaluate with this backend (default: numpy; see 'optikit plugins')")
     run.add_argument("--set", dest="sets", action="append", default=[], type=_override, metavar="KEY=VALUE",
                      help="set any optimizer key or hyperparameter, e.g. --set momentum=0.9 (repeatable)")
     _run_safety_args(run)
@@ -100,13 +100,23 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     cmp.add_argument("--optimizers", required=True, metavar="A,B,...", help="comma-separated optimizer names")
     cmp.add_argument("--format", choices=("table", "json"), default="table")
     cmp.add_argument("--plot", default=None, metavar="PATH", help="save the overlaid loss curves (log scale) to PATH")
-    for flag, kind, what in (("--lr", float, "learning rate of every optimizer that has one"),
-                             ("--epochs", int, "epochs of every run"), ("--steps", int, "steps of every run"),
-                             ("--seed", int, "seed of the sample draws of every run")):
-        cmp.add_argument(flag, type=kind, help=what)
+    cmp.add_argument("--lr", type=float, help="learning rate of every optimizer that has one")
+    _setting_args(cmp, every=True)
     cmp.add_argument("--set", dest="sets", action="append", default=[], type=_override, metavar="[OPT.]KEY=VALUE",
                      help="a hyperparameter of one optimizer (adam.lr=0.05) or, without OPT., of all (repeatable)")
     return parser
+
+
+#: How a run setting's kind reads on the command line.
+_FLAG_TYPES = {"count": int, "seed": int, "positive": float}
+
+
+def _setting_args(parser: argparse.ArgumentParser, *, every: bool) -> None:
+    """The run settings that have a flag (``compare``: those shared by every run), from their one declaration."""
+    for s in run_settings():
+        if s.flag is not None and (s.shared or not every):
+            parser.add_argument(s.flag, dest=s.name, type=_FLAG_TYPES[s.kind], metavar="N" if s.kind != "positive" else "X",
+                                help=s.doc + (" (every run)" if every else ""))
 
 
 def _run_safety_args(run: argparse.ArgumentParser) -> None:
@@ -126,8 +136,8 @@ def _plugins(args: argparse.Namespace) -> list[str]:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out = {k: getattr(args, k) for k in ("optimizer", "lr", "epochs", "steps", "batch_size", "seed")
-           if getattr(args, k, None) is not None}
+    keys = ("optimizer", "lr", *(s.name for s in run_settings() if s.flag is not None))
+    out = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     out.update(dict(args.sets))
     return out
 
@@ -146,7 +156,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from ..output.plots import check_can_show, check_plot_path
 
         check_can_show() if args.plot == "-" else check_plot_path(args.plot)
-    prepared = prepare(args.spec, **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient, **_overrides(args))
+    backend = {"backend": args.backend} if args.backend is not None else {}
+    prepared = prepare(args.spec, **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient,
+                       **backend, **_overrides(args))
     every = args.every or _every(prepared)
     reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
     try:
@@ -229,9 +241,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ..compare import compare_command
+    from .compare import compare_command
 
-    shared = {k: getattr(args, k) for k in ("lr", "epochs", "steps", "seed") if getattr(args, k) is not None}
+    keys = ("lr", *(s.name for s in run_settings() if s.flag is not None and s.shared))
+    shared = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
     return compare_command(args.spec, args.optimizers, args.sets, shared, plugins=_plugins(args), fmt=args.format,
                            plot=args.plot)
 

@@ -20,7 +20,14 @@ class DataError(SpecError):
 
     def __init__(self, message: str, path: tuple[Any, ...] = ("data",), *, hint: str | None = None) -> None:
         self.path = tuple(path)
-        super().__init__(message, field=dotted(self.path), hint=hint)
+        keyword = bool(self.path) and str(self.path[0]).endswith("=")  # data handed over from Python
+        field = str(self.path[0]) + "".join(f"[{p!r}]" for p in self.path[1:]) if keyword else dotted(self.path)
+        super().__init__(message, field=field, hint=hint)
+
+    @property
+    def from_keyword(self) -> bool:
+        """Whether the data came from a keyword argument (then no spec line is to blame)."""
+        return bool(self.path) and str(self.path[0]).endswith("=")
 
 
 @dataclass(frozen=True)

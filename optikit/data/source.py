@@ -138,6 +138,6 @@ def _column(values: Any, where: tuple[Any, ...]) -> np.ndarray:
         raise DataError(f"expected a 1-D column, got an array of shape {arr.shape}", where)
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
-        raise DataError(f"row {int(bad[0])} holds {arr[bad[0]]!r}, not a finite number "
-                        f"({bad.size} such value{'s' if bad.size > 1 else ''})", where)
+        more = f" ({bad.size} rows are not finite)" if bad.size > 1 else ""
+        raise DataError(f"row {int(bad[0])} is {float(arr[bad[0]])}, not a finite number{more}", where)
     return _frozen(arr)

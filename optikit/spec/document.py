@@ -54,6 +54,13 @@ class Spec:
         """Initial parameter vector, in declaration order."""
         return np.array([p.init for p in self.parameters], dtype=float)
 
+    @property
+    def used_columns(self) -> tuple[str, ...]:
+        """The data columns the model, loss or objective use (the target among them), in column order."""
+        trees = [t for t in (self.model_expr, self.loss_expr) if t is not None]
+        used = {s.name for t in trees for s in t.free_symbols} | ({self.target} if self.model else set())
+        return tuple(c for c in self.columns if c in used)
+
     def where(self, *path: Any, key: bool = False) -> Location:
         """File location of a field (``spec.where("optimizer", "lr")``)."""
         return self.source.key(path) if key else self.source.value(path)
