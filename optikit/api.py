@@ -15,13 +15,15 @@ import pluggy
 from .backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend, open_data
 from .data import DataSource
 from .engine import EpochRecord, Result, Settings, run_problem
+from .gradcheck import verify_training_gradient
 from .errors import SpecError, did_you_mean
 from .optimizers.base import Optimizer, hyperparameters
 from .plugins import Registry, plugin_manager
 from .settings import ENGINE_KEYS
 from .spec import Spec, load_spec
+from .symbolic import SymbolicProblem, symbolic_problem
 
-__all__ = ["Prepared", "prepare", "run", "compile_spec", "load_data", "make_optimizer", "as_spec", "RUN_OPTIONS"]
+__all__ = ["Prepared", "prepare", "run", "compile_spec", "load_data", "validate", "make_optimizer", "as_spec", "RUN_OPTIONS"]
 
 #: Keywords of :func:`run` that configure the run itself rather than the spec.
 RUN_OPTIONS = ("history", "checkpoint", "checkpoint_every", "resume", "on_nonfinite", "max_skips")
@@ -165,23 +167,45 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
     spec = as_spec(spec_or_path, **overrides)
     pm = pm or plugin_manager(plugins)
     registry = Registry.build(pm)
+    optimizer, settings = _runnable(spec, registry)
+    problem = _compile(spec, registry, data, backend, use_hand_gradient=True)
+    if spec.gradient and not trust_gradient:
+        verify_training_gradient(problem)
+    _can_run(optimizer, problem.symbolic)
+    return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}))
+
+
+def validate(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
+             pm: pluggy.PluginManager | None = None) -> Prepared | Spec:
+    """Check a spec as :func:`prepare` does, without running it or judging a hand-written gradient
+    (that is :func:`optikit.check`'s job). A spec whose rows come at run time is checked as far
+    as it can be without them and returned as it is; any other is returned prepared."""
+    spec = as_spec(spec_or_path)
+    if spec.model is None or spec.data is not None:
+        return prepare(spec, plugins=plugins, pm=pm, trust_gradient=True)
+    registry = Registry.build(pm or plugin_manager(plugins))
+    optimizer, _ = _runnable(spec, registry)
+    _can_run(optimizer, symbolic_problem(spec, registry.loss_texts(), use_hand_gradient=True))
+    return spec
+
+
+def _runnable(spec: Spec, registry: Registry) -> tuple[Optimizer, Settings]:
+    """The spec's optimizer and run settings, or the error that keeps it from running."""
     optimizer = make_optimizer(spec, registry)
     bounded = [p.name for p in spec.parameters if p.min is not None or p.max is not None]
     if bounded and not getattr(optimizer, "supports_bounds", True):
         raise spec.error(f"optimizer {spec.optimizer.name!r} does not support bounds: projecting its steps onto "
                          "them would break the method", "parameters", bounded[0],
                          hint="use a first-order optimizer (gd, adam, ...) or remove min/max", key=True)
-    problem = _compile(spec, registry, data, backend, use_hand_gradient=True)
-    if spec.gradient and not trust_gradient:
-        from .gradcheck.checking import verify_training_gradient
-
-        verify_training_gradient(problem)
-    if "residuals" in getattr(optimizer, "requires", ()):
-        problem.symbolic.jacobian_exprs  # a non-least-squares loss is a spec error before the run, not during it
     settings = Settings.from_spec(spec.optimizer, optimizer, _schedule(spec, registry))
     if not settings.stops():
         raise spec.error("the run has no stopping criterion; set optimizer.epochs or optimizer.steps", "optimizer")
-    return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}))
+    return optimizer, settings
+
+
+def _can_run(optimizer: Optimizer, symbolic: SymbolicProblem) -> None:
+    if "residuals" in getattr(optimizer, "requires", ()):
+        symbolic.jacobian_exprs  # a non-least-squares loss is a spec error before the run, not during it
 
 
 def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),

@@ -195,3 +195,22 @@ def test_a_backend_registered_by_a_plugin_is_used_when_named(tmp_path):
     assert ours.history.to_list() == optikit.run(spec, data=rows).history.to_list()
     with pytest.raises(optikit.SpecError, match="unknown backend 'nope'; registered: numpy"):
         optikit.run(spec, data=rows, backend="nope")
+
+
+def test_validate_accepts_a_spec_whose_data_comes_at_run_time_and_run_says_what_is_missing(tmp_path, capsys):
+    from optikit.cli import main
+
+    path = tmp_path / "bare.yaml"
+    path.write_text(LINE.format(data="", opt="gd", extra=""))
+    assert main(["validate", str(path)]) == 0
+    assert "its data is given at run time" in capsys.readouterr().out
+    assert main(["run", str(path), "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:1:1: the spec has no 'data' section" in err and "Traceback" not in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(LINE.format(data="", opt="newton", extra="").replace("w*x + b", "abs(w*x + b)") + "loss: mae\n")
+    assert main(["validate", str(bad)]) == 0  # newton needs no residuals
+    lm = tmp_path / "lm.yaml"
+    lm.write_text(LINE.format(data="", opt="levenberg-marquardt", extra="").replace("lr: 0.01, ", "") + "loss: mae\n")
+    assert main(["validate", str(lm)]) == 2
+    assert "needs a least-squares loss" in capsys.readouterr().err

@@ -60,6 +60,15 @@ class Problem:
         return np.array(self.symbolic.initial, dtype=float)
 
     @property
+    def lower(self) -> np.ndarray:
+        """Lower bounds of the parameters (``-inf`` where there is none)."""
+        return np.array(self.symbolic.lower, dtype=float)
+
+    @property
+    def upper(self) -> np.ndarray:
+        return np.array(self.symbolic.upper, dtype=float)
+
+    @property
     def loss_expr(self) -> sympy.Expr:
         return self.symbolic.loss_expr
 

@@ -64,8 +64,7 @@ def run_problem(
     control = control if control is not None else RunControl()
     names = problem.parameter_names
     evaluator = problem.evaluator
-    lo = np.array(problem.symbolic.lower, dtype=float)
-    hi = np.array(problem.symbolic.upper, dtype=float)
+    lo, hi = problem.lower, problem.upper
     bounded = bool(np.isfinite(lo).any() or np.isfinite(hi).any())
     p = np.array(problem.initial if params is None else params, dtype=float)
     if not settings.stops():

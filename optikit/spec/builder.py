@@ -125,7 +125,11 @@ class _Builder(SectionReader):
         if "model" not in raw:
             return []
         taken = {p.name for p in params} | {MODEL}
-        found = [n for key in ("model", "loss") if isinstance(raw.get(key), str) for n in expr.names(raw[key])]
+        texts = [raw["model"]] if isinstance(raw["model"], str) else []
+        loss = raw.get("loss")
+        if isinstance(loss, str) and not loss.strip().isidentifier():  # a bare name is a named loss
+            texts.append(loss)
+        found = [n for text in texts for n in expr.names(text)]
         target = raw.get("target", "y")
         names = [n for n in dict.fromkeys([*found, target]) if isinstance(n, str) and n not in taken]
         for name in names:
