@@ -259,3 +259,31 @@ def test_training_refusal_when_the_derived_gradient_also_misses_finite_differenc
     assert not optikit.check(spec, eps=0.5, atol=0.0, rtol=0.0)["b"].comparisons[0].agree
     with pytest.raises(optikit.GradientMismatchError, match="the hand gradient is"):
         optikit.prepare(spec)
+
+
+# ---- what the equivalence label says ---------------------------------------------------------
+def test_equivalence_label_follows_the_text_as_written():
+    # SymPy's derivative keeps 2*(...)*exp(-b*x) unexpanded; parsing the same text distributes the 2
+    text = (SPECS / "exp_decay.yaml").read_text() + (
+        "check:\n  gradient:\n"
+        "    a: 2*(a*exp(-b*x) + c - y)*exp(-b*x)\n"   # prints exactly as the derived gradient
+        "    c: 2*(a*exp(-b*x) + c - y)\n")            # the derived one reads 2*a*exp(-b*x) + 2*c - 2*y
+    report = optikit.check(optikit.loads_spec(text))
+    assert report["a"].derived == report["a"].hand and report["a"].equivalence == equivalence.IDENTICAL
+    assert report["c"].derived != report["c"].hand and report["c"].equivalence == equivalence.SIMPLIFIED
+    shown = str(report)
+    assert "hand:    2*(a*exp(-b*x) + c - y)*exp(-b*x)   [identical]" in shown
+    assert "hand:    2*(a*exp(-b*x) + c - y)   [equal after simplification]" in shown
+
+
+def test_a_constant_factor_is_named():
+    spec = _spec(BLOG + "check:\n  gradient:\n    w: x*(w*x - y)\n")
+    w = optikit.check(spec)["w"]
+    assert w.equivalence == equivalence.DIFFERS and w.factor == "1/2"
+    assert "  hand = 1/2 * derived" in str(optikit.check(spec))
+    with pytest.raises(optikit.GradientMismatchError, match=r"\(hand = 1/2 \* derived\)"):
+        optikit.prepare(_spec(BLOG + "gradient:\n  w: x*(w*x - y)\n"))
+    assert w.to_dict()["factor"] == "1/2"
+    assert optikit.check(WRONG)["w"].factor is None  # 2*w*(w*x - y) is not a multiple of 2*x*(w*x - y)
+    eq = equivalence.compare(2 * X * (W * X - Y), -2 * X * W * X + 2 * X * Y, SAMPLES)
+    assert eq.verdict == equivalence.DIFFERS and eq.factor == -1

@@ -116,6 +116,11 @@ def _compare_rows(c: Comparison, got_rows: np.ndarray | None, ref_rows: np.ndarr
         c.add(float(got_mean), float(ref_mean), atol, rtol, where, "mean")
 
 
+def _shown(number: sympy.Expr) -> str:
+    """A constant as a person reads it: ``1/2`` stays exact, a float loses SymPy's padding."""
+    return sympy.sstr(number) if number.is_Rational else f"{float(number):.6g}"
+
+
 def _samples(spec: Spec, points: list[np.ndarray]) -> list[dict[sympy.Symbol, Any]]:
     cols = {spec.symbols[c]: v for c, v in spec.data.items()}
     return [{**cols, **{spec.symbols[n]: float(v) for n, v in zip(spec.parameter_names, p)}} for p in points]
@@ -156,9 +161,10 @@ def check_problem(problem: Problem, *, points: Sequence[Mapping[str, float]] | N
         for rep, g in zip(reports, derived):
             if rep.name in hand_exprs:
                 rep.hand = hand_text.get(rep.name, sympy.sstr(hand_exprs[rep.name]))
-                eq = compare(g, hand_exprs[rep.name], samples)
+                eq = compare(g, hand_exprs[rep.name], samples, written=rep.hand)
                 rep.equivalence = eq.verdict
                 rep.difference = sympy.sstr(eq.difference) if eq.difference is not None else None
+                rep.factor = _shown(eq.factor) if eq.factor is not None else None
         exprs = [hand_exprs.get(n, sympy.nan) for n in names]
         numeric = Numeric(spec, [e for e in exprs if e is not sympy.nan])
         present = [i for i, e in enumerate(exprs) if e is not sympy.nan]
@@ -254,6 +260,8 @@ def verify_training_gradient(problem: Problem) -> None:
             at = ", ".join(f"{k}={v:.6g}" for k, v in worst["point"].items())
             row = "batch mean" if worst["row"] == "mean" else f"row {worst['row']}"
         diff = f" (hand - derived = {rep.difference})" if rep.difference else ""
+        if rep.factor:
+            diff = f" (hand = {rep.factor} * derived)"
         if rep.verdict == DIFFERS_WITHIN_TOLERANCE:
             message = (f"the hand-written gradient {rep.hand} differs symbolically from the derived {rep.derived}"
                        f"{diff}: a different function, although its values agree within the check's tolerance "

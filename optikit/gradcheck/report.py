@@ -85,6 +85,8 @@ class ParameterReport:
     hand: str | None = None
     equivalence: str | None = None
     difference: str | None = None
+    #: ``"1/2"`` when the hand gradient is that constant times the derived one
+    factor: str | None = None
     comparisons: list[Comparison] = field(default_factory=list)
     verdict: str = OK
 
@@ -115,7 +117,7 @@ class ParameterReport:
         hd = self.hand_vs_derived
         return {"name": self.name, "verdict": self.verdict, "ok": self.ok, "derived": self.derived,
                 "hand": self.hand, "equivalence": self.equivalence, "difference": self.difference,
-                "difference_max_abs": hd.max_abs_error if hd and hd.compared else None,
+                "factor": self.factor, "difference_max_abs": hd.max_abs_error if hd and hd.compared else None,
                 "difference_max_rel": hd.max_rel_error if hd and hd.compared else None,
                 "max_abs_error": self.max_abs_error, "max_rel_error": self.max_rel_error, "worst": self.worst,
                 "comparisons": [c.to_dict() for c in self.comparisons]}
@@ -165,6 +167,8 @@ class CheckReport:
                 lines.append(f"  hand:    {p.hand}   [{p.equivalence}]")
                 if p.difference is not None:
                     lines.append(f"  hand - derived = {p.difference}")
+                if p.factor is not None:
+                    lines.append(f"  hand = {p.factor} * derived")
             if p.verdict == DIFFERS_WITHIN_TOLERANCE and p.hand_vs_derived is not None:
                 hd = p.hand_vs_derived
                 lines.append(f"  a different function, though its values stay within the tolerance: max relative "
