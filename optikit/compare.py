@@ -19,7 +19,7 @@ import pluggy
 
 from .api import Prepared, as_spec, prepare
 from .engine import Result
-from .errors import DivergenceError, RunError, SpecError, did_you_mean
+from .errors import DivergenceError, Location, RunError, SpecError, did_you_mean
 from .optimizers.base import hyperparameters
 from .plugins.manager import plugin_manager
 from .spec import ENGINE_KEYS, Spec
@@ -50,33 +50,52 @@ class Entry:
         return f"failed: {self.error}"
 
 
-def _spec_for(spec: Spec, name: str, own: Mapping[str, Any], shared: Mapping[str, Any], accepts_lr: bool) -> Spec:
+def _spec_for(spec: Spec, name: str, own: Mapping[str, Any], shared: Mapping[str, Any], accepts_lr: bool,
+              origins: Mapping[tuple[str | None, str], str] | None = None) -> Spec:
     opt = spec.optimizer
     hyper = dict(opt.hyperparameters) if name == opt.name else {}
     fields: dict[str, Any] = {}
+    located: dict[tuple[str, ...], str] = {}
     for key, value in {**shared, **own}.items():
         if value is None:
             continue
+        origin = _origin(origins, name if key in own else None, key)
         if key in ("epochs", "steps", "batch_size", "seed") and (
                 isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1)):
-            raise SpecError(f"expected a positive whole number, got {value!r}", field=f"optimizer.{key}")
+            raise SpecError(f"expected a positive whole number, got {value!r}", field=f"optimizer.{key}",
+                            location=Location(origin))
         if key == "lr" and key not in own and not accepts_lr:
             continue  # a shared --lr means nothing to an optimizer without a learning rate
         if key in ENGINE_KEYS and key != "name":
             fields[key] = value
         else:
             hyper[key] = value
+        located[("optimizer", key)] = origin
     if "epochs" in fields and "steps" not in fields:
         fields["steps"] = None  # --epochs replaces the spec's length of run, steps included
     if "steps" in fields and "epochs" not in fields:
         fields["epochs"] = None
-    return replace(spec, optimizer=replace(opt, name=name, hyperparameters=MappingProxyType(hyper), **fields))
+    return replace(spec, optimizer=replace(opt, name=name, hyperparameters=MappingProxyType(hyper), **fields),
+                   source=spec.source.overlaid(located))
+
+
+def _origin(origins: Mapping[tuple[str | None, str], str] | None, optimizer: str | None, key: str) -> str:
+    """Where a per-optimizer (``optimizer`` given) or shared setting came from, for its errors."""
+    given = (origins or {}).get((optimizer, key))
+    if given:
+        return given
+    return f"per_optimizer[{optimizer!r}][{key!r}]" if optimizer else f"keyword {key}="
 
 
 def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
                 per_optimizer: Mapping[str, Mapping[str, Any]] | None = None, plugins: Iterable[str] = (),
-                pm: pluggy.PluginManager | None = None, **shared: Any) -> list[Prepared]:
-    """Validate and compile the spec once per optimizer; raises :class:`SpecError` before any run."""
+                pm: pluggy.PluginManager | None = None,
+                origins: Mapping[tuple[str | None, str], str] | None = None, **shared: Any) -> list[Prepared]:
+    """Validate and compile the spec once per optimizer; raises :class:`SpecError` before any run.
+
+    ``origins`` names where settings came from, for their errors: ``{("adam", "lr"): "--set
+    adam.lr=0.1", (None, "steps"): "--steps 0"}`` (default: the keyword or ``per_optimizer`` entry).
+    """
     spec = as_spec(spec_or_path)
     per_optimizer = dict(per_optimizer or {})
     names = list(dict.fromkeys(optimizers))
@@ -98,7 +117,7 @@ def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
     for name in names:
         entry = registry.optimizers.get(name)
         accepts_lr = entry is not None and any(h.name == "lr" for h in hyperparameters(entry.obj))
-        one = _spec_for(spec, name, per_optimizer.get(name, {}), shared, accepts_lr)
+        one = _spec_for(spec, name, per_optimizer.get(name, {}), shared, accepts_lr, origins)
         try:
             out.append(prepare(one, pm=pm))
         except SpecError as exc:
@@ -111,13 +130,14 @@ def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
 
 def compare(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
             per_optimizer: Mapping[str, Mapping[str, Any]] | None = None, plugins: Iterable[str] = (),
-            **shared: Any) -> list[Entry]:
+            origins: Mapping[tuple[str | None, str], str] | None = None, **shared: Any) -> list[Entry]:
     """Run the spec with each optimizer; ``shared`` overrides (``lr``, ``epochs``, ...) apply to all.
 
     ``compare("specs/rosenbrock.yaml", ["gd", "adam"], per_optimizer={"adam": {"lr": 0.05}}, steps=500)``
     """
     entries = []
-    for prepared in prepare_all(spec_or_path, optimizers, per_optimizer=per_optimizer, plugins=plugins, **shared):
+    for prepared in prepare_all(spec_or_path, optimizers, per_optimizer=per_optimizer, plugins=plugins,
+                                origins=origins, **shared):
         hyper = dict(prepared.spec.optimizer.hyperparameters)
         try:
             entries.append(Entry(prepared.spec.optimizer.name, hyper, prepared.run()))
@@ -171,11 +191,13 @@ def to_dict(entries: Sequence[Entry]) -> dict[str, Any]:
 
 
 def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]], shared: dict[str, Any], *,
-                    plugins: Iterable[str] = (), fmt: str = "table", plot: str | None = None) -> int:
+                    plugins: Iterable[str] = (), fmt: str = "table", plot: str | None = None,
+                    origins: Mapping[str, str] | None = None) -> int:
     """``optikit compare``: run, print the table or JSON, save the overlaid plot; return the exit code.
 
     ``sets`` are ``(key, value)`` pairs where ``opt.key`` targets one optimizer and a bare
-    ``key`` all of them.
+    ``key`` all of them; a pair's ``option`` attribute, if any, is the option as typed, and
+    ``origins`` those of ``shared`` (``{"lr": "--lr 0.1"}``): errors name them.
     """
     import sys
 
@@ -186,13 +208,16 @@ def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]]
     names = [n.strip() for n in optimizers.split(",") if n.strip()]
     shared = dict(shared)
     per: dict[str, dict[str, Any]] = {}
-    for key, value in sets:
+    located: dict[tuple[str | None, str], str] = {(None, k): v for k, v in (origins or {}).items()}
+    for item in sets:
+        key, value = item
         opt, dot, name = key.rpartition(".")
         if dot:
             per.setdefault(opt, {})[name] = value
         else:
             shared[name] = value
-    entries = compare(spec, names, per_optimizer=per, plugins=plugins, **shared)
+        located[(opt if dot else None, name)] = getattr(item, "option", f"--set {key}")
+    entries = compare(spec, names, per_optimizer=per, plugins=plugins, origins=located, **shared)
     if fmt == "json":
         from .output.report import to_json
 

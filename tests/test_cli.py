@@ -129,3 +129,26 @@ def test_bad_plot_paths_are_refused_before_the_run(tmp_path, capsys):
     assert main(["run", SEED, "--plot", str(tmp_path / "x.txt")]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "cannot write 'txt'" in captured.err
+
+
+@pytest.mark.parametrize("args, origin, field", [
+    (["--set", "momentun=0.9"], "--set momentun=0.9", "optimizer.momentun"),
+    (["--set", "lr=abc"], "--set lr=abc", "optimizer.lr"),
+    (["--lr", "-1"], "--lr -1.0", "optimizer.lr"),
+    (["--epochs", "0"], "--epochs 0", "optimizer.epochs"),
+    (["--batch-size", "0"], "--batch-size 0", "optimizer.batch_size"),
+    (["--optimizer", "adma"], "--optimizer adma", "optimizer.name"),
+    (["--set", "epochs=abc"], "--set epochs=abc", "optimizer.epochs"),
+    (["--set", "name=x"], "--set name=x", "name"),
+])
+def test_override_errors_name_the_option_not_the_file(capsys, args, origin, field):
+    assert main(["run", SEED, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"optikit: error: {origin}: {field}: ") and "seed_gd.yaml" not in err
+
+
+def test_spec_errors_still_name_the_file_when_overrides_are_given(write_spec, capsys):
+    path = write_spec("model: w*x\nparameters: {w: 1.0}\ndata: {x: [1.0], y: [2.0]}\n"
+                      "optimizer:\n  name: gd\n  momentun: 0.9\n")
+    assert main(["run", str(path), "--lr", "0.1"]) == 2
+    assert capsys.readouterr().err.startswith(f"optikit: error: {path}:6:3: optimizer.momentun: ")

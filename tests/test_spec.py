@@ -153,3 +153,18 @@ def test_expression_errors_point_at_the_offending_piece(line, column):
     with pytest.raises(SpecError) as info:
         loads_spec(GOOD.replace("model: w*x + b", line), path="p.yaml")
     assert (info.value.line, info.value.column) == (2, column) and "'zz'" in str(info.value)
+
+
+@pytest.mark.parametrize("overrides, origin", [
+    ({"momentun": 0.9}, "keyword momentun=: optimizer.momentun: "),
+    ({"lr": "x"}, "keyword lr=: optimizer.lr: "),
+    ({"epochs": 0}, "keyword epochs=: optimizer.epochs: "),
+    ({"optimizer": "adma"}, "keyword optimizer=: optimizer.name: "),
+    ({"parameters": {"q": 1.0}}, "keyword parameters=: parameters.q: "),
+])
+def test_override_errors_name_the_keyword(overrides, origin):
+    from .conftest import SPECS
+
+    with pytest.raises(SpecError) as info:
+        optikit.run(SPECS / "seed_gd.yaml", **overrides)
+    assert str(info.value).startswith(origin) and "seed_gd.yaml" not in str(info.value)

@@ -24,7 +24,19 @@ def _plugin_args(parser: argparse.ArgumentParser, dest: str) -> None:
     parser.add_argument("--traceback", dest=f"{dest}_tb", action="store_true", help="show Python tracebacks of errors")
 
 
-def _override(text: str) -> tuple[str, Any]:
+class Assignment(tuple):
+    """A parsed ``--set KEY=VALUE``: the pair ``(key, value)`` that remembers the option as typed,
+    so an error about the value can name the option rather than a line of the spec."""
+
+    option: str
+
+    def __new__(cls, key: str, value: Any, option: str) -> Assignment:
+        pair = super().__new__(cls, (key, value))
+        pair.option = option
+        return pair
+
+
+def _override(text: str) -> Assignment:
     from ..spec.yamlsafe import load
 
     key, sep, value = text.partition("=")
@@ -36,7 +48,7 @@ def _override(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"{key}: {exc.message}") from None
     if isinstance(parsed, dict):
         raise argparse.ArgumentTypeError(f"{key}: expected a number, true/false, text or a list")
-    return key.strip(), tuple(parsed) if isinstance(parsed, list) else parsed
+    return Assignment(key.strip(), tuple(parsed) if isinstance(parsed, list) else parsed, f"--set {text}")
 
 
 def build_parser(pm: Any = None) -> argparse.ArgumentParser:
@@ -125,11 +137,26 @@ def _plugins(args: argparse.Namespace) -> list[str]:
     return [*args.plugins, *getattr(args, "plugins_after", [])]
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out = {k: getattr(args, k) for k in ("optimizer", "lr", "epochs", "steps", "batch_size", "seed")
-           if getattr(args, k, None) is not None}
-    out.update(dict(args.sets))
-    return out
+_FLAGS = ("optimizer", "lr", "epochs", "steps", "batch_size", "seed")
+
+
+def _overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
+    """The overrides of the spec on the command line, and the option each one came from."""
+    values = {k: getattr(args, k) for k in _FLAGS if getattr(args, k, None) is not None}
+    origins = {k: f"--{k.replace('_', '-')} {v}" for k, v in values.items()}
+    for item in args.sets:
+        values[item[0]] = item[1]
+        origins[item[0]] = getattr(item, "option", f"--set {item[0]}")
+    return values, origins
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    from ..spec import load_spec
+    from ..spec.overrides import apply_overrides
+
+    values, origins = _overrides(args)
+    spec = load_spec(args.spec)
+    return apply_overrides(spec, values, origins) if values else spec
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -146,7 +173,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from ..output.plots import check_can_show, check_plot_path
 
         check_can_show() if args.plot == "-" else check_plot_path(args.plot)
-    prepared = prepare(args.spec, **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient, **_overrides(args))
+    prepared = prepare(_spec(args), **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient)
     every = args.every or _every(prepared)
     reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
     try:
@@ -222,8 +249,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..compare import compare_command
 
     shared = {k: getattr(args, k) for k in ("lr", "epochs", "steps", "seed") if getattr(args, k) is not None}
+    # a bad value is blamed on the option that gave it
+    shared_origins = {k: f"--{k} {v}" for k, v in shared.items()}
     return compare_command(args.spec, args.optimizers, args.sets, shared, plugins=_plugins(args), fmt=args.format,
-                           plot=args.plot)
+                           plot=args.plot, origins=shared_origins)
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
