@@ -137,10 +137,17 @@ class ExpressionError(SpecError):
 
 
 class PluginError(OptikitError):
-    """A plugin failed to load, registered something invalid, or clashed with another."""
+    """A plugin failed to load, registered something invalid, or clashed with another.
 
-    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+    ``optimizer`` names an optimizer that broke its contract during a run (``update`` returned
+    something other than ``(step, state)``); the plugin it came from is then filled in by the
+    caller that knows the registry.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None = None, optimizer: str | None = None) -> None:
+        self.message = message
         self.plugin = plugin
+        self.optimizer = optimizer
         super().__init__(f"plugin {plugin}: {message}" if plugin else message)
 
 

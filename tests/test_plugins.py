@@ -191,6 +191,40 @@ def test_update_that_raises_names_the_plugin_exit_1(plugin_file, capsys):
     assert code == 1 and "ZeroDivisionError" in err and f"comes from -p {path}" in err and "Traceback" not in err
 
 
+SHAPES = """
+    class Bad(optikit.Optimizer):
+        name = "bad"
+        def __init__(self, lr=0.1):
+            self.lr = lr
+        def init(self, p):
+            return {init}
+        def update(self, g, s, p, o=None):
+            return {update}
+
+    @optikit.hookimpl
+    def optikit_register_optimizers(register):
+        register(Bad)
+    """
+TWO = ROOT / "specs" / "line_bias.yaml"
+
+
+@pytest.mark.parametrize("spec, init, update, expected", [
+    (SPEC, "()", "-self.lr * g", "update() must return (step, state)"),      # one parameter: unpacking failed
+    (TWO, "()", "-self.lr * g", "update() must return (step, state)"),       # two: silently unpacked before
+    (TWO, "()", "-self.lr * g[:1], s", "a step of shape (2,)"),
+    (TWO, "()", "[0.1, 'x'], s", "a step of numbers"),
+    (SPEC, "None", "-self.lr * g, s", "init() returned None"),
+])
+def test_optimizer_return_values_are_checked_naming_the_plugin(plugin_file, capsys, spec, init, update, expected):
+    path = plugin_file(SHAPES.format(init=init, update=update))
+    code, out, err = cli(capsys, "-p", path, "run", spec, "--optimizer", "bad", "--epochs", "3")
+    assert code == 2 and f"plugin -p {path}: optimizer 'bad'" in err and expected in err, err
+    assert "Traceback" not in err and not any(line.split()[:1] == ["0"] for line in out.splitlines())  # refused before any step
+    with pytest.raises(optikit.PluginError) as info:
+        optikit.run(spec, plugins=[str(path)], optimizer="bad", epochs=3, callbacks=[pytest.fail])
+    assert info.value.plugin == f"-p {path}"
+
+
 def test_callback_that_raises_names_the_plugin_exit_1(plugin_file, capsys):
     path = plugin_file("""
         @optikit.hookimpl
