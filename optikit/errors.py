@@ -25,7 +25,10 @@ __all__ = [
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """``"did you mean 'x'?"`` for the choice closest to a misspelled ``word``, or None."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    choices = list(choices)
+    # difflib scores 'X' against 'x' as 0: a name that differs only in case must still be found
+    close = [c for c in choices if c.lower() == word.lower() and c != word][:1]
+    close = close or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
 
 
