@@ -21,6 +21,7 @@ from .api import Prepared, as_spec, prepare
 from .engine import Result
 from .errors import DivergenceError, Location, RunError, SpecError, did_you_mean
 from .optimizers.base import hyperparameters
+from .output.report import STOP_REASONS
 from .plugins.manager import plugin_manager
 from .spec import ENGINE_KEYS, Spec
 
@@ -44,7 +45,7 @@ class Entry:
     def status(self) -> str:
         """The stop reason, or what ended the run early."""
         if self.error is None:
-            return self.result.stop_reason if self.result else "?"
+            return STOP_REASONS.get(self.result.stop_reason, self.result.stop_reason) if self.result else "?"
         if isinstance(self.error, DivergenceError):
             return f"diverged at epoch {self.error.epoch}"
         return f"failed: {self.error}"

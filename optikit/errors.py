@@ -12,6 +12,7 @@ from typing import Iterable
 
 __all__ = [
     "did_you_mean",
+    "counted",
     "Location",
     "OptikitError",
     "SpecError",
@@ -30,6 +31,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     close = [c for c in choices if c.lower() == word.lower() and c != word][:1]
     close = close or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 epoch"``, ``"3 epochs"``: a count with its noun in the right number."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 @dataclass(frozen=True)

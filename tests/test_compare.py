@@ -19,7 +19,7 @@ def test_table_has_a_row_per_optimizer(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:2] == ["optimizer", "final"]
     assert [line.split()[0] for line in out[1:]] == ["gd", "sgd", "adam", "newton"]
-    assert all(line.split()[2:4] == ["30", "30"] and line.endswith("steps") for line in out[1:])
+    assert all(line.split()[2:4] == ["30", "30"] and line.endswith("step limit") for line in out[1:])
 
 
 def test_spec_hyperparameters_belong_to_the_spec_optimizer_only():
@@ -41,7 +41,7 @@ def test_a_diverged_run_is_a_row_and_exit_1(capsys, tmp_path):
                  "--plot", str(plot)])
     out = capsys.readouterr().out
     assert code == 1
-    assert "diverged at epoch" in out.splitlines()[1] and out.splitlines()[2].endswith("steps")
+    assert "diverged at epoch" in out.splitlines()[1] and out.splitlines()[2].endswith("step limit")
     assert plot.stat().st_size > 0
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..data.csvfile import batches
-from ..errors import DivergenceError, PluginError, RunError, SpecError
+from ..errors import DivergenceError, PluginError, RunError, SpecError, counted
 from .checkpoint import RunControl, RunState
 from .records import EpochRecord, History, Result
 from ..optimizers.base import Optimizer
@@ -69,7 +69,7 @@ def _checked_update(optimizer: Optimizer, out: Any, p: np.ndarray) -> tuple[np.n
     """
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         got = (f"an array of shape {np.shape(out)}" if isinstance(out, np.ndarray) else
-               f"a {type(out).__name__} of {len(out)} items" if isinstance(out, (tuple, list)) else
+               f"a {type(out).__name__} of {counted(len(out), 'item')}" if isinstance(out, (tuple, list)) else
                f"a {type(out).__name__}")
         raise _contract(optimizer, f"update() must return (step, state), a pair; it returned {got}")
     step = np.asarray(out[0]) if not isinstance(out[0], np.ndarray) else out[0]

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import counted
+
 __all__ = ["Comparison", "ParameterReport", "CheckReport", "OK", "DIFFERS", "DIFFERS_WITHIN_TOLERANCE",
            "FD_MISMATCH", "UNCHECKED"]
 
@@ -157,7 +159,8 @@ class CheckReport:
                 "parameters": {p.name: p.to_dict() for p in self.parameters}}
 
     def __str__(self) -> str:
-        lines = [f"{self.name}: gradient check at {len(self.points)} point(s) x {self.rows} row(s) and the batch mean "
+        lines = [f"{self.name}: gradient check at {counted(len(self.points), 'point')} x {counted(self.rows, 'row')} "
+                 f"and the batch mean "
                  f"(atol={self.atol:g}, rtol={self.rtol:g}, eps={self.eps:g})"]
         for p in self.parameters:
             lines.append("")

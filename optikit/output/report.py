@@ -13,10 +13,22 @@ from typing import Any, Callable, Mapping, TextIO
 import numpy as np
 
 from ..engine import EpochRecord, Result
+from ..errors import counted
 from ..spec import Spec
 from ..symbolic.problem import Problem
 
-__all__ = ["Reporter", "SeedReporter", "TableReporter", "JsonReporter", "REPORTERS", "predictions", "to_json"]
+__all__ = ["Reporter", "SeedReporter", "TableReporter", "JsonReporter", "REPORTERS", "predictions", "to_json",
+           "STOPPED", "STOP_REASONS"]
+
+#: Why a run stopped, as the end of "stopped ..." (``Result.stop_reason`` stays the short key).
+STOPPED = {"epochs": "at the epoch limit", "steps": "at the step limit",
+           "tol": "because the loss changed by at most tol", "gtol": "because the gradient came within gtol of zero",
+           "max_time": "at the time limit (max_time)", "callback": "by a callback", "interrupted": "by an interrupt",
+           "diverged": "because the run diverged"}
+#: The same, short enough for a table's "stop reason" column.
+STOP_REASONS = {"epochs": "epoch limit", "steps": "step limit", "tol": "loss change within tol",
+                "gtol": "gradient within gtol", "max_time": "time limit", "callback": "stopped by a callback",
+                "interrupted": "interrupted", "diverged": "diverged"}
 
 
 def predictions(problem: Problem, params: np.ndarray) -> list[tuple[tuple[Any, ...], float]]:
@@ -108,9 +120,10 @@ class TableReporter(Reporter):
 
     def end(self, result: Result) -> None:
         self._flush_last()
-        seed = f" (seed {result.seed})" if result.seed is not None else ""
-        self.print(f"stopped by {result.stop_reason} after {result.epochs} epochs ({result.steps} steps) "
-                   f"in {result.elapsed:.3g} s{seed}")
+        seed = f" with seed {result.seed}" if result.seed is not None else ""
+        why = STOPPED.get(result.stop_reason, f"by {result.stop_reason}")
+        self.print(f"ran {counted(result.epochs, 'epoch')} ({counted(result.steps, 'step')}) in {result.elapsed:.3g} s"
+                   f"{seed}; stopped {why}")
         self.print(f"loss: {_num(result.initial_loss)} -> {_num(result.loss)}")
         for name, value in result.parameters.items():
             self.print(f"  {name} = {value!r}")
@@ -172,7 +185,7 @@ def symbolic_report(problem: Problem, *, hessian: bool = False, fmt: str = "text
                            for a, row in zip(names, problem.hessian_exprs)}
     if fmt == "json":
         return to_json(data)
-    rows = f"mean over the {spec.n_rows} rows" if spec.data else "no data: the objective itself"
+    rows = f"the mean over {counted(spec.n_rows, 'row')}" if spec.data else "no data: the objective itself"
     lines = [f"{spec.name}: per-sample loss and its derivatives (batch loss: {rows})", f"  loss = {data['loss']}"]
     lines += [f"  d loss / d {n} = {g}" for n, g in data["gradient"].items()]
     lines += [f"  d2 loss / d {a} d {b} = {h}" for a, row in data.get("hessian", {}).items() for b, h in row.items()]
@@ -182,6 +195,6 @@ def symbolic_report(problem: Problem, *, hessian: bool = False, fmt: str = "text
 def describe_spec(spec: Spec) -> str:
     """One line about a spec, for ``optikit validate``."""
     what = f"model {spec.model}" if spec.model else f"objective {spec.objective}"
-    rows = f", {spec.n_rows} rows" if spec.data else ""
-    return (f"{spec.name}: {what}; {len(spec.parameters)} parameter(s) {', '.join(spec.parameter_names)}{rows}; "
+    rows = f", {counted(spec.n_rows, 'row')}" if spec.data else ""
+    return (f"{spec.name}: {what}; {counted(len(spec.parameters), 'parameter')} ({', '.join(spec.parameter_names)}){rows}; "
             f"loss {spec.loss}; optimizer {spec.optimizer.name}")
