@@ -56,7 +56,8 @@ def compile_spec(spec_or_path: Spec | str | Path, *, data: Data | None = None, b
 
 
 def make_optimizer(spec: Spec, registry: Registry) -> Optimizer:
-    """Instantiate the spec's optimizer with its hyperparameters; errors name the spec's lines."""
+    """Instantiate the spec's optimizer with its hyperparameters; errors name the spec's lines, or the
+    option or keyword that overrode a value (see :func:`~optikit.spec.overrides.apply_overrides`)."""
     opt = spec.optimizer
     entry = registry.optimizers.get(opt.name)
     if entry is None:

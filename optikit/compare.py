@@ -18,8 +18,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import pluggy
 
 from .api import Prepared, as_spec, prepare
-from .engine import Result
-from .errors import DivergenceError, RunError, SpecError, did_you_mean
+from .engine import STOP_LABELS, Result
+from .errors import DivergenceError, Location, RunError, SpecError, did_you_mean
 from .optimizers.base import hyperparameters
 from .plugins.manager import plugin_manager
 from .spec import ENGINE_KEYS, Spec
@@ -44,39 +44,58 @@ class Entry:
     def status(self) -> str:
         """The stop reason, or what ended the run early."""
         if self.error is None:
-            return self.result.stop_reason if self.result else "?"
+            return STOP_LABELS.get(self.result.stop_reason, self.result.stop_reason) if self.result else "?"
         if isinstance(self.error, DivergenceError):
             return f"diverged at epoch {self.error.epoch}"
         return f"failed: {self.error}"
 
 
-def _spec_for(spec: Spec, name: str, own: Mapping[str, Any], shared: Mapping[str, Any], accepts_lr: bool) -> Spec:
+def _spec_for(spec: Spec, name: str, own: Mapping[str, Any], shared: Mapping[str, Any], accepts_lr: bool,
+              origins: Mapping[tuple[str | None, str], str] | None = None) -> Spec:
     opt = spec.optimizer
     hyper = dict(opt.hyperparameters) if name == opt.name else {}
     fields: dict[str, Any] = {}
+    located: dict[tuple[str, ...], str] = {}
     for key, value in {**shared, **own}.items():
         if value is None:
             continue
+        origin = _origin(origins, name if key in own else None, key)
         if key in ("epochs", "steps", "batch_size", "seed") and (
                 isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1)):
-            raise SpecError(f"expected a positive whole number, got {value!r}", field=f"optimizer.{key}")
+            raise SpecError(f"expected a positive whole number, got {value!r}", field=f"optimizer.{key}",
+                            location=Location(origin))
         if key == "lr" and key not in own and not accepts_lr:
             continue  # a shared --lr means nothing to an optimizer without a learning rate
         if key in ENGINE_KEYS and key != "name":
             fields[key] = value
         else:
             hyper[key] = value
+        located[("optimizer", key)] = origin
     if "epochs" in fields and "steps" not in fields:
         fields["steps"] = None  # --epochs replaces the spec's length of run, steps included
     if "steps" in fields and "epochs" not in fields:
         fields["epochs"] = None
-    return replace(spec, optimizer=replace(opt, name=name, hyperparameters=MappingProxyType(hyper), **fields))
+    return replace(spec, optimizer=replace(opt, name=name, hyperparameters=MappingProxyType(hyper), **fields),
+                   source=spec.source.overlaid(located))
+
+
+def _origin(origins: Mapping[tuple[str | None, str], str] | None, optimizer: str | None, key: str) -> str:
+    """Where a per-optimizer (``optimizer`` given) or shared setting came from, for its errors."""
+    given = (origins or {}).get((optimizer, key))
+    if given:
+        return given
+    return f"per_optimizer[{optimizer!r}][{key!r}]" if optimizer else f"keyword {key}="
 
 
 def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
                 per_optimizer: Mapping[str, Mapping[str, Any]] | None = None, plugins: Iterable[str] = (),
-                pm: pluggy.PluginManager | None = None, **shared: Any) -> list[Prepared]:
-    """Validate and compile the spec once per optimizer; raises :class:`SpecError` before any run."""
+                pm: pluggy.PluginManager | None = None,
+                origins: Mapping[tuple[str | None, str], str] | None = None, **shared: Any) -> list[Prepared]:
+    """Validate and compile the spec once per optimizer; raises :class:`SpecError` before any run.
+
+    ``origins`` names where settings came from, for their errors: ``{("adam", "lr"): "--set
+    adam.lr=0.1", (None, "steps"): "--steps 0"}`` (default: the keyword or ``per_optimizer`` entry).
+    """
     spec = as_spec(spec_or_path)
     per_optimizer = dict(per_optimizer or {})
     names = list(dict.fromkeys(optimizers))
@@ -98,7 +117,7 @@ def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
     for name in names:
         entry = registry.optimizers.get(name)
         accepts_lr = entry is not None and any(h.name == "lr" for h in hyperparameters(entry.obj))
-        one = _spec_for(spec, name, per_optimizer.get(name, {}), shared, accepts_lr)
+        one = _spec_for(spec, name, per_optimizer.get(name, {}), shared, accepts_lr, origins)
         try:
             out.append(prepare(one, pm=pm))
         except SpecError as exc:
@@ -111,13 +130,14 @@ def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
 
 def compare(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
             per_optimizer: Mapping[str, Mapping[str, Any]] | None = None, plugins: Iterable[str] = (),
-            **shared: Any) -> list[Entry]:
+            origins: Mapping[tuple[str | None, str], str] | None = None, **shared: Any) -> list[Entry]:
     """Run the spec with each optimizer; ``shared`` overrides (``lr``, ``epochs``, ...) apply to all.
 
     ``compare("specs/rosenbrock.yaml", ["gd", "adam"], per_optimizer={"adam": {"lr": 0.05}}, steps=500)``
     """
     entries = []
-    for prepared in prepare_all(spec_or_path, optimizers, per_optimizer=per_optimizer, plugins=plugins, **shared):
+    for prepared in prepare_all(spec_or_path, optimizers, per_optimizer=per_optimizer, plugins=plugins,
+                                origins=origins, **shared):
         hyper = dict(prepared.spec.optimizer.hyperparameters)
         try:
             entries.append(Entry(prepared.spec.optimizer.name, hyper, prepared.run()))

@@ -13,6 +13,7 @@ from typing import Iterable
 __all__ = [
     "did_you_mean",
     "dotted",
+    "counted",
     "Location",
     "OptikitError",
     "SpecError",
@@ -26,7 +27,10 @@ __all__ = [
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """``"did you mean 'x'?"`` for the choice closest to a misspelled ``word``, or None."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    choices = list(choices)
+    # difflib scores 'X' against 'x' as 0: a name that differs only in case must still be found
+    close = [c for c in choices if c.lower() == word.lower() and c != word][:1]
+    close = close or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
 
 
@@ -36,6 +40,11 @@ def dotted(path: tuple) -> str:
     for p in path:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 epoch"``, ``"3 epochs"``: a count with its noun in the right number."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 @dataclass(frozen=True)
@@ -146,10 +155,17 @@ class ExpressionError(SpecError):
 
 
 class PluginError(OptikitError):
-    """A plugin failed to load, registered something invalid, or clashed with another."""
+    """A plugin failed to load, registered something invalid, or clashed with another.
 
-    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+    ``optimizer`` names an optimizer that broke its contract during a run (``update`` returned
+    something other than ``(step, state)``); the plugin it came from is then filled in by the
+    caller that knows the registry.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None = None, optimizer: str | None = None) -> None:
+        self.message = message
         self.plugin = plugin
+        self.optimizer = optimizer
         super().__init__(f"plugin {plugin}: {message}" if plugin else message)
 
 

@@ -219,3 +219,8 @@ def test_large_trees_are_derived_under_a_time_limit(write_spec, monkeypatch):
     monkeypatch.setattr(bounded, "NODE_THRESHOLD", 0)
     grads, cse = bounded.derive(spec, sympy.Add(*[(s - 1) ** 2 for s in xs[:3]]), list(xs[:3]))
     assert isinstance(cse, bounded.PrecomputedCSE) and grads[0] == 2 * xs[0] - 2
+
+
+def test_skipped_steps_are_counted_in_english():
+    assert RunControl(on_nonfinite="skip", skips=1).note() == " after 1 skipped step"
+    assert RunControl(on_nonfinite="skip", skips=2).note() == " after 2 skipped steps"

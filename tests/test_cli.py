@@ -22,7 +22,7 @@ def test_table_format(capsys):
     assert lines[0].startswith("blog-gd: model w*x; loss mse; optimizer gd (lr=0.01)")
     assert lines[1].split() == ["epoch", "step", "loss", "w"]
     assert lines[2].split() == ["0", "1", "7.5", "1.15"]
-    assert "stopped by epochs after 100 epochs (100 steps)" in out
+    assert "ran 100 epochs (100 steps) in " in out and "; stopped at the epoch limit" in out
     assert "w = 1.9999999125232637" in out and "predict(x=4) = 7.999999650093055" in out
 
 
@@ -129,3 +129,43 @@ def test_bad_plot_paths_are_refused_before_the_run(tmp_path, capsys):
     assert main(["run", SEED, "--plot", str(tmp_path / "x.txt")]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "cannot write 'txt'" in captured.err
+
+
+@pytest.mark.parametrize("args, origin, field", [
+    (["--set", "momentun=0.9"], "--set momentun=0.9", "optimizer.momentun"),
+    (["--set", "lr=abc"], "--set lr=abc", "optimizer.lr"),
+    (["--lr", "-1"], "--lr -1.0", "optimizer.lr"),
+    (["--epochs", "0"], "--epochs 0", "optimizer.epochs"),
+    (["--batch-size", "0"], "--batch-size 0", "optimizer.batch_size"),
+    (["--optimizer", "adma"], "--optimizer adma", "optimizer.name"),
+    (["--set", "epochs=abc"], "--set epochs=abc", "optimizer.epochs"),
+    (["--set", "name=x"], "--set name=x", "name"),
+])
+def test_override_errors_name_the_option_not_the_file(capsys, args, origin, field):
+    assert main(["run", SEED, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"optikit: error: {origin}: {field}: ") and "seed_gd.yaml" not in err
+
+
+def test_spec_errors_still_name_the_file_when_overrides_are_given(write_spec, capsys):
+    path = write_spec("model: w*x\nparameters: {w: 1.0}\ndata: {x: [1.0], y: [2.0]}\n"
+                      "optimizer:\n  name: gd\n  momentun: 0.9\n")
+    assert main(["run", str(path), "--lr", "0.1"]) == 2
+    assert capsys.readouterr().err.startswith(f"optikit: error: {path}:6:3: optimizer.momentun: ")
+
+
+def test_printed_lines_read_as_english(capsys, write_spec):
+    one = write_spec("objective: (w - 1)**2\nparameters: {w: 0.0}\noptimizer: {name: gd, lr: 0.1, epochs: 1}\n")
+    assert main(["run", str(one)]) == 0
+    out = capsys.readouterr().out
+    assert "ran 1 epoch (1 step) in " in out and "; stopped at the epoch limit" in out
+    assert main(["run", SEED, "--steps", "3"]) == 0
+    assert "ran 3 epochs (3 steps) in " in capsys.readouterr().out
+    assert main(["validate", str(one), SEED]) == 0
+    out = capsys.readouterr().out
+    assert "; 1 parameter (w); loss objective" in out and "; 1 parameter (w), 4 rows; loss mse" in out
+    row = write_spec("model: w*x\nparameters: {w: 1.0}\ndata: {x: [1.0], y: [2.0]}\noptimizer: gd\n", "row.yaml")
+    assert main(["grad", str(row)]) == 0
+    assert "(batch loss: the mean over 1 row)" in capsys.readouterr().out
+    assert main(["check", str(one)]) == 0
+    assert "gradient check at 4 points x 1 row and the batch mean" in capsys.readouterr().out

@@ -19,7 +19,7 @@ def test_table_has_a_row_per_optimizer(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:2] == ["optimizer", "final"]
     assert [line.split()[0] for line in out[1:]] == ["gd", "sgd", "adam", "newton"]
-    assert all(line.split()[2:4] == ["30", "30"] and line.endswith("steps") for line in out[1:])
+    assert all(line.split()[2:4] == ["30", "30"] and line.endswith("step limit") for line in out[1:])
 
 
 def test_spec_hyperparameters_belong_to_the_spec_optimizer_only():
@@ -41,7 +41,7 @@ def test_a_diverged_run_is_a_row_and_exit_1(capsys, tmp_path):
                  "--plot", str(plot)])
     out = capsys.readouterr().out
     assert code == 1
-    assert "diverged at epoch" in out.splitlines()[1] and out.splitlines()[2].endswith("steps")
+    assert "diverged at epoch" in out.splitlines()[1] and out.splitlines()[2].endswith("step limit")
     assert plot.stat().st_size > 0
 
 
@@ -69,3 +69,24 @@ def test_bad_usage_exits_2_before_running(argv, message, capsys):
 def test_no_optimizers_is_a_spec_error():
     with pytest.raises(SpecError):
         compare(ROSEN, [])
+
+
+@pytest.mark.parametrize("args, origin", [
+    (["--set", "adam.lr=x"], "--set adam.lr=x: optimizer.lr: with optimizer 'adam'"),
+    (["--set", "adam.momentun=1"], "--set adam.momentun=1: optimizer.momentun: with optimizer 'adam'"),
+    (["--lr", "-1"], "--lr -1.0: optimizer.lr: with optimizer 'gd'"),
+    (["--epochs", "0"], "--epochs 0: optimizer.epochs"),
+])
+def test_override_errors_name_the_option(capsys, args, origin):
+    assert main(["compare", str(SPECS / "seed_gd.yaml"), "--optimizers", "gd,adam", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"optikit: error: {origin}") and "seed_gd.yaml" not in err
+
+
+def test_override_errors_name_the_keyword():
+    with pytest.raises(SpecError) as info:
+        compare(ROSEN, ["gd", "adam"], per_optimizer={"adam": {"lr": "x"}}, steps=5)
+    assert str(info.value).startswith("per_optimizer['adam']['lr']: optimizer.lr: ")
+    with pytest.raises(SpecError) as info:
+        compare(ROSEN, ["gd", "adam"], steps=0)
+    assert str(info.value).startswith("keyword steps=: optimizer.steps: ")

@@ -208,3 +208,82 @@ def test_right_hand_gradient_trains_like_the_derived_one():
     hand = optikit.run(RIGHT)
     derived = optikit.run(SPECS / "seed_sgd.yaml", optimizer="gd", epochs=100, lr=0.01)
     assert hand.parameters["w"] == pytest.approx(derived.parameters["w"], rel=1e-12)
+
+
+# ---- a real difference too small for the numeric tolerance -----------------------------------
+NEAR = (SPECS / "exp_decay.yaml").read_text().replace("optimizer:", (
+    "gradient:\n"
+    "  a: 2*(a*exp(-b*x) + c - y)*exp(-b*x)\n"
+    "  b: -1.9999*a*x*(a*exp(-b*x) + c - y)*exp(-b*x)\n"  # the derivative has -2
+    "  c: 2*(a*exp(-b*x) + c - y)\n"
+    "optimizer:"), 1)
+
+
+def test_symbolic_difference_within_tolerance_is_a_verdict_of_its_own():
+    from optikit.gradcheck.report import DIFFERS_WITHIN_TOLERANCE
+
+    report = optikit.check(optikit.loads_spec(NEAR))
+    b = report["b"]
+    assert b.equivalence == equivalence.DIFFERS and all(c.agree for c in b.comparisons)
+    assert b.verdict == DIFFERS_WITHIN_TOLERANCE and not report.ok and report.exit_code == 1
+    assert report["a"].ok and report["c"].ok
+    assert b.comparisons[1].max_rel_error == pytest.approx(5e-5, rel=1e-3)
+    text = str(report)
+    assert "parameter b: HAND GRADIENT DIFFERS SYMBOLICALLY, WITHIN THE NUMERIC TOLERANCE" in text
+    assert "max relative difference 5e-05" in text and "FAILED: b" in text
+    data = report.to_dict()["parameters"]["b"]
+    assert data["verdict"] == DIFFERS_WITHIN_TOLERANCE and data["ok"] is False
+    assert data["difference_max_rel"] == pytest.approx(5e-5, rel=1e-3)
+
+
+def test_training_refuses_a_gradient_that_differs_only_within_tolerance():
+    spec = optikit.loads_spec(NEAR, path=SPECS / "near.yaml")
+    with pytest.raises(optikit.GradientMismatchError) as info:
+        optikit.run(spec)
+    err = info.value
+    assert err.parameter == "b" and err.exit_code == 1
+    assert str(err).startswith(f"{SPECS / 'near.yaml'}:17:6: gradient.b: ")
+    assert "within the check's tolerance" in str(err) and "5e-05" in str(err) and "refusing to train" in str(err)
+    assert optikit.run(spec, trust_gradient=True, epochs=3).epochs == 3
+
+
+def test_training_refusal_when_the_derived_gradient_also_misses_finite_differences(monkeypatch):
+    # the first failing comparison is then derived vs finite differences, which holds no hand value
+    import functools
+
+    from optikit.gradcheck import checking
+
+    coarse = functools.partial(checking.check_problem, eps=0.5, atol=0.0, rtol=0.0)
+    monkeypatch.setattr(checking, "check_problem", coarse)
+    spec = optikit.loads_spec(NEAR)
+    assert not optikit.check(spec, eps=0.5, atol=0.0, rtol=0.0)["b"].comparisons[0].agree
+    with pytest.raises(optikit.GradientMismatchError, match="the hand gradient is"):
+        optikit.prepare(spec)
+
+
+# ---- what the equivalence label says ---------------------------------------------------------
+def test_equivalence_label_follows_the_text_as_written():
+    # SymPy's derivative keeps 2*(...)*exp(-b*x) unexpanded; parsing the same text distributes the 2
+    text = (SPECS / "exp_decay.yaml").read_text() + (
+        "check:\n  gradient:\n"
+        "    a: 2*(a*exp(-b*x) + c - y)*exp(-b*x)\n"   # prints exactly as the derived gradient
+        "    c: 2*(a*exp(-b*x) + c - y)\n")            # the derived one reads 2*a*exp(-b*x) + 2*c - 2*y
+    report = optikit.check(optikit.loads_spec(text))
+    assert report["a"].derived == report["a"].hand and report["a"].equivalence == equivalence.IDENTICAL
+    assert report["c"].derived != report["c"].hand and report["c"].equivalence == equivalence.SIMPLIFIED
+    shown = str(report)
+    assert "hand:    2*(a*exp(-b*x) + c - y)*exp(-b*x)   [identical]" in shown
+    assert "hand:    2*(a*exp(-b*x) + c - y)   [equal after simplification]" in shown
+
+
+def test_a_constant_factor_is_named():
+    spec = _spec(BLOG + "check:\n  gradient:\n    w: x*(w*x - y)\n")
+    w = optikit.check(spec)["w"]
+    assert w.equivalence == equivalence.DIFFERS and w.factor == "1/2"
+    assert "  hand = 1/2 * derived" in str(optikit.check(spec))
+    with pytest.raises(optikit.GradientMismatchError, match=r"\(hand = 1/2 \* derived\)"):
+        optikit.prepare(_spec(BLOG + "gradient:\n  w: x*(w*x - y)\n"))
+    assert w.to_dict()["factor"] == "1/2"
+    assert optikit.check(WRONG)["w"].factor is None  # 2*w*(w*x - y) is not a multiple of 2*x*(w*x - y)
+    eq = equivalence.compare(2 * X * (W * X - Y), -2 * X * W * X + 2 * X * Y, SAMPLES)
+    assert eq.verdict == equivalence.DIFFERS and eq.factor == -1

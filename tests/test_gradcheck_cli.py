@@ -68,3 +68,27 @@ def test_run_trusts_the_gradient_when_told(capsys):
 def test_run_with_a_right_hand_gradient(capsys):
     assert main(["run", RIGHT, "--format", "seed"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("Predict(after training) 4 7.99977")
+
+
+def test_gradient_that_differs_only_within_tolerance(tmp_path, capsys):
+    spec = (SPECS / "exp_decay.yaml").read_text().replace("optimizer:", (
+        "gradient:\n"
+        "  a: 2*(a*exp(-b*x) + c - y)*exp(-b*x)\n"
+        "  b: -1.9999*a*x*(a*exp(-b*x) + c - y)*exp(-b*x)\n"
+        "  c: 2*(a*exp(-b*x) + c - y)\n"
+        "optimizer:"), 1)
+    path = tmp_path / "near.yaml"
+    path.write_text(spec, encoding="utf-8")
+    assert main(["run", str(path), "--epochs", "2"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert captured.err.startswith(f"optikit: error: {path}:17:6: gradient.b: ")
+    assert "--trust-gradient" in captured.err
+    assert main(["run", str(path), "--epochs", "2", "--trust-gradient"]) == 0
+    capsys.readouterr()
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "WITHIN THE NUMERIC TOLERANCE" in out and "DISAGREE" not in out
+    assert main(["check", str(path), "--format", "json"]) == 1
+    b = json.loads(capsys.readouterr().out)["parameters"]["b"]
+    assert b["verdict"].startswith("hand gradient differs symbolically") and b["difference_max_rel"] < 1e-3

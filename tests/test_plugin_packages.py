@@ -81,9 +81,9 @@ def test_the_callback_plugin_adds_options_and_stops_early(venv):
     done = optikit(venv, "run", SPEC, "--lr", "0.05", "--epochs", "400", "--earlystop-patience", "3",
                    "--earlystop-min-delta", "1e-12")
     assert done.returncode == 0, done.stderr
-    assert "stopped by callback" in done.stdout
+    assert "stopped by a callback" in done.stdout
     plain = optikit(venv, "run", SPEC, "--lr", "0.05", "--epochs", "400")
-    assert "stopped by epochs after 400 epochs" in plain.stdout
+    assert "ran 400 epochs" in plain.stdout and "stopped at the epoch limit" in plain.stdout
 
 
 def test_autoload_can_be_disabled(venv):

@@ -49,7 +49,7 @@ def test_single_file_plugin_runs_a_spec(capsys, where):
         argv = ["run", SPEC, "--optimizer", "signgd", "--epochs", "3", "-p", MY_OPT]
     code, out, err = cli(capsys, *argv)
     assert code == 0, err
-    assert "optimizer signgd" in out and "stopped by epochs after 3 epochs" in out
+    assert "optimizer signgd" in out and "ran 3 epochs (3 steps)" in out and "stopped at the epoch limit" in out
 
 
 def test_module_plugin_and_environment_variable(monkeypatch, capsys):
@@ -157,7 +157,7 @@ def test_broken_entry_point_is_listed_and_stops_other_commands(monkeypatch, caps
     code, out, err = cli(capsys, "plugins")
     assert code == 0 and "gd  [built-in]" in out
     assert "failed:\n  optikit-broken 0.3 (entry point broken = broken_plugin): failed to import" in out
-    assert "1 plugin(s) failed" in err
+    assert "1 plugin failed" in err
     code, out, err = cli(capsys, "run", SPEC)
     assert code == 2 and "optikit-broken 0.3" in err and "RuntimeError: boom" in err
     assert "OPTIKIT_DISABLE_PLUGIN_AUTOLOAD=1" in err and "Traceback" not in err
@@ -192,6 +192,40 @@ def test_update_that_raises_names_the_plugin_exit_1(plugin_file, capsys):
     assert code == 1 and "ZeroDivisionError" in err and f"comes from -p {path}" in err and "Traceback" not in err
 
 
+SHAPES = """
+    class Bad(optikit.Optimizer):
+        name = "bad"
+        def __init__(self, lr=0.1):
+            self.lr = lr
+        def init(self, p):
+            return {init}
+        def update(self, g, s, p, o=None):
+            return {update}
+
+    @optikit.hookimpl
+    def optikit_register_optimizers(register):
+        register(Bad)
+    """
+TWO = ROOT / "specs" / "line_bias.yaml"
+
+
+@pytest.mark.parametrize("spec, init, update, expected", [
+    (SPEC, "()", "-self.lr * g", "update() must return (step, state)"),      # one parameter: unpacking failed
+    (TWO, "()", "-self.lr * g", "update() must return (step, state)"),       # two: silently unpacked before
+    (TWO, "()", "-self.lr * g[:1], s", "a step of shape (2,)"),
+    (TWO, "()", "[0.1, 'x'], s", "a step of numbers"),
+    (SPEC, "None", "-self.lr * g, s", "init() returned None"),
+])
+def test_optimizer_return_values_are_checked_naming_the_plugin(plugin_file, capsys, spec, init, update, expected):
+    path = plugin_file(SHAPES.format(init=init, update=update))
+    code, out, err = cli(capsys, "-p", path, "run", spec, "--optimizer", "bad", "--epochs", "3")
+    assert code == 2 and f"plugin -p {path}: optimizer 'bad'" in err and expected in err, err
+    assert "Traceback" not in err and not any(line.split()[:1] == ["0"] for line in out.splitlines())  # refused before any step
+    with pytest.raises(optikit.PluginError) as info:
+        optikit.run(spec, plugins=[str(path)], optimizer="bad", epochs=3, callbacks=[pytest.fail])
+    assert info.value.plugin == f"-p {path}"
+
+
 def test_callback_that_raises_names_the_plugin_exit_1(plugin_file, capsys):
     path = plugin_file("""
         @optikit.hookimpl
@@ -220,7 +254,7 @@ def test_plugin_options_reach_run_start(plugin_file, capsys):
             return Stopper.at is not None and record.epoch + 1 >= Stopper.at
         """)
     code, out, _ = cli(capsys, "-p", path, "run", SPEC, "--stop-at", "4")
-    assert code == 0 and "stopped by callback after 4 epochs" in out
+    assert code == 0 and "ran 4 epochs" in out and "stopped by a callback" in out
     with pytest.raises(SystemExit):
         main(["-p", str(path), "run", "--help"])
     assert "plugin options:" in capsys.readouterr().out

@@ -125,6 +125,34 @@ def test_unknown_key_suggests_the_right_one():
     assert "did you mean 'parameters'?" in str(info.value)
 
 
+def test_model_using_the_target_says_so_and_names_target():
+    with pytest.raises(SpecError) as info:
+        loads_spec(_edit("model: w*x + b", "model: w*y + b"), path="t.yaml")
+    err = info.value
+    assert (err.field, err.line, err.column) == ("model", 2, 10)
+    assert "the model may not use the target column 'y'" in err.message and "unknown symbol" not in str(err)
+    assert "target:" in err.hint
+    # a column chosen as the target with target: is refused the same way
+    with pytest.raises(SpecError, match="may not use the target column 'x'"):
+        loads_spec(_edit("name: t", "name: t\ntarget: x"))
+
+
+@pytest.mark.parametrize("field, old, new", [
+    ("model", "model: w*x + b", "model: w*X + b"),
+    ("loss", "name: t", "name: t\nloss: (model - Y)**2"),
+    ("gradient.w", "name: t", "name: t\ngradient: {w: 2*X*(w*x + b - y), b: 2*(w*x + b - y)}"),
+    ("objective", "model: w*x + b", "objective: (W - 1)**2 + b**2"),
+])
+def test_unknown_symbol_differing_only_in_case_gets_a_suggestion(field, old, new):
+    text = _edit(old, new)
+    if field == "objective":
+        text = text[:text.index("data:")] + text[text.index("optimizer:"):]
+    with pytest.raises(SpecError) as info:
+        loads_spec(text)
+    wrong = next(c for c in "XYW" if c in new)
+    assert info.value.field == field and f"did you mean '{wrong.lower()}'?" in str(info.value)
+
+
 def test_missing_file_is_a_spec_error(tmp_path):
     with pytest.raises(SpecError, match="no such file"):
         load_spec(tmp_path / "nope.yaml")
@@ -156,3 +184,18 @@ def test_expression_errors_point_at_the_offending_piece(line, column):
     with pytest.raises(SpecError) as info:
         loads_spec(GOOD.replace("model: w*x + b", line), path="p.yaml")
     assert (info.value.line, info.value.column) == (2, column) and "'zz'" in str(info.value)
+
+
+@pytest.mark.parametrize("overrides, origin", [
+    ({"momentun": 0.9}, "keyword momentun=: optimizer.momentun: "),
+    ({"lr": "x"}, "keyword lr=: optimizer.lr: "),
+    ({"epochs": 0}, "keyword epochs=: optimizer.epochs: "),
+    ({"optimizer": "adma"}, "keyword optimizer=: optimizer.name: "),
+    ({"parameters": {"q": 1.0}}, "keyword parameters=: parameters.q: "),
+])
+def test_override_errors_name_the_keyword(overrides, origin):
+    from .conftest import SPECS
+
+    with pytest.raises(SpecError) as info:
+        optikit.run(SPECS / "seed_gd.yaml", **overrides)
+    assert str(info.value).startswith(origin) and "seed_gd.yaml" not in str(info.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..compare import Entry, compare, exit_code
 from ..output.plots import check_plot_path, plot_loss
@@ -51,24 +51,29 @@ def to_dict(entries: Sequence[Entry]) -> dict[str, Any]:
 
 
 def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]], shared: dict[str, Any], *,
-                    plugins: Iterable[str] = (), fmt: str = "table", plot: str | None = None) -> int:
+                    plugins: Iterable[str] = (), fmt: str = "table", plot: str | None = None,
+                    origins: Mapping[str, str] | None = None) -> int:
     """``optikit compare``: run, print the table or JSON, save the overlaid plot; return the exit code.
 
     ``sets`` are ``(key, value)`` pairs where ``opt.key`` targets one optimizer and a bare
-    ``key`` all of them.
+    ``key`` all of them; a pair's ``option`` attribute, if any, is the option as typed, and
+    ``origins`` those of ``shared`` (``{"lr": "--lr 0.1"}``): errors name them.
     """
     if plot:
         check_plot_path(plot)
     names = [n.strip() for n in optimizers.split(",") if n.strip()]
     shared = dict(shared)
     per: dict[str, dict[str, Any]] = {}
-    for key, value in sets:
+    located: dict[tuple[str | None, str], str] = {(None, k): v for k, v in (origins or {}).items()}
+    for item in sets:
+        key, value = item
         opt, dot, name = key.rpartition(".")
         if dot:
             per.setdefault(opt, {})[name] = value
         else:
             shared[name] = value
-    entries = compare(spec, names, per_optimizer=per, plugins=plugins, **shared)
+        located[(opt if dot else None, name)] = getattr(item, "option", f"--set {key}")
+    entries = compare(spec, names, per_optimizer=per, plugins=plugins, origins=located, **shared)
     if fmt == "json":
         print(to_json(to_dict(entries)))
     else:

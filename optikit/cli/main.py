@@ -26,7 +26,19 @@ def _plugin_args(parser: argparse.ArgumentParser, dest: str) -> None:
     parser.add_argument("--traceback", dest=f"{dest}_tb", action="store_true", help="show Python tracebacks of errors")
 
 
-def _override(text: str) -> tuple[str, Any]:
+class Assignment(tuple):
+    """A parsed ``--set KEY=VALUE``: the pair ``(key, value)`` that remembers the option as typed,
+    so an error about the value can name the option rather than a line of the spec."""
+
+    option: str
+
+    def __new__(cls, key: str, value: Any, option: str) -> Assignment:
+        pair = super().__new__(cls, (key, value))
+        pair.option = option
+        return pair
+
+
+def _override(text: str) -> Assignment:
     from ..spec.yamlsafe import load
 
     key, sep, value = text.partition("=")
@@ -38,7 +50,7 @@ def _override(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"{key}: {exc.message}") from None
     if isinstance(parsed, dict):
         raise argparse.ArgumentTypeError(f"{key}: expected a number, true/false, text or a list")
-    return key.strip(), tuple(parsed) if isinstance(parsed, list) else parsed
+    return Assignment(key.strip(), tuple(parsed) if isinstance(parsed, list) else parsed, f"--set {text}")
 
 
 def build_parser(pm: Any = None) -> argparse.ArgumentParser:
@@ -136,11 +148,24 @@ def _plugins(args: argparse.Namespace) -> list[str]:
     return [*args.plugins, *getattr(args, "plugins_after", [])]
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("optimizer", "lr", *(s.name for s in run_settings() if s.flag is not None))
-    out = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-    out.update(dict(args.sets))
-    return out
+def _overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
+    """The overrides of the spec on the command line, and the option each one came from."""
+    flags = {"optimizer": "--optimizer", "lr": "--lr", **{s.name: s.flag for s in run_settings() if s.flag}}
+    values = {k: getattr(args, k) for k in flags if getattr(args, k, None) is not None}
+    origins = {k: f"{flags[k]} {v}" for k, v in values.items()}
+    for item in args.sets:
+        values[item[0]] = item[1]
+        origins[item[0]] = getattr(item, "option", f"--set {item[0]}")
+    return values, origins
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    from ..spec import load_spec
+    from ..spec.overrides import apply_overrides
+
+    values, origins = _overrides(args)
+    spec = load_spec(args.spec)
+    return apply_overrides(spec, values, origins) if values else spec
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -158,8 +183,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         check_can_show() if args.plot == "-" else check_plot_path(args.plot)
     backend = {"backend": args.backend} if args.backend is not None else {}
-    prepared = prepare(args.spec, **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient,
-                       **backend, **_overrides(args))
+    prepared = prepare(_spec(args), **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient,
+                       **backend)
     every = args.every or _every(prepared)
     reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
     try:
@@ -247,10 +272,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare_command
 
-    keys = ("lr", *(s.name for s in run_settings() if s.flag is not None and s.shared))
-    shared = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    shared_flags = {"lr": "--lr", **{s.name: s.flag for s in run_settings() if s.flag and s.shared}}
+    shared = {k: getattr(args, k) for k in shared_flags if getattr(args, k) is not None}
+    # a bad value is blamed on the option that gave it
+    shared_origins = {k: f"{shared_flags[k]} {v}" for k, v in shared.items()}
     return compare_command(args.spec, args.optimizers, args.sets, shared, plugins=_plugins(args), fmt=args.format,
-                           plot=args.plot)
+                           plot=args.plot, origins=shared_origins)
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import pluggy
 
-from ..errors import PluginError
+from ..errors import PluginError, counted
 from ..plugins.manager import describe, failures, plugin_manager, plugin_of_traceback
 
 __all__ = ["preparse", "load_plugins", "add_plugin_options", "plugin_listing", "cmd_plugins"]
@@ -102,6 +102,6 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             for f in data["failed"]:
                 print(f"  {f['plugin']}: {f['error']}")
     if data["failed"]:
-        print(f"optikit: warning: {len(data['failed'])} plugin(s) failed to load; other commands will refuse "
+        print(f"optikit: warning: {counted(len(data['failed']), 'plugin')} failed to load; other commands will refuse "
               "to run until they are fixed or uninstalled (see 'failed')", file=sys.stderr)
     return 0

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..data import DataSource, open_source
-from ..errors import RunError, SpecError, Location
+from ..errors import RunError, SpecError, Location, counted
 from .records import EpochRecord
 
 __all__ = ["RunState", "RunControl", "save_checkpoint", "load_checkpoint", "spec_identity", "FORMAT"]
@@ -102,7 +102,7 @@ class RunControl:
         return True
 
     def note(self) -> str:
-        return f" after {self.skips} skipped steps" if self.on_nonfinite == "skip" else ""
+        return f" after {counted(self.skips, 'skipped step')}" if self.on_nonfinite == "skip" else ""
 
     def boundary(self, state: RunState) -> None:
         """Called at each epoch boundary; writes a checkpoint when one is due (or on interruption)."""

@@ -16,15 +16,14 @@ import numpy as np
 
 from ..backends import Problem
 from ..data import batches
-from ..errors import DivergenceError, RunError, SpecError
+from ..errors import DivergenceError, PluginError, RunError, SpecError, counted
 from .checkpoint import RunControl, RunState
 from .records import EpochRecord, History, Result
 from ..optimizers.base import Optimizer
 from ..settings import RunSettings
 
-__all__ = ["Settings", "EpochRecord", "History", "Result", "run_problem", "STOP_REASONS"]
+__all__ = ["Settings", "run_problem"]
 
-STOP_REASONS = ("epochs", "steps", "tol", "gtol", "max_time", "callback", "interrupted", "diverged")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +37,40 @@ class Settings(RunSettings):
     def from_spec(cls, opt: RunSettings, optimizer: Optimizer, schedule: Callable[[int], float] | None) -> Settings:
         batch = opt.batch_size if opt.batch_size is not None else type(optimizer).batch_size
         return cls(**{**opt.values(), "batch_size": batch, "schedule": schedule})
+
+
+def _contract(optimizer: Optimizer, message: str) -> PluginError:
+    name = getattr(optimizer, "name", type(optimizer).__name__)
+    return PluginError(f"optimizer {name!r}: {message}", optimizer=name)
+
+
+def _checked_state(optimizer: Optimizer, state: Any) -> Any:
+    """``init``'s state; None is a forgotten ``return``, refused before the first step."""
+    if state is None:
+        raise _contract(optimizer, "init() returned None; it must return the optimizer's state "
+                                   "(optikit.EmptyState() if it keeps none)")
+    return state
+
+
+def _checked_update(optimizer: Optimizer, out: Any, p: np.ndarray) -> tuple[np.ndarray, Any]:
+    """``update``'s ``(step, state)``, refused before it moves the parameters when it has the wrong form.
+
+    Cheap on purpose (it runs every step): a two-item pair, a numeric step of the parameters'
+    shape. A step that is not finite is left to the divergence check.
+    """
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        got = (f"an array of shape {np.shape(out)}" if isinstance(out, np.ndarray) else
+               f"a {type(out).__name__} of {counted(len(out), 'item')}" if isinstance(out, (tuple, list)) else
+               f"a {type(out).__name__}")
+        raise _contract(optimizer, f"update() must return (step, state), a pair; it returned {got}")
+    step = np.asarray(out[0]) if not isinstance(out[0], np.ndarray) else out[0]
+    if step.dtype.kind not in "iuf":
+        raise _contract(optimizer, f"update() must return a step of numbers, one per parameter; its step has "
+                                   f"dtype {step.dtype}")
+    if step.shape != p.shape:
+        raise _contract(optimizer, f"update() must return a step of shape {p.shape}, one entry per parameter; "
+                                   f"its step has shape {step.shape}")
+    return step, out[1]
 
 
 def _named(names: tuple[str, ...], p: np.ndarray) -> dict[str, float]:
@@ -77,7 +110,7 @@ def run_problem(
     full_batch = batch_size is None or batch_size >= n
     requires = frozenset(getattr(optimizer, "requires", ()))
     history = History(names)
-    state = optimizer.init(p.copy())
+    state = _checked_state(optimizer, optimizer.init(p.copy()))
     step = 0
     epoch = 0
     start = time.perf_counter()
@@ -141,8 +174,8 @@ def run_problem(
                     raise diverged("gradient", g.tolist(), p)
                 oracle = problem.oracle(rows) if requires else None
                 try:
-                    delta, new_state = optimizer.update(g, state, p, oracle)
-                except (DivergenceError, SpecError):
+                    delta, new_state = _checked_update(optimizer, optimizer.update(g, state, p, oracle), p)
+                except (DivergenceError, SpecError, PluginError):
                     raise
                 except Exception as exc:
                     raise RunError(f"optimizer {getattr(optimizer, 'name', '?')!r} failed at epoch {epoch} "

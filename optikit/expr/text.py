@@ -11,7 +11,6 @@ is :mod:`optikit.exprbuild`, re-exported here; hostile text fails fast with an E
 from __future__ import annotations
 
 import ast
-import difflib
 import keyword
 import math
 import re
@@ -22,7 +21,7 @@ from collections.abc import Callable, Mapping
 import sympy
 from sympy import S
 
-from ..errors import ExpressionError
+from ..errors import ExpressionError, did_you_mean
 from .build import (  # noqa: F401 - FUNCTIONS, check_tree and the limits belong to this API
     FUNCTIONS, MAX_DEPTH, MAX_EXPANDED_TERMS, MAX_INT_DIGITS, MAX_NAME_LENGTH, MAX_NODES,
     MAX_SECONDS, MAX_TEXT_LENGTH, _ARITY, _CONSTANTS, _LAMBDIFY_NAMES, _Timeout, _deadline, _float,
@@ -273,9 +272,9 @@ class _Converter:
         name = node.id
         if name in FUNCTIONS:
             return self.error(node, f"'{name}' is a function; call it as {name}(...)", show=False)
-        close = difflib.get_close_matches(name, [*self.symbols, *_CONSTANTS], n=1)
+        close = did_you_mean(name, [*self.symbols, *_CONSTANTS])
         return self.error(node, f"unknown symbol '{name}' (declared: {', '.join(self.symbols) or 'none'})"
-                          + (f"; did you mean '{close[0]}'?" if close else ""),
+                          + (f"; {close}" if close else ""),
                           hint="declare it as a parameter or a data column", show=False)
 
     def binop(self, node: ast.BinOp, left: tuple, right: tuple) -> tuple[sympy.Expr, bool]:
@@ -299,9 +298,9 @@ class _Converter:
         if name not in FUNCTIONS:
             if name in self.symbols or name in _CONSTANTS:
                 raise self.error(node, f"'{name}' is a symbol, not a function", hint=f"write {name}*(...) to multiply")
-            close = difflib.get_close_matches(name, FUNCTIONS, n=1)
+            close = did_you_mean(name, FUNCTIONS)
             raise self.error(func, f"unknown function '{name}' (allowed: {', '.join(sorted(FUNCTIONS))})"
-                             + (f"; did you mean '{close[0]}'?" if close else ""), show=False)
+                             + (f"; {close}" if close else ""), show=False)
         if node.keywords:
             raise self.error(node, "keyword arguments are not allowed")
         for arg in node.args:

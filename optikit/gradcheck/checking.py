@@ -17,8 +17,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import sympy
 
-from .report import DIFFERS, FD_MISMATCH, OK, UNCHECKED, CheckReport, Comparison, ParameterReport
-from .equivalence import UNDECIDED, compare
+from .report import (DIFFERS, DIFFERS_WITHIN_TOLERANCE, FD_MISMATCH, OK, UNCHECKED, CheckReport, Comparison,
+                     ParameterReport)
+from .equivalence import DIFFERS as SYMBOLIC_DIFFERS, UNDECIDED, compare
 from ..errors import GradientMismatchError
 from .finitediff import Numeric, check_points, crosses, kinks, mean
 from ..backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend
@@ -117,6 +118,11 @@ def _compare_rows(c: Comparison, got_rows: np.ndarray | None, ref_rows: np.ndarr
         c.add(float(got_mean), float(ref_mean), atol, rtol, where, "mean")
 
 
+def _shown(number: sympy.Expr) -> str:
+    """A constant as a person reads it: ``1/2`` stays exact, a float loses SymPy's padding."""
+    return sympy.sstr(number) if number.is_Rational else f"{float(number):.6g}"
+
+
 def _columns(problem: Problem) -> dict[str, np.ndarray]:
     """The data columns the spec knows of, as arrays (none for an objective)."""
     if problem.source is None:
@@ -134,8 +140,10 @@ def _samples(problem: Problem, points: list[np.ndarray]) -> list[dict[sympy.Symb
 def _verdicts(reports: list[ParameterReport]) -> None:
     for rep in reports:
         hand = rep.comparisons[1:3] if rep.hand is not None else []
-        if rep.equivalence == "differs" or any(not c.agree for c in hand):
+        if any(not c.agree for c in hand):
             rep.verdict = DIFFERS
+        elif rep.equivalence == SYMBOLIC_DIFFERS:
+            rep.verdict = DIFFERS_WITHIN_TOLERANCE if any(c.compared for c in hand) else DIFFERS
         elif not all(c.agree for c in rep.comparisons):
             rep.verdict = FD_MISMATCH
         elif not any(c.compared for c in rep.comparisons):
@@ -164,9 +172,10 @@ def check_problem(problem: Problem, *, points: Sequence[Mapping[str, float]] | N
         for rep, g in zip(reports, derived):
             if rep.name in hand_exprs:
                 rep.hand = hand_text.get(rep.name, sympy.sstr(hand_exprs[rep.name]))
-                eq = compare(g, hand_exprs[rep.name], samples)
+                eq = compare(g, hand_exprs[rep.name], samples, written=rep.hand)
                 rep.equivalence = eq.verdict
                 rep.difference = sympy.sstr(eq.difference) if eq.difference is not None else None
+                rep.factor = _shown(eq.factor) if eq.factor is not None else None
         present = [i for i, n in enumerate(names) if n in hand_exprs]
         numeric = Numeric(problem.with_parts(hand=[hand_exprs[names[i]] for i in present]), "hand")
 
@@ -254,20 +263,29 @@ def verify_training_gradient(problem: Problem) -> None:
     trained = spec if spec.check is None else _replace_check(spec)
     report = check_problem(replace(problem, symbolic=replace(problem.symbolic, spec=trained)))
     for rep in report.parameters:
-        if rep.verdict != DIFFERS:
+        if rep.verdict not in (DIFFERS, DIFFERS_WITHIN_TOLERANCE):
             continue
-        worst = rep.worst
-        where = ""
+        hd = rep.hand_vs_derived
+        worst = hd.worst if hd is not None else None
+        at = row = ""
         if worst:
             at = ", ".join(f"{k}={v:.6g}" for k, v in worst["point"].items())
             row = "batch mean" if worst["row"] == "mean" else f"row {worst['row']}"
-            where = (f"; at {at} ({row}) the hand gradient is {worst['hand']!r}, "
-                     f"the derived one {worst['derived']!r}") if "derived" in worst else f"; worst at {at} ({row})"
         diff = f" (hand - derived = {rep.difference})" if rep.difference else ""
-        raise GradientMismatchError(
-            f"the hand-written gradient {rep.hand} differs from the derived {rep.derived}{diff}{where}; "
-            f"refusing to train with it",
-            parameter=rep.name, derived=rep.derived, hand=rep.hand or "", location=spec.where("gradient", rep.name))
+        if rep.factor:
+            diff = f" (hand = {rep.factor} * derived)"
+        if rep.verdict == DIFFERS_WITHIN_TOLERANCE:
+            message = (f"the hand-written gradient {rep.hand} differs symbolically from the derived {rep.derived}"
+                       f"{diff}: a different function, although its values agree within the check's tolerance "
+                       f"(max relative difference {hd.max_rel_error:.3g}" + (f"; worst at {at}, {row}" if worst else "")
+                       + "); refusing to train with it")
+        else:
+            where = (f"; at {at} ({row}) the hand gradient is {worst[hd.got]!r}, the derived one "
+                     f"{worst[hd.reference]!r}") if worst else ""
+            message = (f"the hand-written gradient {rep.hand} differs from the derived {rep.derived}{diff}{where}; "
+                       f"refusing to train with it")
+        raise GradientMismatchError(message, parameter=rep.name, derived=rep.derived, hand=rep.hand or "",
+                                    location=spec.where("gradient", rep.name))
 
 
 def _replace_check(spec: Spec) -> Spec:

@@ -1,5 +1,8 @@
 """Is a hand-written derivative the same function as SymPy's? Decided symbolically, with bounded effort.
 
+"Identical" means the hand gradient reads as SymPy prints the derived one; equal functions
+written differently are "equal after simplification", even when SymPy's automatic evaluation
+alone makes the trees equal (``2*(a + b)`` is parsed as ``2*a + 2*b``).
 Cheap rewrites (``expand``, ``cancel``) go first; ``simplify`` only runs on differences small
 enough that it finishes quickly (a size guard, since SymPy cannot be interrupted in-process).
 A difference that does not vanish is called "differs" only when it is visibly non-zero at some
@@ -32,6 +35,8 @@ class Equivalence:
 
     verdict: str
     difference: sympy.Expr | None = None
+    #: ``c`` when ``hand == c * derived`` for a constant ``c != 1``: the commonest slip (a lost 2 or sign)
+    factor: sympy.Expr | None = None
 
     @property
     def equal(self) -> bool:
@@ -82,15 +87,37 @@ def _visibly_nonzero(diff: sympy.Expr, samples: Iterable[Mapping[sympy.Symbol, f
     return False
 
 
-def compare(derived: sympy.Expr, hand: sympy.Expr,
-            samples: Iterable[Mapping[sympy.Symbol, float]] = ()) -> Equivalence:
-    """Decide whether ``hand`` equals ``derived``: identical trees, equal after simplification, or not.
+def _factor(derived: sympy.Expr, hand: sympy.Expr) -> sympy.Expr | None:
+    """The constant ``c != 1`` with ``hand == c * derived``, if the ratio cheaply reduces to one."""
+    if derived == 0:
+        return None
+    ratio = hand / derived
+    for rewrite in (sympy.cancel, sympy.simplify):
+        if not ratio.free_symbols or sympy.count_ops(ratio) > SIMPLIFY_MAX_OPS:
+            break
+        try:
+            ratio = rewrite(ratio)
+        except (sympy.PolynomialError, TypeError, ValueError):
+            break
+    if ratio.free_symbols or not ratio.is_number or ratio.is_finite is not True or ratio in (0, 1):
+        return None
+    return ratio
 
-    ``samples`` (symbol -> value or array) are where a non-vanishing difference is evaluated to
-    prove that it differs; without a non-zero value there the verdict is ``UNDECIDED``.
+
+def compare(derived: sympy.Expr, hand: sympy.Expr,
+            samples: Iterable[Mapping[sympy.Symbol, float]] = (), written: str | None = None) -> Equivalence:
+    """Decide whether ``hand`` equals ``derived``: identical, equal after simplification, or not.
+
+    ``written`` is the hand gradient's text as the user wrote it (default: ``hand`` printed);
+    IDENTICAL means it reads like the derived one up to spaces. ``samples`` (symbol -> value or
+    array) are where a non-vanishing difference is evaluated to prove that it differs; without a
+    non-zero value there the verdict is ``UNDECIDED``.
     """
-    if derived == hand:
+    text = sympy.sstr(hand) if written is None else written
+    if "".join(text.split()) == "".join(sympy.sstr(derived).split()):
         return Equivalence(IDENTICAL)
+    if derived == hand:
+        return Equivalence(SIMPLIFIED)
     diff = elementary(hand - derived)  # sigmoid(z)*(1 - sigmoid(z)) must match exp(-z)/(1 + exp(-z))**2
     for rewrite in (sympy.expand, sympy.cancel):
         try:
@@ -105,5 +132,5 @@ def compare(derived: sympy.Expr, hand: sympy.Expr,
         diff = simplified
     shown = _tidy(diff)
     if _visibly_nonzero(diff, samples):
-        return Equivalence(DIFFERS, shown)
+        return Equivalence(DIFFERS, shown, _factor(derived, hand))
     return Equivalence(UNDECIDED, shown)

@@ -10,10 +10,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Comparison", "ParameterReport", "CheckReport", "OK", "DIFFERS", "FD_MISMATCH", "UNCHECKED"]
+from ..errors import counted
+
+__all__ = ["Comparison", "ParameterReport", "CheckReport", "OK", "DIFFERS", "DIFFERS_WITHIN_TOLERANCE",
+           "FD_MISMATCH", "UNCHECKED"]
 
 OK = "ok"
 DIFFERS = "hand gradient differs"
+#: SymPy proved ``hand - derived`` non-zero, yet every value agrees within atol/rtol: still a
+#: different function (a mistyped constant, say), so it fails like DIFFERS, with its size shown.
+DIFFERS_WITHIN_TOLERANCE = "hand gradient differs symbolically, within the numeric tolerance"
 FD_MISMATCH = "derived gradient disagrees with finite differences"
 UNCHECKED = "unchecked: every point was skipped"
 
@@ -81,6 +87,8 @@ class ParameterReport:
     hand: str | None = None
     equivalence: str | None = None
     difference: str | None = None
+    #: ``"1/2"`` when the hand gradient is that constant times the derived one
+    factor: str | None = None
     comparisons: list[Comparison] = field(default_factory=list)
     verdict: str = OK
 
@@ -97,14 +105,22 @@ class ParameterReport:
         return max((c.max_rel_error for c in self.comparisons), default=0.0)
 
     @property
+    def hand_vs_derived(self) -> Comparison | None:
+        """The comparison of the hand-written gradient with the derived one, if there is a hand gradient."""
+        return self.comparisons[1] if self.hand is not None and len(self.comparisons) > 1 else None
+
+    @property
     def worst(self) -> dict[str, Any] | None:
         """The worst point of the first failing comparison (of the first one if none fails)."""
         failing = [c for c in self.comparisons if not c.agree] or [c for c in self.comparisons if c.compared]
         return failing[0].worst if failing else None
 
     def to_dict(self) -> dict[str, Any]:
+        hd = self.hand_vs_derived
         return {"name": self.name, "verdict": self.verdict, "ok": self.ok, "derived": self.derived,
                 "hand": self.hand, "equivalence": self.equivalence, "difference": self.difference,
+                "factor": self.factor, "difference_max_abs": hd.max_abs_error if hd and hd.compared else None,
+                "difference_max_rel": hd.max_rel_error if hd and hd.compared else None,
                 "max_abs_error": self.max_abs_error, "max_rel_error": self.max_rel_error, "worst": self.worst,
                 "comparisons": [c.to_dict() for c in self.comparisons]}
 
@@ -143,7 +159,8 @@ class CheckReport:
                 "parameters": {p.name: p.to_dict() for p in self.parameters}}
 
     def __str__(self) -> str:
-        lines = [f"{self.name}: gradient check at {len(self.points)} point(s) x {self.rows} row(s) and the batch mean "
+        lines = [f"{self.name}: gradient check at {counted(len(self.points), 'point')} x {counted(self.rows, 'row')} "
+                 f"and the batch mean "
                  f"(atol={self.atol:g}, rtol={self.rtol:g}, eps={self.eps:g})"]
         for p in self.parameters:
             lines.append("")
@@ -153,6 +170,13 @@ class CheckReport:
                 lines.append(f"  hand:    {p.hand}   [{p.equivalence}]")
                 if p.difference is not None:
                     lines.append(f"  hand - derived = {p.difference}")
+                if p.factor is not None:
+                    lines.append(f"  hand = {p.factor} * derived")
+            if p.verdict == DIFFERS_WITHIN_TOLERANCE and p.hand_vs_derived is not None:
+                hd = p.hand_vs_derived
+                lines.append(f"  a different function, though its values stay within the tolerance: max relative "
+                             f"difference {_num(hd.max_rel_error)}, max absolute {_num(hd.max_abs_error)} "
+                             f"(rtol={self.rtol:g}, atol={self.atol:g})")
             lines.append(f"  {'comparison':<44} {'n':>5} {'fail':>5} {'max abs':>9} {'max rel':>9}  worst point")
             for c in p.comparisons:
                 worst = _point(c.worst["point"], c.worst["row"]) if c.worst else "-"

@@ -12,13 +12,13 @@ from typing import Any, Callable, Mapping, TextIO
 
 import numpy as np
 
-from ..engine import EpochRecord, Result
+from ..engine import STOPPED, EpochRecord, Result
+from ..errors import counted
 from ..spec import Spec
 from ..backends import Problem
 from ..symbolic import SymbolicProblem
 
 __all__ = ["Reporter", "SeedReporter", "TableReporter", "JsonReporter", "REPORTERS", "predictions", "to_json"]
-
 
 def predictions(problem: Problem, params: np.ndarray) -> list[tuple[tuple[Any, ...], float]]:
     """``[(inputs as written in the spec, prediction), ...]`` for the spec's ``predict`` section."""
@@ -109,9 +109,10 @@ class TableReporter(Reporter):
 
     def end(self, result: Result) -> None:
         self._flush_last()
-        seed = f" (seed {result.seed})" if result.seed is not None else ""
-        self.print(f"stopped by {result.stop_reason} after {result.epochs} epochs ({result.steps} steps) "
-                   f"in {result.elapsed:.3g} s{seed}")
+        seed = f" with seed {result.seed}" if result.seed is not None else ""
+        why = STOPPED.get(result.stop_reason, f"by {result.stop_reason}")
+        self.print(f"ran {counted(result.epochs, 'epoch')} ({counted(result.steps, 'step')}) in {result.elapsed:.3g} s"
+                   f"{seed}; stopped {why}")
         self.print(f"loss: {_num(result.initial_loss)} -> {_num(result.loss)}")
         for name, value in result.parameters.items():
             self.print(f"  {name} = {value!r}")
@@ -175,7 +176,7 @@ def symbolic_report(problem: SymbolicProblem, *, hessian: bool = False, fmt: str
         return to_json(data)
     n = spec.data.n_rows if spec.data is not None else None
     rows = ("no data: the objective itself" if spec.model is None else
-            f"mean over the {n} rows" if n is not None else "mean over the rows")
+            f"the mean over {counted(n, 'row')}" if n is not None else "the mean over the rows")
     lines = [f"{spec.name}: per-sample loss and its derivatives (batch loss: {rows})", f"  loss = {data['loss']}"]
     lines += [f"  d loss / d {n} = {g}" for n, g in data["gradient"].items()]
     lines += [f"  d2 loss / d {a} d {b} = {h}" for a, row in data.get("hessian", {}).items() for b, h in row.items()]
@@ -185,6 +186,6 @@ def symbolic_report(problem: SymbolicProblem, *, hessian: bool = False, fmt: str
 def describe_spec(spec: Spec, n_rows: int | None = None) -> str:
     """One line about a spec (and its ``n_rows`` rows of data), for ``optikit validate``."""
     what = f"model {spec.model}" if spec.model else f"objective {spec.objective}"
-    rows = f", {n_rows} rows" if spec.model and n_rows is not None else ""
-    return (f"{spec.name}: {what}; {len(spec.parameters)} parameter(s) {', '.join(spec.parameter_names)}{rows}; "
+    rows = f", {counted(n_rows, 'row')}" if spec.model and n_rows is not None else ""
+    return (f"{spec.name}: {what}; {counted(len(spec.parameters), 'parameter')} ({', '.join(spec.parameter_names)}){rows}; "
             f"loss {spec.loss}; optimizer {spec.optimizer.name}")

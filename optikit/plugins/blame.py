@@ -3,6 +3,8 @@
 The engine already wraps an exception from ``Optimizer.update`` in a :class:`RunError`; hooks
 such as ``optikit_epoch_end`` raise through pluggy unchanged. Both are traced back to the plugin
 whose code raised, by the code objects in the traceback, so no call path needs to know sources.
+The engine's :class:`PluginError` for an optimizer that returned the wrong thing gets the
+source of that optimizer from the registry.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Iterator
 
-from ..errors import DivergenceError, OptikitError, RunError
+from ..errors import DivergenceError, OptikitError, PluginError, RunError
 from .manager import plugin_of_traceback
 
 if TYPE_CHECKING:
@@ -47,6 +49,13 @@ def blame(prepared: Prepared) -> Iterator[None]:
                 else "fix the optimizer, or report it to the plugin's author")
         raise RunError(f"{exc}\n  plugin: optimizer {entry.name!r} comes from {entry.source}; {what} "
                        "(--traceback shows where)") from cause
+    except PluginError as exc:
+        entry = prepared.registry.optimizers.get(prepared.spec.optimizer.name)
+        if exc.plugin is not None or entry is None or exc.optimizer != entry.name:
+            raise
+        what = ("report it to optikit" if entry.source == "built-in"
+                else "fix the optimizer, or report it to the plugin's author")
+        raise PluginError(f"{exc.message}\n  hint: {what}", plugin=entry.source, optimizer=exc.optimizer) from None
     except OptikitError:
         raise
     except Exception as exc:

@@ -6,6 +6,7 @@ Each error names the field (dotted path) and its file:line:column from the docum
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -148,7 +149,11 @@ class _Builder(SectionReader):
             raise self.err(f"target column {target!r} is not in the data (columns: {', '.join(columns)})",
                            ("target",) if "target" in raw else ("data",), hint=did_you_mean(target, columns))
         inputs = {k: v for k, v in symbols.items() if k != target}
-        model_text, model_expr = self.expression(raw["model"], ("model",), inputs)
+        try:
+            model_text, model_expr = self.expression(raw["model"], ("model",), inputs)
+        except ExpressionError:
+            self.target_in_model(raw["model"], target, symbols, chosen="target" in raw)
+            raise
         loss = self.text(raw.get("loss", "mse"), ("loss",)).strip()
         if loss.isidentifier() and loss not in symbols and loss != MODEL:
             loss_expr = None  # a named loss (mse, mae, a plugin's): resolved when the spec is compiled
@@ -161,6 +166,22 @@ class _Builder(SectionReader):
         predict = self.predict(raw["predict"], model_expr, symbols, target) if "predict" in raw else {}
         return dict(model=model_text, model_expr=model_expr, target=target, loss=loss,
                     loss_expr=loss_expr, predict=MappingProxyType(predict))
+
+    def target_in_model(self, text: Any, target: str, symbols: dict, chosen: bool) -> None:
+        """Refuse a model that reads the target column, at its first use: "unknown symbol" would
+        send the reader looking for a missing declaration instead."""
+        try:
+            uses = symbols[target] in expr.parse(text, symbols).free_symbols
+        except ExpressionError:
+            return  # something else is wrong with the model too: that error stands
+        found = re.search(rf"(?<![\w.]){re.escape(target)}(?!\w)", text) if uses else None
+        if found:
+            where = self.source.within(("model",), text, found.start())
+            raise ExpressionError(f"the model may not use the target column {target!r}: it is what the model "
+                                  "is fitted to", piece=target, offset=found.start(), field="model", location=where,
+                                  hint=f"'target:' names the column to fit ({target!r} here"
+                                  + ("" if chosen else ", the default") + "); set it to fit another column, "
+                                  "and the model's inputs are the other columns")
 
     def objective(self, raw: dict, symbols: dict) -> dict[str, Any]:
         for key in ("loss", "target", "predict"):

@@ -18,14 +18,18 @@ if TYPE_CHECKING:
 __all__ = ["apply_overrides"]
 
 
-def apply_overrides(spec: Spec, overrides: Mapping[str, Any]) -> Spec:
+def apply_overrides(spec: Spec, overrides: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> Spec:
     """``spec`` with optimizer keys, hyperparameters or ``parameters`` replaced, checked like the file.
 
-    Errors are located at ``<override>``. A new optimizer name drops the spec's hyperparameters
-    (they belong to its own optimizer); a new ``epochs`` or ``steps`` replaces the spec's run length.
+    ``origins`` names where each override came from (``{"lr": "--lr 0.1"}``; by default the
+    keyword, ``keyword lr=``). Errors about an overridden value, now or once the spec is
+    prepared, are located there rather than in the file. A new optimizer name drops the spec's
+    hyperparameters (they belong to its own optimizer); a new ``epochs`` or ``steps`` replaces
+    the spec's run length.
     """
-    reader = SectionReader(None, SourceMap("<override>"), None)
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    located = {_path(k): (origins or {}).get(k, f"keyword {k}=") for k in overrides}
+    reader = SectionReader(None, SourceMap("<override>").overlaid(located), None)
     opt = spec.optimizer
     section: dict[str, Any] = {"name": opt.name, **_raw(opt.hyperparameters)}
     section.update({k: _raw(getattr(opt, k)) for k in ENGINE_KEYS[1:] if getattr(opt, k) is not None})
@@ -42,7 +46,17 @@ def apply_overrides(spec: Spec, overrides: Mapping[str, Any]) -> Spec:
             raise reader.err(f"{key!r} cannot be overridden; edit the spec", (key,), hint=hint)
         else:
             section[key] = _raw(value)
-    return replace(spec, optimizer=reader.optimizer(section), parameters=tuple(params))
+    # only the optimizer's fields are checked again later (when the optimizer is made); a new
+    # initial value has nothing left to check
+    source = spec.source.overlaid({p: o for p, o in located.items() if p[0] == "optimizer"})
+    return replace(spec, optimizer=reader.optimizer(section), parameters=tuple(params), source=source)
+
+
+def _path(key: str) -> tuple[str, ...]:
+    """The spec field an override keyword replaces."""
+    if key == "optimizer":
+        return ("optimizer", "name")
+    return (key,) if key in TOP_KEYS else ("optimizer", key)
 
 
 def _raw(value: Any) -> Any:

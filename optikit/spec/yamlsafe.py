@@ -66,6 +66,16 @@ class SourceMap:
         path = tuple(path)
         return self._keys.get(path) or self.value(path)
 
+    def overlaid(self, origins: dict[Path, str]) -> SourceMap:
+        """A copy that locates each path of ``origins``, and everything under it, at its origin (a
+        command-line option or a keyword that replaced the value) rather than in the file."""
+        out = SourceMap(self.file)
+        out.lines = self.lines
+        for mine, theirs in ((out._values, self._values), (out._keys, self._keys)):
+            mine.update({p: loc for p, loc in theirs.items() if not any(p[:len(o)] == o for o in origins)})
+            mine.update({tuple(o): Location(origin) for o, origin in origins.items()})
+        return out
+
     def _find(self, table: dict[Path, Location], path: Path) -> Location:
         while path not in table and path:
             path = path[:-1]
