@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-import pluggy
-
 from .engine import EpochRecord, Result, Settings, run_problem
 from .errors import SpecError, did_you_mean
 from .optimizers.base import Optimizer, hyperparameters
-from .plugins.manager import Registry, plugin_manager
+from .plugins.manager import OptikitPluginManager, Registry, plugin_manager
 from .spec import ENGINE_KEYS, Spec, load_spec
 from .symbolic.problem import Problem, compile_spec
 
@@ -97,7 +95,7 @@ class Prepared:
     """A spec ready to run: its plugin manager, registry, compiled problem, optimizer and settings."""
 
     spec: Spec
-    pm: pluggy.PluginManager
+    pm: OptikitPluginManager
     registry: Registry
     problem: Problem
     optimizer: Optimizer
@@ -127,7 +125,7 @@ class Prepared:
         return result
 
 
-def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: pluggy.PluginManager | None = None,
+def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: OptikitPluginManager | None = None,
             plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
             **overrides: Any) -> Prepared:
     """Load (if needed), validate against the registry, and compile a spec without running it.

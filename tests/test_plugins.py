@@ -14,7 +14,7 @@ import pytest
 import optikit
 from optikit import hookspecs
 from optikit.cli import main
-from optikit.plugins import plugin_manager
+from optikit.plugins import OptikitPluginManager, Provenance, plugin_manager
 from optikit.plugins.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ def test_module_plugin_and_environment_variable(monkeypatch, capsys):
     assert "signgd" in Registry.build(plugin_manager(["my_opt"])).optimizers
     monkeypatch.setenv("OPTIKIT_PLUGINS", str(MY_OPT))
     entry = Registry.build(plugin_manager()).optimizers["signgd"]
-    assert entry.source == f"-p {MY_OPT}"
+    assert entry.source == f"OPTIKIT_PLUGINS={MY_OPT}"
     code, out, _ = cli(capsys, "plugins")
     assert code == 0 and "signgd" in out
 
@@ -68,6 +68,24 @@ def test_builtins_come_through_the_same_hooks():
     assert names == {"builtin:optikit.optimizers", "builtin:optikit.symbolic.losses", "builtin:optikit.engine.schedules"}
     reg = Registry.build(pm)
     assert reg.optimizers["gd"].source == "built-in" and reg.losses["mse"].source == "built-in"
+
+
+def test_the_manager_keeps_each_plugins_provenance_and_failures(monkeypatch, plugin_file):
+    monkeypatch.syspath_prepend(str(MY_OPT.parent))
+    fake_entry_point(monkeypatch, "signgd", "my_opt")
+    broken = plugin_file("raise RuntimeError('boom')\n")
+    pm = plugin_manager(["json", str(broken)], strict=False)
+    assert isinstance(pm, OptikitPluginManager)
+    prov = {name: pm.provenance(plugin) for name, plugin in pm.list_name_plugin()}
+    assert prov["builtin:optikit.optimizers"] == Provenance("built-in", "optikit.optimizers")
+    assert prov["signgd"] == Provenance("entry point", "my_opt", "optikit-fake", "9.1", "signgd")
+    assert prov["module:json"] == Provenance("-p", "json")
+    assert str(prov["signgd"]) == "optikit-fake 9.1 (entry point signgd = my_opt)"
+    assert [(f.plugin, f.message) for f in pm.failures] == [(f"-p {broken}", "failed to load: RuntimeError: boom")]
+    with pytest.raises(optikit.PluginError, match=f"^plugin -p {re.escape(str(broken))}: failed to load"):
+        pm.raise_failures()
+    pm.register(types.SimpleNamespace(), name="by-hand")  # registered without provenance: named by its name
+    assert pm.describe(pm.get_plugin("by-hand")) == "by-hand" and pm.provenance(pm.get_plugin("by-hand")) is None
 
 
 def fake_entry_point(monkeypatch, name: str, value: str, dist: str = "optikit-fake", version: str = "9.1"):

@@ -11,10 +11,8 @@ import argparse
 import sys
 from typing import Any, Sequence
 
-import pluggy
-
 from ..errors import PluginError
-from ..plugins.manager import describe, failures, plugin_manager, plugin_of_traceback
+from ..plugins.manager import OptikitPluginManager, plugin_manager
 
 __all__ = ["preparse", "load_plugins", "add_plugin_options", "plugin_listing", "cmd_plugins"]
 
@@ -32,30 +30,30 @@ def preparse(argv: Sequence[str]) -> tuple[list[str], bool, str | None]:
     return known.plugins, known.traceback, command
 
 
-def load_plugins(plugins: Sequence[str]) -> pluggy.PluginManager:
+def load_plugins(plugins: Sequence[str]) -> OptikitPluginManager:
     """A non-strict manager: failures are kept, for ``optikit plugins`` to list."""
     return plugin_manager(plugins, strict=False)
 
 
-def add_plugin_options(pm: pluggy.PluginManager, parser: argparse.ArgumentParser) -> None:
+def add_plugin_options(pm: OptikitPluginManager, parser: argparse.ArgumentParser) -> None:
     """Let plugins add options to ``parser`` (the ``run`` subcommand) in a "plugin options" group."""
     group = parser.add_argument_group("plugin options")
     try:
         pm.hook.optikit_add_options(parser=group)
     except Exception as exc:
-        source = plugin_of_traceback(pm, exc.__traceback__) or "?"
+        source = pm.plugin_of_traceback(exc.__traceback__) or "?"
         raise PluginError(f"optikit_add_options raised {type(exc).__name__}: {exc}", plugin=source) from exc
 
 
-def _hooks(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+def _hooks(pm: OptikitPluginManager) -> list[dict[str, Any]]:
     out = []
     for name, plugin in pm.list_name_plugin():
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
-        out.append({"plugin": name, "source": describe(pm, plugin), "hooks": hooks})
+        out.append({"plugin": name, "source": pm.describe(plugin), "hooks": hooks})
     return out
 
 
-def plugin_listing(pm: pluggy.PluginManager) -> dict[str, Any]:
+def plugin_listing(pm: OptikitPluginManager) -> dict[str, Any]:
     """Everything ``optikit plugins`` shows: plugins with their hooks, what they register, failures."""
     from ..optimizers.base import hyperparameters
     from ..plugins.registry import Registry
@@ -68,7 +66,7 @@ def plugin_listing(pm: pluggy.PluginManager) -> dict[str, Any]:
                   for e in registry.optimizers.values()]
     losses = [{"name": e.name, "source": e.source, "expression": e.obj, "doc": e.doc} for e in registry.losses.values()]
     schedules = [{"name": e.name, "source": e.source, "doc": e.doc} for e in registry.schedules.values()]
-    failed = [{"plugin": f.plugin, "error": f.message} for f in [*failures(pm), *registry.failures]]
+    failed = [{"plugin": f.plugin, "error": f.message} for f in [*pm.failures, *registry.failures]]
     return {"plugins": _hooks(pm), "optimizers": optimizers, "losses": losses, "schedules": schedules,
             "failed": failed}
 

@@ -7,14 +7,15 @@ error, names the plugin it came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import pluggy
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PluginError
 from ..optimizers.base import REQUIREMENTS, Optimizer
 
-__all__ = ["Registry", "Entry", "Failure", "describe"]
+if TYPE_CHECKING:
+    from .manager import OptikitPluginManager
+
+__all__ = ["Registry", "Entry", "Failure"]
 
 _KINDS = {"optikit_register_optimizers": "optimizer", "optikit_register_losses": "loss",
           "optikit_register_schedules": "schedule"}
@@ -31,14 +32,6 @@ class Failure:
         return PluginError(self.message, plugin=self.plugin)
 
 
-def describe(pm: pluggy.PluginManager, plugin: Any) -> str:
-    """Where a registered plugin came from: ``built-in``, an entry point with its distribution, or ``-p``."""
-    name = pm.get_name(plugin) if plugin is not None else None
-    if name is None:
-        return repr(plugin)
-    return getattr(pm, "_optikit_sources", {}).get(name, name)
-
-
 @dataclass(frozen=True)
 class Entry:
     """Something a plugin registered, with the plugin's description."""
@@ -53,18 +46,18 @@ class Entry:
 class Registry:
     """Optimizers, losses and schedules registered by the plugins of one manager.
 
-    ``failures`` lists ``(plugin, message)`` of plugins whose registration failed; only a
+    ``failures`` lists the :class:`Failure` of each plugin whose registration failed; only a
     registry built with ``strict=False`` keeps any (a strict one raises the first).
     """
 
-    pm: pluggy.PluginManager
+    pm: OptikitPluginManager
     optimizers: dict[str, Entry] = field(default_factory=dict)
     losses: dict[str, Entry] = field(default_factory=dict)
     schedules: dict[str, Entry] = field(default_factory=dict)
-    failures: list[Any] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
     @classmethod
-    def build(cls, pm: pluggy.PluginManager, *, strict: bool = True) -> Registry:
+    def build(cls, pm: OptikitPluginManager, *, strict: bool = True) -> Registry:
         """Ask every plugin of ``pm`` what it registers."""
         reg = cls(pm)
         reg._collect("optikit_register_optimizers", reg.optimizers, reg._check_optimizer, strict)
@@ -77,7 +70,7 @@ class Registry:
         # get_hookimpls() is in registration order (built-ins first), so a duplicate is
         # blamed on the plugin that came later
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
-            source = describe(self.pm, impl.plugin)
+            source = self.pm.describe(impl.plugin)
             mine: dict[str, Entry] = {}
 
             def register(*args: Any, **kwargs: Any) -> None:
