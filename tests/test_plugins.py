@@ -115,6 +115,96 @@ def test_a_spec_cannot_load_a_plugin(write_spec, capsys):
     assert code == 2 and "signgd" not in sys.modules.get("my_opt", types.SimpleNamespace()).__dict__
 
 
+# ---- registration hooks: any subset of arguments, return values ----------------------------------
+
+RETURNING = """
+    class Half(optikit.Optimizer):
+        "Half a gradient step."
+        name = "half"
+        def __init__(self, lr=0.1):
+            self.lr = lr
+        def init(self, p):
+            return optikit.EmptyState()
+        def update(self, g, s, p, o=None):
+            return -0.5 * self.lr * g, s
+
+    @optikit.hookimpl
+    def optikit_register_optimizers():
+        return Half
+
+    @optikit.hookimpl
+    def optikit_register_losses():
+        return {"cubic": "abs(model - target)**3"}
+
+    @optikit.hookimpl
+    def optikit_register_schedules(register):
+        register("halve", lambda total: lambda epoch: 0.5)
+        return [("third", lambda total: lambda epoch: 1 / 3)]
+    """
+
+
+def test_zero_argument_implementations_register_what_they_return(plugin_file, write_spec, capsys):
+    path = plugin_file(RETURNING)
+    reg = Registry.build(plugin_manager([str(path)], autoload=False))
+    source = f"-p {path}"
+    assert reg.optimizers["half"].source == source and reg.optimizers["half"].doc == "Half a gradient step."
+    assert reg.losses["cubic"].obj == "abs(model - target)**3" and reg.losses["cubic"].source == source
+    assert {n: e.source for n, e in reg.schedules.items() if n in ("halve", "third")} == {"halve": source, "third": source}
+    assert reg.schedules["third"].obj(None)(0) == pytest.approx(1 / 3)
+    spec = write_spec("""
+        model: w*x
+        parameters: {w: 1.0}
+        data: {x: [1.0, 2.0], y: [2.0, 4.0]}
+        loss: cubic
+        optimizer: {name: half, epochs: 3, schedule: {name: third}}
+        """)
+    code, out, err = cli(capsys, "-p", path, "run", spec, "--format", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["optimizer"] == "half" and result["initial_loss"] == pytest.approx(4.5)  # mean(1**3, 2**3)
+
+
+def test_losses_returned_as_tuples_keep_their_doc(plugin_file):
+    path = plugin_file("""
+        @optikit.hookimpl
+        def optikit_register_losses():
+            return [("quartic", "(model - target)**4", "fourth power"), ("sq", "(model - target)**2")]
+        """)
+    reg = Registry.build(plugin_manager([str(path)], autoload=False))
+    assert (reg.losses["quartic"].doc, reg.losses["sq"].doc) == ("fourth power", "")
+
+
+BAD_REGISTRATION = {
+    "argument the spec lacks": ("@optikit.hookimpl\ndef optikit_register_losses(register, config):\n    pass\n",
+                                "Argument(s) {'config'} are declared in the hookimpl"),
+    "returns a string": ("@optikit.hookimpl\ndef optikit_register_losses():\n    return 'abs(model)'\n",
+                         "optikit_register_losses returned str; return a mapping name -> expression text"),
+    "returns a bad tuple": ("@optikit.hookimpl\ndef optikit_register_schedules():\n    return [('x',)]\n",
+                            "optikit_register_schedules returned the item ('x',); expected (name, factory)"),
+    "returns an instance": ("class G(optikit.Optimizer):\n    name = 'g2'\n    def init(self, p): return ()\n"
+                            "    def update(self, g, s, p, o=None): return -g, s\n"
+                            "@optikit.hookimpl\ndef optikit_register_optimizers():\n    return [G()]\n",
+                            "register the class itself"),
+    "returns a duplicate": ("@optikit.hookimpl\ndef optikit_register_losses():\n    return {'mse': 'model'}\n",
+                            "loss 'mse' is registered twice: by built-in and by -p"),
+    "bad register call": ("@optikit.hookimpl\ndef optikit_register_losses(register):\n    register('x')\n",
+                          "bad call to register() in optikit_register_losses: register() missing 1 required"),
+    "wrapper": ("@optikit.hookimpl(wrapper=True)\ndef optikit_register_losses():\n    return (yield)\n",
+                "optikit_register_losses is declared as a wrapper"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_REGISTRATION)
+def test_a_bad_registration_is_a_plugin_error_naming_the_plugin(kind, plugin_file, capsys):
+    path = plugin_file(BAD_REGISTRATION[kind][0])
+    with pytest.raises(optikit.PluginError) as info:
+        Registry.build(plugin_manager([str(path)], autoload=False))
+    assert info.value.plugin == f"-p {path}" and BAD_REGISTRATION[kind][1] in str(info.value)
+    assert "\n" not in str(info.value)
+    code, _, err = cli(capsys, "-p", path, "validate", SPEC)
+    assert code == 2 and err.startswith(f"optikit: error: plugin -p {path}: ") and BAD_REGISTRATION[kind][1] in err
+
+
 # ---- optikit plugins -----------------------------------------------------------------------
 
 def test_listing_names_sources_hooks_and_hyperparameters(capsys):

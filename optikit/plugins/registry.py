@@ -1,24 +1,33 @@
 """What the plugins of one manager register: optimizers, losses and schedules, each with its source.
 
-Each registration hook implementation is called on its own so that every entry, and every
-error, names the plugin it came from.
+Each registration hook implementation is called on its own, with the arguments it names (as
+pluggy calls any hook), so that every entry, and every error, names the plugin it came from.
+An implementation may call ``register(...)``, return what it registers, or both.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import PluginError
 from ..optimizers.base import REQUIREMENTS, Optimizer
 
 if TYPE_CHECKING:
+    import pluggy
+
     from .manager import OptikitPluginManager
 
 __all__ = ["Registry", "Entry", "Failure"]
 
 _KINDS = {"optikit_register_optimizers": "optimizer", "optikit_register_losses": "loss",
           "optikit_register_schedules": "schedule"}
+#: What a registration hook may return, for the message when it returns something else.
+_RETURNS = {"optimizer": "an optimizer class or a list of them",
+            "loss": "a mapping name -> expression text, or a list of (name, expression[, doc]) tuples",
+            "schedule": "a mapping name -> factory, or a list of (name, factory) tuples"}
+_ITEMS = {"optimizer": "a class", "loss": "(name, expression[, doc])", "schedule": "(name, factory)"}
 
 
 @dataclass(frozen=True)
@@ -73,24 +82,29 @@ class Registry:
             source = self.pm.describe(impl.plugin)
             mine: dict[str, Entry] = {}
 
-            def register(*args: Any, **kwargs: Any) -> None:
+            def add(args: tuple[Any, ...], kwargs: dict[str, Any], returned: bool) -> None:
                 try:
                     entry = make(source, *args, **kwargs)
                 except TypeError as exc:
-                    raise PluginError(f"bad call to register() in {hook}: {exc}", plugin=source) from None
+                    if returned:
+                        raise PluginError(f"{hook} returned the item {args!r}; expected {_ITEMS[kind]}",
+                                          plugin=source) from None
+                    # the message names the checking function; the plugin called register()
+                    why = re.sub(r"^[\w.]*_check_\w+\(\)", "register()", str(exc))
+                    raise PluginError(f"bad call to register() in {hook}: {why}", plugin=source) from None
                 other = table.get(entry.name) or mine.get(entry.name)
                 if other is not None:
                     raise PluginError(f"{kind} {entry.name!r} is registered twice: by {other.source} and by "
                                       f"{source}; uninstall one of them, or rename one", plugin=source)
                 mine[entry.name] = entry
 
+            def register(*args: Any, **kwargs: Any) -> None:
+                add(args, kwargs, returned=False)
+
             try:
-                try:
-                    impl.function(register)
-                except PluginError:
-                    raise
-                except Exception as exc:
-                    raise PluginError(f"{hook} raised {type(exc).__name__}: {exc}", plugin=source) from exc
+                returned = _call(impl, hook, source, register=register)
+                for item in _returned_items(kind, returned, hook, source):
+                    add(item, {}, returned=True)
             except PluginError as exc:
                 if strict:
                     raise
@@ -137,3 +151,32 @@ class Registry:
             raise PluginError(f"schedule {name!r} is not callable", plugin=source)
         doc = (getattr(factory, "__doc__", "") or "").strip().splitlines()
         return Entry(name, factory, source, doc[0] if doc else "")
+
+
+def _call(impl: pluggy.HookImpl, hook: str, source: str, **kwargs: Any) -> Any:
+    """Call one hook implementation with only the arguments it names, as pluggy's ``_multicall``
+    does; calling one at a time is what lets every entry and error name its plugin."""
+    if impl.hookwrapper or impl.wrapper:
+        raise PluginError(f"{hook} is declared as a wrapper; registration hooks are called one plugin at a "
+                          "time, so drop wrapper=True / hookwrapper=True", plugin=source)
+    try:
+        return impl.function(*[kwargs[name] for name in impl.argnames])
+    except PluginError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{hook} raised {type(exc).__name__}: {exc}", plugin=source) from exc
+
+
+def _returned_items(kind: str, value: Any, hook: str, source: str) -> list[tuple[Any, ...]]:
+    """The ``register`` arguments of what an implementation returned (``None``: nothing)."""
+    if value is None:
+        return []
+    if kind == "optimizer":
+        # anything else is checked item by item, whose messages say what is wrong with it
+        return [(item,) for item in (value if isinstance(value, (list, tuple)) else [value])]
+    if isinstance(value, Mapping):
+        return list(value.items())
+    if isinstance(value, (list, tuple)) and all(isinstance(item, tuple) for item in value):
+        return list(value)
+    raise PluginError(f"{hook} returned {type(value).__name__}; return {_RETURNS[kind]} (or None, when it "
+                      "calls register())", plugin=source)
