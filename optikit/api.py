@@ -35,7 +35,7 @@ def make_optimizer(spec: Spec, registry: Registry) -> Optimizer:
     entry = registry.optimizers.get(opt.name)
     if entry is None:
         names = sorted(registry.optimizers)
-        raise spec.error(f"unknown optimizer {opt.name!r}; registered: {', '.join(names)}", "optimizer", "name",
+        raise spec.error(f"unknown optimizer {opt.name!r}; registered: {', '.join(names) or 'none'}", "optimizer", "name",
                          hint=did_you_mean(opt.name, names) or "see 'optikit plugins'")
     cls = entry.obj
     known = {h.name: h for h in hyperparameters(cls)}

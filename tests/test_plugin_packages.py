@@ -86,6 +86,16 @@ def test_the_callback_plugin_adds_options_and_stops_early(venv):
     assert "stopped by epochs after 400 epochs" in plain.stdout
 
 
+def test_an_installed_plugin_can_be_blocked(venv, tmp_path):
+    assert "--earlystop-patience" not in optikit(venv, "-p", "no:earlystop", "run", "--help").stdout
+    done = optikit(venv, "run", SPEC, "--epochs", "1", "-p", "no:earlystop", "--earlystop-patience", "3")
+    assert done.returncode == 2 and "unrecognized arguments: --earlystop-patience" in done.stderr
+    done = optikit(venv, "-p", "no:lookahead", "run", SPEC, "--optimizer", "lookahead")
+    assert done.returncode == 2 and "unknown optimizer 'lookahead'" in done.stderr
+    listed = json.loads(optikit(venv, "-p", "no:lookahead", "plugins", "--format", "json").stdout)
+    assert [b["source"] for b in listed["blocked"]] == ["optikit-lookahead 0.1.0 (entry point lookahead = optikit_lookahead)"]
+
+
 def test_autoload_can_be_disabled(venv):
     done = optikit(venv, "run", SPEC, "--optimizer", "lookahead", OPTIKIT_DISABLE_PLUGIN_AUTOLOAD="1")
     assert done.returncode == 2 and "unknown optimizer 'lookahead'" in done.stderr

@@ -205,6 +205,83 @@ def test_a_bad_registration_is_a_plugin_error_naming_the_plugin(kind, plugin_fil
     assert code == 2 and err.startswith(f"optikit: error: plugin -p {path}: ") and BAD_REGISTRATION[kind][1] in err
 
 
+# ---- -p no:NAME blocks a plugin -----------------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_blocking_a_file_plugin(capsys, where):
+    blocks = ["-p", MY_OPT, "-p", f"no:{MY_OPT}"]
+    argv = [*blocks, "run", SPEC, "--optimizer", "signgd"] if where == "before" else \
+        ["run", SPEC, "--optimizer", "signgd", *blocks]
+    code, out, err = cli(capsys, *argv)
+    assert code == 2 and out == "" and "unknown optimizer 'signgd'" in err
+    assert cli(capsys, "-p", MY_OPT, "run", SPEC, "--optimizer", "signgd", "--epochs", "1")[0] == 0
+
+
+def test_a_blocked_plugin_is_never_imported(monkeypatch, plugin_file, capsys):
+    path = plugin_file("raise RuntimeError('imported')\n", name="noisy.py")
+    monkeypatch.syspath_prepend(str(path.parent))
+    monkeypatch.setenv("OPTIKIT_PLUGINS", f"noisy,{path}")
+    assert cli(capsys, "validate", SPEC)[0] == 2
+    code, _, err = cli(capsys, "-p", "no:noisy", "-p", f"no:{path}", "validate", SPEC)
+    assert code == 0, err
+    pm = plugin_manager(["no:noisy", f"no:{path}"])
+    assert [(b.name, str(b.provenance), b.by) for b in pm.blocked] == [
+        ("module:noisy", "OPTIKIT_PLUGINS=noisy", "-p no:noisy"),
+        (f"file:{path}", f"OPTIKIT_PLUGINS={path}", f"-p no:{path}")]
+
+
+def test_blocking_an_entry_point_plugin(monkeypatch, capsys, plugin_file):
+    monkeypatch.syspath_prepend(str(MY_OPT.parent))
+    fake_entry_point(monkeypatch, "signgd", "my_opt")
+    assert cli(capsys, "run", SPEC, "--optimizer", "signgd", "--epochs", "1")[0] == 0
+    code, _, err = cli(capsys, "run", SPEC, "--optimizer", "signgd", "-p", "no:signgd")
+    assert code == 2 and "unknown optimizer 'signgd'" in err
+    assert "signgd" not in optikit.prepare(SPEC, plugins=["no:signgd"]).registry.optimizers
+    data = json.loads(cli(capsys, "-p", "no:signgd", "plugins", "--format", "json")[1])
+    assert data["blocked"] == [{"plugin": "signgd", "source": "optikit-fake 9.1 (entry point signgd = my_opt)",
+                                "by": "-p no:signgd"}]
+    assert "signgd" not in [o["name"] for o in data["optimizers"]] and data["failed"] == []
+    # the way out of a broken installed plugin, besides OPTIKIT_DISABLE_PLUGIN_AUTOLOAD
+    broken = plugin_file("raise RuntimeError('boom')\n", name="broken_plugin.py")
+    monkeypatch.syspath_prepend(str(broken.parent))
+    fake_entry_point(monkeypatch, "broken", "broken_plugin")
+    assert cli(capsys, "run", SPEC, "--epochs", "1")[0] == 2
+    assert cli(capsys, "-p", "no:broken", "run", SPEC, "--epochs", "1")[0] == 0
+
+
+@pytest.mark.parametrize("name", ["optikit.engine.schedules", "schedules", "builtin:optikit.engine.schedules"])
+def test_blocking_a_builtin(name, write_spec, capsys):
+    spec = write_spec("""
+        model: w*x
+        parameters: {w: 1.0}
+        data: {x: [1.0], y: [2.0]}
+        optimizer: {name: gd, epochs: 2, schedule: {name: cosine}}
+        """)
+    assert cli(capsys, "run", spec)[0] == 0
+    code, _, err = cli(capsys, "-p", f"no:{name}", "run", spec)
+    assert code == 2 and "unknown schedule 'cosine'" in err
+    with pytest.raises(optikit.SpecError, match=r"unknown optimizer 'gd'; registered: none"):
+        optikit.run(SPEC, plugins=["no:optimizers"])
+    assert optikit.run(SPEC, plugins=[str(MY_OPT), "no:optimizers"], optimizer="signgd", epochs=1).epochs == 1
+
+
+def test_a_plugin_registered_under_a_name_can_be_blocked():
+    pm = OptikitPluginManager()
+    pm.block("mine")
+    assert pm.register(types.SimpleNamespace(), name="mine") is None and pm.get_plugin("mine") is None
+    pm.register(types.SimpleNamespace(), name="other")
+    pm.block("other")  # already registered: unregistered, and listed as blocked
+    assert pm.get_plugin("other") is None and [b.name for b in pm.blocked] == ["other"]
+
+
+def test_a_block_that_matches_nothing_is_an_error(capsys):
+    code, _, err = cli(capsys, "-p", "no:schedles", "run", SPEC)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("optikit: error: plugin -p no:schedles: blocks nothing:") and "did you mean 'schedules'?" in err
+    code, out, err = cli(capsys, "-p", "no:schedles", "plugins")
+    assert code == 0 and "failed:\n  -p no:schedles: blocks nothing" in out
+
+
 # ---- optikit plugins -----------------------------------------------------------------------
 
 def test_listing_names_sources_hooks_and_hyperparameters(capsys):

@@ -48,13 +48,16 @@ def add_plugin_options(pm: OptikitPluginManager, parser: argparse.ArgumentParser
 def _hooks(pm: OptikitPluginManager) -> list[dict[str, Any]]:
     out = []
     for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # pluggy keeps a blocked name as a registration of None
+            continue
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
         out.append({"plugin": name, "source": pm.describe(plugin), "hooks": hooks})
     return out
 
 
 def plugin_listing(pm: OptikitPluginManager) -> dict[str, Any]:
-    """Everything ``optikit plugins`` shows: plugins with their hooks, what they register, failures."""
+    """Everything ``optikit plugins`` shows: plugins with their hooks, what they register, what was
+    blocked (``-p no:NAME``), failures."""
     from ..optimizers.base import hyperparameters
     from ..plugins.registry import Registry
 
@@ -67,8 +70,9 @@ def plugin_listing(pm: OptikitPluginManager) -> dict[str, Any]:
     losses = [{"name": e.name, "source": e.source, "expression": e.obj, "doc": e.doc} for e in registry.losses.values()]
     schedules = [{"name": e.name, "source": e.source, "doc": e.doc} for e in registry.schedules.values()]
     failed = [{"plugin": f.plugin, "error": f.message} for f in [*pm.failures, *registry.failures]]
+    blocked = [{"plugin": b.name, "source": str(b.provenance), "by": b.by} for b in pm.blocked]
     return {"plugins": _hooks(pm), "optimizers": optimizers, "losses": losses, "schedules": schedules,
-            "failed": failed}
+            "blocked": blocked, "failed": failed}
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -82,19 +86,23 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print("plugins:")
         for p in data["plugins"]:
             print(f"  {p['source']}  ({p['plugin']})  hooks: {', '.join(p['hooks']) or 'none'}")
-        print("optimizers:")
+        print("optimizers:" + ("" if data["optimizers"] else " none"))
         for o in data["optimizers"]:
             print(f"  {o['name']}  [{o['source']}]  {o['doc']}")
             for h in o["hyperparameters"]:
                 default = "required" if h["required"] else f"= {h['default']!r}"
                 print(f"      {h['name']} {default}" + (f"  {h['doc']}" if h["doc"] else ""))
-        print("losses:")
+        print("losses:" + ("" if data["losses"] else " none"))
         for item in data["losses"]:
             print(f"  {item['name']}  [{item['source']}]  {item['expression']}"
                   + (f"  ({item['doc']})" if item["doc"] else ""))
-        print("schedules:")
+        print("schedules:" + ("" if data["schedules"] else " none"))
         for item in data["schedules"]:
             print(f"  {item['name']}  [{item['source']}]  {item['doc']}")
+        if data["blocked"]:
+            print("blocked:")
+            for b in data["blocked"]:
+                print(f"  {b['source']}  ({b['plugin']})  by {b['by']}")
         if data["failed"]:
             print("failed:")
             for f in data["failed"]:

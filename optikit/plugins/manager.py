@@ -22,11 +22,11 @@ from typing import Any, Callable, Iterable, Literal
 import pluggy
 
 from .. import hookspecs
-from ..errors import PluginError
+from ..errors import PluginError, did_you_mean
 from .registry import Entry, Failure, Registry
 
-__all__ = ["plugin_manager", "OptikitPluginManager", "Provenance", "Registry", "Entry", "Failure", "failures",
-           "raise_failures", "describe", "plugin_of_traceback", "BUILTIN_PLUGINS", "ENTRY_POINT_GROUP"]
+__all__ = ["plugin_manager", "OptikitPluginManager", "Provenance", "Blocked", "Registry", "Entry", "Failure", "failures",
+           "raise_failures", "describe", "plugin_of_traceback", "block_names", "BUILTIN_PLUGINS", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "optikit"
 BUILTIN_PLUGINS = (
@@ -68,12 +68,22 @@ class Provenance:
         return f"-p {self.ref}"
 
 
+@dataclass(frozen=True)
+class Blocked:
+    """A plugin that ``-p no:NAME`` kept from loading: its plugin name, provenance, and the block."""
+
+    name: str
+    provenance: Provenance
+    by: str
+
+
 class OptikitPluginManager(pluggy.PluginManager):
     """pluggy's manager with optikit's hook specs, each plugin's :class:`Provenance`, and load failures.
 
     The ``load_*`` methods keep a plugin that fails to load as a :class:`Failure` (see
     :attr:`failures`) and go on with the others, so that ``optikit plugins`` can list them all;
-    :meth:`raise_failures` turns the first into a :class:`PluginError`.
+    :meth:`raise_failures` turns the first into a :class:`PluginError`. :meth:`block` is
+    ``-p no:NAME``; a blocked plugin is not even imported, and is listed in :attr:`blocked`.
     """
 
     def __init__(self) -> None:
@@ -81,6 +91,9 @@ class OptikitPluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self._provenance: dict[str, Provenance] = {}
         self._failures: list[Failure] = []
+        self._blocked: list[Blocked] = []
+        self._blocked_by: dict[str, str] = {}  # plugin name -> the "-p no:NAME" that blocked it
+        self._blocks: list[tuple[str, Provenance, list[str]]] = []
 
     # -- what the manager knows about its plugins
 
@@ -96,6 +109,11 @@ class OptikitPluginManager(pluggy.PluginManager):
             return str(prov)
         name = self.get_name(plugin)
         return name if name is not None else repr(plugin)
+
+    @property
+    def blocked(self) -> list[Blocked]:
+        """The plugins that a block kept from loading, in the order they were met."""
+        return list(self._blocked)
 
     @property
     def failures(self) -> list[Failure]:
@@ -126,6 +144,48 @@ class OptikitPluginManager(pluggy.PluginManager):
             self._provenance.pop(removed_name, None)
         return removed
 
+    # -- blocking
+
+    def block(self, name: str, kind: Literal["-p", "OPTIKIT_PLUGINS"] = "-p") -> None:
+        """Keep the plugin ``name`` from loading, as ``-p no:NAME`` does; see :func:`block_names`."""
+        prov = Provenance(kind, f"no:{name}")
+        if not name.strip():
+            self._failures.append(Failure(str(prov), "give the name of a plugin to block after 'no:', as listed "
+                                                     "by 'optikit plugins'"))
+            return
+        names = block_names(name)
+        for plugin_name in names:
+            plugin = self.get_plugin(plugin_name)
+            if plugin is not None:
+                self._blocked.append(Blocked(plugin_name, self.provenance(plugin) or Provenance(kind, plugin_name),
+                                             str(prov)))
+            self.set_blocked(plugin_name)
+            self._blocked_by.setdefault(plugin_name, str(prov))
+        self._blocks.append((name, prov, names))
+
+    def check_blocks(self) -> None:
+        """Keep a failure for each block that matched no plugin: a misspelled ``no:`` would otherwise
+        silently block nothing. Installed entry points count even when autoload is off."""
+        from importlib.metadata import entry_points
+
+        hit = {b.name for b in self._blocked}
+        installed = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)} if self._blocks else set()
+        for name, prov, names in self._blocks:
+            if hit.intersection(names) or name in installed:
+                continue
+            known = [*(m.rpartition(".")[2] for m in BUILTIN_PLUGINS), *sorted(installed),
+                     *(p.ref for p in self._provenance.values() if p.kind in ("-p", "OPTIKIT_PLUGINS"))]
+            hint = did_you_mean(name, known)
+            self._failures.append(Failure(str(prov), f"blocks nothing: no built-in, installed entry point or -p "
+                                                     f"plugin is named {name!r}; {hint + ' ' if hint else ''}"
+                                                     f"names: {', '.join(known)}"))
+
+    def _skip_blocked(self, name: str, prov: Provenance) -> bool:
+        if not self.is_blocked(name):
+            return False
+        self._blocked.append(Blocked(name, prov, self._blocked_by.get(name, "set_blocked()")))
+        return True
+
     # -- loading
 
     def add_plugin(self, plugin: Any, name: str, provenance: Provenance) -> None:
@@ -149,18 +209,22 @@ class OptikitPluginManager(pluggy.PluginManager):
     def load_builtins(self) -> None:
         """Register optikit's own plugins (:data:`BUILTIN_PLUGINS`)."""
         for module in BUILTIN_PLUGINS:
-            self.add_plugin(importlib.import_module(module), f"builtin:{module}", Provenance("built-in", module))
+            prov = Provenance("built-in", module)
+            if not self._skip_blocked(f"builtin:{module}", prov):
+                self.add_plugin(importlib.import_module(module), f"builtin:{module}", prov)
 
     def load_entry_points(self) -> None:
         """Register every installed entry point of the ``optikit`` group; a broken one is a failure."""
         from importlib.metadata import entry_points
 
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if self.get_plugin(ep.name) is not None or self.is_blocked(ep.name):
+            if self.get_plugin(ep.name) is not None:
                 continue
             dist = getattr(ep, "dist", None)
             prov = Provenance("entry point", ep.value, dist.name if dist else None, dist.version if dist else None,
                               ep.name)
+            if self._skip_blocked(ep.name, prov):
+                continue
 
             def load(ep: Any = ep, prov: Provenance = prov) -> None:
                 try:
@@ -168,14 +232,18 @@ class OptikitPluginManager(pluggy.PluginManager):
                 except Exception as exc:  # a broken third-party package must be named, not crash optikit
                     fix = f"reinstall or uninstall {prov.dist}" if prov.dist else "fix or remove the package"
                     raise PluginError(f"failed to import {ep.value}: {type(exc).__name__}: {exc}; {fix} "
-                                      f"(or set {ENV_NO_AUTOLOAD}=1 to skip installed plugins)",
-                                      plugin=str(prov)) from exc
+                                      f"(or block it with -p no:{ep.name}, or set {ENV_NO_AUTOLOAD}=1 to skip "
+                                      "installed plugins)", plugin=str(prov)) from exc
                 self.add_plugin(plugin, ep.name, prov)
 
             self._guard(prov, load)
 
     def load(self, ref: str, kind: Literal["-p", "OPTIKIT_PLUGINS"] = "-p") -> None:
-        """Register a module name or a ``.py`` file given to ``-p`` (or in ``OPTIKIT_PLUGINS``)."""
+        """Register a module name or a ``.py`` file given to ``-p`` (or in ``OPTIKIT_PLUGINS``);
+        ``no:NAME`` blocks instead (see :meth:`block`)."""
+        if ref.startswith("no:"):
+            self.block(ref[3:], kind)
+            return
         prov = Provenance(kind, ref)
         self._guard(prov, self._load_ref, ref, prov)
 
@@ -192,6 +260,8 @@ class OptikitPluginManager(pluggy.PluginManager):
             if not path.is_file():
                 raise PluginError("no such file; give a path to a .py file or an importable module name",
                                   plugin=source)
+            if self._skip_blocked(f"file:{path.resolve()}", prov):
+                return
             name = f"optikit_plugin_{path.stem}_{abs(hash(str(path.resolve())))}"
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
@@ -202,6 +272,8 @@ class OptikitPluginManager(pluggy.PluginManager):
                 sys.modules.pop(name, None)
                 raise PluginError(f"failed to load: {type(exc).__name__}: {exc}", plugin=source) from exc
             self.add_plugin(module, f"file:{path.resolve()}", prov)
+            return
+        if self._skip_blocked(f"module:{ref}", prov):
             return
         try:
             module = importlib.import_module(ref)
@@ -215,26 +287,51 @@ def plugin_manager(plugins: Iterable[str] = (), *, autoload: bool | None = None,
                    strict: bool = True) -> OptikitPluginManager:
     """A new manager with the built-ins, installed entry points (unless disabled) and ``plugins``.
 
-    ``plugins`` are module names or paths to ``.py`` files, as given to ``-p``; the
-    ``OPTIKIT_PLUGINS`` environment variable adds more. ``autoload=None`` reads
+    ``plugins`` are module names or paths to ``.py`` files, as given to ``-p``, or ``no:NAME`` to
+    block a plugin (see :func:`block_names`); the ``OPTIKIT_PLUGINS`` environment variable adds
+    more. Blocks apply first, whatever their position. ``autoload=None`` reads
     ``OPTIKIT_DISABLE_PLUGIN_AUTOLOAD``. With ``strict`` the first plugin that fails to load
     raises :class:`PluginError`; otherwise failures are kept (see :func:`failures`) and the
     other plugins still load, which is what ``optikit plugins`` needs to list them.
     """
+    env = [ref.strip() for ref in os.environ.get(ENV_PLUGINS, "").split(",") if ref.strip()]
+    items: list[tuple[str, Literal["-p", "OPTIKIT_PLUGINS"]]] = [*((r, "-p") for r in plugins),
+                                                                 *((r, ENV_PLUGINS) for r in env)]
     pm = OptikitPluginManager()
+    # before anything loads, so that a blocked plugin is never imported
+    for ref, kind in items:
+        if ref.startswith("no:"):
+            pm.block(ref[3:], kind)
     pm.load_builtins()
     if autoload is None:
         autoload = os.environ.get(ENV_NO_AUTOLOAD, "").strip().lower() in ("", "0", "false", "no")
     if autoload:
         pm.load_entry_points()
-    for ref in plugins:
-        pm.load(ref)
-    for ref in (p.strip() for p in os.environ.get(ENV_PLUGINS, "").split(",")):
-        if ref:
-            pm.load(ref, ENV_PLUGINS)
+    for ref, kind in items:
+        if not ref.startswith("no:"):
+            pm.load(ref, kind)
+    pm.check_blocks()
     if strict:
         pm.raise_failures()
     return pm
+
+
+def block_names(name: str) -> list[str]:
+    """The plugin names ``-p no:NAME`` blocks.
+
+    ``NAME`` is a name as ``optikit plugins`` lists it (``builtin:optikit.optimizers``,
+    ``module:x``, ``file:/abs/x.py``); a built-in's module (``optikit.engine.schedules``) or its
+    last part (``schedules``); a path to a ``.py`` file given to ``-p``; otherwise both the entry
+    point and the ``-p`` module of that name.
+    """
+    if name.startswith(("builtin:", "module:", "file:")):
+        return [name]
+    for module in BUILTIN_PLUGINS:
+        if name in (module, module.rpartition(".")[2]):
+            return [f"builtin:{module}"]
+    if name.endswith(".py") or os.sep in name:
+        return [f"file:{Path(name).resolve()}"]
+    return [name, f"module:{name}"]
 
 
 def failures(pm: OptikitPluginManager) -> list[Failure]:
