@@ -73,6 +73,21 @@ def optikit_register_schedules(
 
 
 @hookspec
+def optikit_register_backends(register: Callable[[type], None]) -> type | list[type] | None:
+    """Register evaluation backends: call ``register(cls)`` once per class, or return them.
+
+    When: once, when the registry is built. Arguments: ``register(cls)``; ``cls`` is a class
+    (not an instance) with a non-empty string class attribute ``name`` and a callable
+    ``compile`` attribute: ``compile(problem, source) -> evaluator`` turns a compiled
+    :class:`~optikit.symbolic.Problem` into something that computes it. Which backend a run
+    uses, and how it calls the evaluator, is up to :mod:`optikit.backends`; the built-in numpy
+    backend registers through this hook too. Return: ``None``, a class, or a list of classes,
+    registered like ``register(cls)``. A name registered twice, or a class without ``name`` or
+    ``compile``, is a ``PluginError`` naming the plugin(s).
+    """
+
+
+@hookspec
 def optikit_add_options(parser: argparse._ArgumentGroup) -> None:
     """Add command-line options to ``optikit run``: call ``parser.add_argument(...)``.
 

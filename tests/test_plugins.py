@@ -282,6 +282,73 @@ def test_a_block_that_matches_nothing_is_an_error(capsys):
     assert code == 0 and "failed:\n  -p no:schedles: blocks nothing" in out
 
 
+# ---- backends --------------------------------------------------------------------------------
+
+BACKEND = """
+    class Twice:
+        "Evaluates twice as fast (not really)."
+        name = "twice"
+        @classmethod
+        def compile(cls, problem, source):
+            return lambda *args: None
+"""
+
+
+def test_backends_are_registered_with_their_plugin_and_listed(plugin_file, capsys):
+    path = plugin_file(BACKEND + """
+    @optikit.hookimpl
+    def optikit_register_backends(register):
+        register(Twice)
+    """)
+    reg = Registry.build(plugin_manager([str(path)], autoload=False))
+    entry = reg.backends["twice"]
+    assert (entry.obj.__name__, entry.source, entry.doc) == ("Twice", f"-p {path}", "Evaluates twice as fast (not really).")
+    code, out, _ = cli(capsys, "-p", path, "plugins")
+    assert code == 0 and f"backends:\n  twice  [-p {path}]  Evaluates twice as fast (not really).\n" in out
+    data = json.loads(cli(capsys, "-p", path, "plugins", "--format", "json")[1])
+    assert data["backends"] == [{"name": "twice", "source": f"-p {path}", "doc": "Evaluates twice as fast (not really)."}]
+
+
+def test_a_backend_may_be_returned(plugin_file):
+    path = plugin_file(BACKEND + """
+    @optikit.hookimpl
+    def optikit_register_backends():
+        return [Twice]
+    """)
+    assert Registry.build(plugin_manager([str(path)], autoload=False)).backends["twice"].source == f"-p {path}"
+
+
+BAD_BACKENDS = {
+    "no name": ("class B:\n    def compile(self, problem, source): pass\n", "backend class B has no 'name'"),
+    "empty name": ("class B:\n    name = ''\n    def compile(self, problem, source): pass\n", "backend class B has no 'name'"),
+    "no compile": ("class B:\n    name = 'b'\n", "backend 'b' (B) has no compile(problem, source) method"),
+    "compile not callable": ("class B:\n    name = 'b'\n    compile = 'numpy'\n", "backend 'b' (B) has no compile("),
+    "an instance": ("class C:\n    name = 'b'\n    def compile(self, problem, source): pass\nB = C()\n",
+                    "registered an instance of C; register the class itself"),
+    "not a class": ("B = 'numpy'\n", "registered 'numpy', which is not a backend class"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_BACKENDS)
+def test_a_bad_backend_is_a_plugin_error_naming_the_plugin(kind, plugin_file):
+    path = plugin_file(BAD_BACKENDS[kind][0] + "@optikit.hookimpl\ndef optikit_register_backends(register):\n"
+                                               "    register(B)\n")
+    with pytest.raises(optikit.PluginError) as info:
+        Registry.build(plugin_manager([str(path)], autoload=False))
+    assert info.value.plugin == f"-p {path}" and BAD_BACKENDS[kind][1] in str(info.value)
+
+
+def test_a_backend_name_registered_twice_names_both_plugins(plugin_file, capsys):
+    hook = "    @optikit.hookimpl\n    def optikit_register_backends():\n        return Twice\n"
+    first = plugin_file(BACKEND + hook, name="first.py")
+    second = plugin_file(BACKEND + hook, name="second.py")
+    with pytest.raises(optikit.PluginError, match=re.escape(
+            f"plugin -p {second}: backend 'twice' is registered twice: by -p {first} and by -p {second}")):
+        Registry.build(plugin_manager([str(first), str(second)], autoload=False))
+    data = json.loads(cli(capsys, "-p", first, "-p", second, "plugins", "--format", "json")[1])
+    assert [b["source"] for b in data["backends"]] == [f"-p {first}"] and data["failed"][0]["plugin"] == f"-p {second}"
+
+
 # ---- optikit plugins -----------------------------------------------------------------------
 
 def test_listing_names_sources_hooks_and_hyperparameters(capsys):
@@ -294,7 +361,8 @@ def test_listing_names_sources_hooks_and_hyperparameters(capsys):
     data = json.loads(out)
     sign = next(o for o in data["optimizers"] if o["name"] == "signgd")
     assert sign["hyperparameters"] == [{"name": "lr", "default": 0.01, "required": False, "doc": "Step length."}]
-    assert {"plugins", "optimizers", "losses", "schedules", "failed"} <= set(data) and data["failed"] == []
+    assert {"plugins", "optimizers", "losses", "schedules", "backends", "blocked", "failed"} <= set(data)
+    assert data["failed"] == [] and data["blocked"] == []
 
 
 # ---- failures name the plugin ----------------------------------------------------------------

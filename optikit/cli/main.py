@@ -93,7 +93,7 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     validate = command("validate", "check specs without running them", cmd_validate)
     validate.add_argument("specs", type=Path, nargs="+", metavar="spec")
 
-    plugins = command("plugins", "list plugins, their optimizers, losses and schedules", cmd_plugins)
+    plugins = command("plugins", "list plugins, their optimizers, losses, schedules and backends", cmd_plugins)
     plugins.add_argument("--format", choices=("text", "json"), default="text")
 
     cmp = command("compare", "run a spec with several optimizers and compare the runs", cmd_compare)

@@ -69,10 +69,11 @@ def plugin_listing(pm: OptikitPluginManager) -> dict[str, Any]:
                   for e in registry.optimizers.values()]
     losses = [{"name": e.name, "source": e.source, "expression": e.obj, "doc": e.doc} for e in registry.losses.values()]
     schedules = [{"name": e.name, "source": e.source, "doc": e.doc} for e in registry.schedules.values()]
+    backends = [{"name": e.name, "source": e.source, "doc": e.doc} for e in registry.backends.values()]
     failed = [{"plugin": f.plugin, "error": f.message} for f in [*pm.failures, *registry.failures]]
     blocked = [{"plugin": b.name, "source": str(b.provenance), "by": b.by} for b in pm.blocked]
     return {"plugins": _hooks(pm), "optimizers": optimizers, "losses": losses, "schedules": schedules,
-            "blocked": blocked, "failed": failed}
+            "backends": backends, "blocked": blocked, "failed": failed}
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -98,6 +99,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                   + (f"  ({item['doc']})" if item["doc"] else ""))
         print("schedules:" + ("" if data["schedules"] else " none"))
         for item in data["schedules"]:
+            print(f"  {item['name']}  [{item['source']}]  {item['doc']}")
+        print("backends:" + ("" if data["backends"] else " none"))
+        for item in data["backends"]:
             print(f"  {item['name']}  [{item['source']}]  {item['doc']}")
         if data["blocked"]:
             print("blocked:")
