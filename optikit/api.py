@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from .engine import EpochRecord, Result, Settings, run_problem
-from .errors import SpecError, did_you_mean
+from .errors import OptikitError, PluginError, SpecError, did_you_mean
 from .optimizers.base import Optimizer, hyperparameters
 from .plugins.manager import OptikitPluginManager, Registry, plugin_manager
 from .spec import ENGINE_KEYS, Spec, load_spec
@@ -57,17 +57,24 @@ def make_optimizer(spec: Spec, registry: Registry) -> Optimizer:
             kind = "true or false" if isinstance(default, bool) else "a number"
             raise spec.error(f"expected {kind}, got {value!r}", "optimizer", key, hint=f"default: {default!r}")
     try:
-        return cls(**kwargs)
+        optimizer = cls(**kwargs)
+        optimizer.setup(registry)  # a wrapper finds its inner optimizer among this run's plugins
     except (ValueError, TypeError) as exc:
-        bad = next((k for k in kwargs if _fails_alone(cls, k, kwargs[k])), None)
+        bad = next((k for k in kwargs if _fails_alone(cls, k, kwargs[k], registry)), None)
         path = ("optimizer", bad) if bad else ("optimizer",)
         raise spec.error(f"invalid hyperparameters for {opt.name!r}: {exc}", *path, hint=f"accepted: {accepted}") from None
+    except OptikitError:
+        raise
+    except Exception as exc:  # a bug in the optimizer's code rather than in the spec: say whose code it is
+        raise PluginError(f"optimizer {opt.name!r} raised {type(exc).__name__} while being set up: {exc} "
+                          "(--traceback shows where)", plugin=entry.source) from exc
+    return optimizer
 
 
-def _fails_alone(cls: type, key: str, value: Any) -> bool:
+def _fails_alone(cls: type, key: str, value: Any, registry: Registry) -> bool:
     """Whether ``cls(key=value)`` alone is refused: pins a constructor error on one spec field."""
     try:
-        cls(**{key: value})
+        cls(**{key: value}).setup(registry)
     except (ValueError, TypeError):
         return True
     return False

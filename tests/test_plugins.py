@@ -349,6 +349,55 @@ def test_a_backend_name_registered_twice_names_both_plugins(plugin_file, capsys)
     assert [b["source"] for b in data["backends"]] == [f"-p {first}"] and data["failed"][0]["plugin"] == f"-p {second}"
 
 
+# ---- a wrapper optimizer gets its inner optimizer from the run's registry ----------------------
+
+LOOKAHEAD = ROOT / "plugins" / "optikit-lookahead" / "optikit_lookahead.py"
+
+
+def test_a_wrapper_wraps_an_optimizer_loaded_with_p(write_spec, capsys):
+    spec = write_spec("""
+        model: w*x
+        parameters: {w: 1.0}
+        data: {x: [1.0], y: [2.0]}
+        optimizer: {name: lookahead, inner: signgd, lr: 0.05, k: 2, alpha: 0.5, epochs: 3}
+        """)
+    code, out, err = cli(capsys, "-p", LOOKAHEAD, "-p", MY_OPT, "run", spec, "--format", "json")
+    assert code == 0, err
+    # signgd steps +0.05 (the gradient is negative); every 2nd step the slow weights move half-way
+    assert json.loads(out)["parameters"]["w"] == pytest.approx(1.10)
+    code, _, err = cli(capsys, "-p", LOOKAHEAD, "run", spec)
+    assert code == 2 and err.count("\n") == 2
+    assert f"{spec}:4:" in err and "optimizer.inner: invalid hyperparameters for 'lookahead': inner: unknown inner " \
+                                   "optimizer 'signgd'; registered: adadelta" in err
+
+
+def test_setup_is_called_with_the_runs_registry_and_its_errors_are_named(plugin_file, capsys):
+    path = plugin_file("""
+        class Probe(optikit.Optimizer):
+            name = "probe"
+            seen = None
+            def __init__(self, fail=False):
+                self.fail = fail
+            def setup(self, registry):
+                if self.fail:
+                    raise KeyError("oops")
+                Probe.seen = sorted(registry.optimizers)
+            def init(self, p):
+                return optikit.EmptyState()
+            def update(self, g, s, p, o=None):
+                return -0.1 * g, s
+
+        @optikit.hookimpl
+        def optikit_register_optimizers():
+            return Probe
+        """)
+    prepared = optikit.prepare(SPEC, plugins=[str(path), str(MY_OPT)], optimizer="probe")
+    assert "signgd" in type(prepared.optimizer).seen and "probe" in type(prepared.optimizer).seen
+    code, _, err = cli(capsys, "-p", path, "run", SPEC, "--optimizer", "probe", "--set", "fail=true")
+    assert code == 2 and err.startswith(f"optikit: error: plugin -p {path}: optimizer 'probe' raised KeyError while "
+                                        "being set up: 'oops'")
+
+
 # ---- optikit plugins -----------------------------------------------------------------------
 
 def test_listing_names_sources_hooks_and_hyperparameters(capsys):
