@@ -80,8 +80,8 @@ def optikit_register_backends(register: Callable[[type], None]) -> type | list[t
     (not an instance) with a non-empty string class attribute ``name`` and a callable
     ``compile`` attribute: ``compile(problem, source) -> evaluator`` turns a compiled
     :class:`~optikit.symbolic.Problem` into something that computes it. Which backend a run
-    uses, and how it calls the evaluator, is up to :mod:`optikit.backends`; the built-in numpy
-    backend registers through this hook too. Return: ``None``, a class, or a list of classes,
+    uses, and how it calls the evaluator, is up to :mod:`optikit.backends`; built-in backends
+    register through this hook like any other. Return: ``None``, a class, or a list of classes,
     registered like ``register(cls)``. A name registered twice, or a class without ``name`` or
     ``compile``, is a ``PluginError`` naming the plugin(s).
     """

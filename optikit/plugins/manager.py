@@ -149,7 +149,8 @@ class OptikitPluginManager(pluggy.PluginManager):
     def block(self, name: str, kind: Literal["-p", "OPTIKIT_PLUGINS"] = "-p") -> None:
         """Keep the plugin ``name`` from loading, as ``-p no:NAME`` does; see :func:`block_names`."""
         prov = Provenance(kind, f"no:{name}")
-        if not name.strip():
+        name = name.strip()
+        if not name:
             self._failures.append(Failure(str(prov), "give the name of a plugin to block after 'no:', as listed "
                                                      "by 'optikit plugins'"))
             return
