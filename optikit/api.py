@@ -10,15 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-import pluggy
-
 from .backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend, open_data
 from .data import DataSource
 from .engine import EpochRecord, Result, Settings, run_problem
 from .gradcheck import verify_training_gradient
-from .errors import SpecError, did_you_mean
+from .errors import OptikitError, PluginError, SpecError, did_you_mean
 from .optimizers.base import Optimizer, hyperparameters
-from .plugins import Registry, plugin_manager
+from .plugins import OptikitPluginManager, Registry, plugin_manager
 from .settings import ENGINE_KEYS
 from .spec import Spec, load_spec
 from .symbolic import SymbolicProblem, symbolic_problem
@@ -62,7 +60,7 @@ def make_optimizer(spec: Spec, registry: Registry) -> Optimizer:
     entry = registry.optimizers.get(opt.name)
     if entry is None:
         names = sorted(registry.optimizers)
-        raise spec.error(f"unknown optimizer {opt.name!r}; registered: {', '.join(names)}", "optimizer", "name",
+        raise spec.error(f"unknown optimizer {opt.name!r}; registered: {', '.join(names) or 'none'}", "optimizer", "name",
                          hint=did_you_mean(opt.name, names) or "see 'optikit plugins'")
     cls = entry.obj
     known = {h.name: h for h in hyperparameters(cls)}
@@ -84,17 +82,24 @@ def make_optimizer(spec: Spec, registry: Registry) -> Optimizer:
             kind = "true or false" if isinstance(default, bool) else "a number"
             raise spec.error(f"expected {kind}, got {value!r}", "optimizer", key, hint=f"default: {default!r}")
     try:
-        return cls(**kwargs)
+        optimizer = cls(**kwargs)
+        optimizer.setup(registry)  # a wrapper finds its inner optimizer among this run's plugins
     except (ValueError, TypeError) as exc:
-        bad = next((k for k in kwargs if _fails_alone(cls, k, kwargs[k])), None)
+        bad = next((k for k in kwargs if _fails_alone(cls, k, kwargs[k], registry)), None)
         path = ("optimizer", bad) if bad else ("optimizer",)
         raise spec.error(f"invalid hyperparameters for {opt.name!r}: {exc}", *path, hint=f"accepted: {accepted}") from None
+    except OptikitError:
+        raise
+    except Exception as exc:  # a bug in the optimizer's code rather than in the spec: say whose code it is
+        raise PluginError(f"optimizer {opt.name!r} raised {type(exc).__name__} while being set up: {exc} "
+                          "(--traceback shows where)", plugin=entry.source) from exc
+    return optimizer
 
 
-def _fails_alone(cls: type, key: str, value: Any) -> bool:
+def _fails_alone(cls: type, key: str, value: Any, registry: Registry) -> bool:
     """Whether ``cls(key=value)`` alone is refused: pins a constructor error on one spec field."""
     try:
-        cls(**{key: value})
+        cls(**{key: value}).setup(registry)
     except (ValueError, TypeError):
         return True
     return False
@@ -122,7 +127,7 @@ class Prepared:
     """A spec ready to run: its plugin manager, registry, compiled problem, optimizer and settings."""
 
     spec: Spec
-    pm: pluggy.PluginManager
+    pm: OptikitPluginManager
     registry: Registry
     problem: Problem
     optimizer: Optimizer
@@ -152,7 +157,7 @@ class Prepared:
         return result
 
 
-def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: pluggy.PluginManager | None = None,
+def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: OptikitPluginManager | None = None,
             plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
             data: Data | None = None, backend: str = DEFAULT_BACKEND, **overrides: Any) -> Prepared:
     """Load (if needed), validate against the registry, and compile a spec without running it.
@@ -177,7 +182,7 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
 
 
 def validate(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
-             pm: pluggy.PluginManager | None = None) -> Prepared | Spec:
+             pm: OptikitPluginManager | None = None) -> Prepared | Spec:
     """Check a spec as :func:`prepare` does, without running it or judging a hand-written gradient
     (that is :func:`optikit.check`'s job). A spec whose rows come at run time is checked as far
     as it can be without them and returned as it is; any other is returned prepared."""

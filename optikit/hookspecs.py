@@ -4,8 +4,11 @@ A plugin is a module (or object) with functions decorated ``@optikit.hookimpl`` 
 the hooks below. It is loaded from the ``optikit`` entry-point group of an installed package,
 from ``-p module`` / ``-p path/to/file.py`` on the command line, or from ``OPTIKIT_PLUGINS``;
 never from a spec file. An implementation may accept any subset of a hook's arguments, by
-name. No hook is ``firstresult``: every implementation is called, the most recently registered
-plugin first, and the results are collected. A user's guide with a tutorial is
+name (pluggy passes only those it names); naming an argument the hook lacks is a
+``PluginError``. No hook is ``firstresult``: every implementation is called, the most recently
+registered plugin first, and the results are collected. The ``optikit_register_*`` hooks are
+called one plugin at a time, so that everything registered names its plugin, and what an
+implementation returns is registered too: ``def optikit_register_losses(): return {...}``. A user's guide with a tutorial is
 ``docs/plugins.md``.
 """
 
@@ -28,48 +31,59 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def optikit_register_optimizers(register: Callable[[type], None]) -> None:
-    """Register optimizer classes: call ``register(cls)`` once per class.
+def optikit_register_optimizers(register: Callable[[type], None]) -> type | list[type] | None:
+    """Register optimizer classes: call ``register(cls)`` once per class, or return them.
 
     When: once per plugin manager, when its registry is built (before any spec is compiled).
     Arguments: ``register(cls)``; ``cls`` must be a subclass (not an instance) of
     :class:`optikit.Optimizer` that sets a unique ``name`` and overrides ``init`` and ``update``.
     Its constructor keywords are the hyperparameters a spec's ``optimizer`` section may set.
-    Return: ignored. A name registered twice, or anything that is not an optimizer class, is a
+    An implementation that takes no arguments returns what it registers instead.
+    Return: ``None``, a class, or a list of classes, registered like ``register(cls)``.
+    A name registered twice, or anything that is not an optimizer class, is a
     :class:`~optikit.errors.PluginError` naming the plugin(s).
     """
 
 
 @hookspec
-def optikit_register_losses(register: Callable[..., None]) -> None:
-    """Register named per-sample losses: ``register(name, expression, doc="")``.
+def optikit_register_losses(register: Callable[..., None]) -> Mapping[str, str] | list[tuple[str, ...]] | None:
+    """Register named per-sample losses: ``register(name, expression, doc="")``, or return them.
 
     When: once, when the registry is built. Arguments: ``expression`` is optikit expression
     text in the symbols ``model`` (the prediction) and ``target`` (the target column), e.g.
     ``"(model - target)**2"``; the batch loss is its mean. A spec selects it with
-    ``loss: name``. Return: ignored. A duplicate name is a ``PluginError`` naming both plugins.
+    ``loss: name``. Return: ``None``, a mapping ``{name: expression}``, or a list of
+    ``(name, expression)`` / ``(name, expression, doc)`` tuples, registered like ``register``.
+    A duplicate name is a ``PluginError`` naming both plugins.
     """
 
 
 @hookspec
-def optikit_register_schedules(register: Callable[[str, Callable[..., Callable[[int], float]]], None]) -> None:
-    """Register learning-rate schedules: ``register(name, factory)``.
+def optikit_register_schedules(
+    register: Callable[[str, Callable[..., Callable[[int], float]]], None],
+) -> Mapping[str, Callable[..., Callable[[int], float]]] | list[tuple[str, Callable[..., Any]]] | None:
+    """Register learning-rate schedules: ``register(name, factory)``, or return them.
 
     When: once, when the registry is built. Arguments: ``factory(total, **keywords)`` receives
     the run's epoch limit (or ``None``) and the spec's ``optimizer.schedule`` keywords, and
     returns ``factor(epoch) -> float``, the multiplier of every step taken in that 0-based
-    epoch. Return: ignored. A duplicate name is a ``PluginError`` naming both plugins.
+    epoch. Return: ``None``, a mapping ``{name: factory}``, or a list of ``(name, factory)``
+    tuples, registered like ``register``. A duplicate name is a ``PluginError`` naming both plugins.
     """
 
 
 @hookspec
-def optikit_register_backends(register: Callable[[type], None]) -> None:
-    """Register evaluation backends: ``register(cls)`` once per class.
+def optikit_register_backends(register: Callable[[type], None]) -> type | list[type] | None:
+    """Register evaluation backends: call ``register(cls)`` once per class, or return them.
 
-    When: once, when the registry is built. Arguments: ``cls`` subclasses
-    :class:`optikit.backends.Backend`: a unique ``name`` (what ``--backend`` and
-    ``optikit.run(..., backend=)`` select) and ``compile(problem, source)`` returning an evaluator
-    of partial sums. Return: ignored. A duplicate name is a ``PluginError`` naming both plugins.
+    When: once, when the registry is built. Arguments: ``register(cls)``; ``cls`` is a class
+    (not an instance), usually a subclass of :class:`optikit.backends.Backend`, with a unique
+    non-empty string ``name`` (what ``--backend`` and ``optikit.run(..., backend=)`` select) and
+    a callable ``compile(problem, source)`` that returns an :class:`~optikit.backends.Evaluator`
+    of partial sums over rows for a :class:`~optikit.symbolic.SymbolicProblem` and a data
+    source. The built-in ``numpy`` backend registers through this hook like any other. Return: ``None``, a class, or a list of classes,
+    registered like ``register(cls)``. A name registered twice, or a class without ``name`` or
+    ``compile``, is a ``PluginError`` naming the plugin(s).
     """
 
 

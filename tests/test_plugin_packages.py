@@ -76,6 +76,16 @@ def test_a_spec_naming_the_installed_optimizer_runs(venv, tmp_path):
     assert result["optimizer"] == "lookahead" and abs(result["parameters"]["w"] - 2.0) < 1e-2
 
 
+def test_the_installed_wrapper_wraps_an_optimizer_loaded_with_p(venv, tmp_path):
+    spec = tmp_path / "look.yaml"
+    spec.write_text(SPEC.read_text().replace("name: gd", "name: lookahead\n  inner: signgd\n  k: 3"))
+    done = optikit(venv, "-p", ROOT / "tests" / "data" / "my_opt.py", "run", spec, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["optimizer"] == "lookahead"
+    done = optikit(venv, "run", spec)
+    assert done.returncode == 2 and "unknown inner optimizer 'signgd'" in done.stderr
+
+
 def test_the_callback_plugin_adds_options_and_stops_early(venv):
     assert "--earlystop-patience" in optikit(venv, "run", "--help").stdout
     done = optikit(venv, "run", SPEC, "--lr", "0.05", "--epochs", "400", "--earlystop-patience", "3",
@@ -84,6 +94,16 @@ def test_the_callback_plugin_adds_options_and_stops_early(venv):
     assert "stopped by a callback" in done.stdout
     plain = optikit(venv, "run", SPEC, "--lr", "0.05", "--epochs", "400")
     assert "ran 400 epochs" in plain.stdout and "stopped at the epoch limit" in plain.stdout
+
+
+def test_an_installed_plugin_can_be_blocked(venv, tmp_path):
+    assert "--earlystop-patience" not in optikit(venv, "-p", "no:earlystop", "run", "--help").stdout
+    done = optikit(venv, "run", SPEC, "--epochs", "1", "-p", "no:earlystop", "--earlystop-patience", "3")
+    assert done.returncode == 2 and "unrecognized arguments: --earlystop-patience" in done.stderr
+    done = optikit(venv, "-p", "no:lookahead", "run", SPEC, "--optimizer", "lookahead")
+    assert done.returncode == 2 and "unknown optimizer 'lookahead'" in done.stderr
+    listed = json.loads(optikit(venv, "-p", "no:lookahead", "plugins", "--format", "json").stdout)
+    assert [b["source"] for b in listed["blocked"]] == ["optikit-lookahead 0.1.0 (entry point lookahead = optikit_lookahead)"]
 
 
 def test_autoload_can_be_disabled(venv):

@@ -14,7 +14,7 @@ import pytest
 import optikit
 from optikit import hookspecs
 from optikit.cli import main
-from optikit.plugins import plugin_manager
+from optikit.plugins import OptikitPluginManager, Provenance, plugin_manager
 from optikit.plugins.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ def test_module_plugin_and_environment_variable(monkeypatch, capsys):
     assert "signgd" in Registry.build(plugin_manager(["my_opt"])).optimizers
     monkeypatch.setenv("OPTIKIT_PLUGINS", str(MY_OPT))
     entry = Registry.build(plugin_manager()).optimizers["signgd"]
-    assert entry.source == f"-p {MY_OPT}"
+    assert entry.source == f"OPTIKIT_PLUGINS={MY_OPT}"
     code, out, _ = cli(capsys, "plugins")
     assert code == 0 and "signgd" in out
 
@@ -69,6 +69,24 @@ def test_builtins_come_through_the_same_hooks():
                      "builtin:optikit.backends"}
     reg = Registry.build(pm)
     assert reg.optimizers["gd"].source == "built-in" and reg.losses["mse"].source == "built-in"
+
+
+def test_the_manager_keeps_each_plugins_provenance_and_failures(monkeypatch, plugin_file):
+    monkeypatch.syspath_prepend(str(MY_OPT.parent))
+    fake_entry_point(monkeypatch, "signgd", "my_opt")
+    broken = plugin_file("raise RuntimeError('boom')\n")
+    pm = plugin_manager(["json", str(broken)], strict=False)
+    assert isinstance(pm, OptikitPluginManager)
+    prov = {name: pm.provenance(plugin) for name, plugin in pm.list_name_plugin()}
+    assert prov["builtin:optikit.optimizers"] == Provenance("built-in", "optikit.optimizers")
+    assert prov["signgd"] == Provenance("entry point", "my_opt", "optikit-fake", "9.1", "signgd")
+    assert prov["module:json"] == Provenance("-p", "json")
+    assert str(prov["signgd"]) == "optikit-fake 9.1 (entry point signgd = my_opt)"
+    assert [(f.plugin, f.message) for f in pm.failures] == [(f"-p {broken}", "failed to load: RuntimeError: boom")]
+    with pytest.raises(optikit.PluginError, match=f"^plugin -p {re.escape(str(broken))}: failed to load"):
+        pm.raise_failures()
+    pm.register(types.SimpleNamespace(), name="by-hand")  # registered without provenance: named by its name
+    assert pm.describe(pm.get_plugin("by-hand")) == "by-hand" and pm.provenance(pm.get_plugin("by-hand")) is None
 
 
 def fake_entry_point(monkeypatch, name: str, value: str, dist: str = "optikit-fake", version: str = "9.1"):
@@ -98,6 +116,293 @@ def test_a_spec_cannot_load_a_plugin(write_spec, capsys):
     assert code == 2 and "signgd" not in sys.modules.get("my_opt", types.SimpleNamespace()).__dict__
 
 
+# ---- registration hooks: any subset of arguments, return values ----------------------------------
+
+RETURNING = """
+    class Half(optikit.Optimizer):
+        "Half a gradient step."
+        name = "half"
+        def __init__(self, lr=0.1):
+            self.lr = lr
+        def init(self, p):
+            return optikit.EmptyState()
+        def update(self, g, s, p, o=None):
+            return -0.5 * self.lr * g, s
+
+    @optikit.hookimpl
+    def optikit_register_optimizers():
+        return Half
+
+    @optikit.hookimpl
+    def optikit_register_losses():
+        return {"cubic": "abs(model - target)**3"}
+
+    @optikit.hookimpl
+    def optikit_register_schedules(register):
+        register("halve", lambda total: lambda epoch: 0.5)
+        return [("third", lambda total: lambda epoch: 1 / 3)]
+    """
+
+
+def test_zero_argument_implementations_register_what_they_return(plugin_file, write_spec, capsys):
+    path = plugin_file(RETURNING)
+    reg = Registry.build(plugin_manager([str(path)], autoload=False))
+    source = f"-p {path}"
+    assert reg.optimizers["half"].source == source and reg.optimizers["half"].doc == "Half a gradient step."
+    assert reg.losses["cubic"].obj == "abs(model - target)**3" and reg.losses["cubic"].source == source
+    assert {n: e.source for n, e in reg.schedules.items() if n in ("halve", "third")} == {"halve": source, "third": source}
+    assert reg.schedules["third"].obj(None)(0) == pytest.approx(1 / 3)
+    spec = write_spec("""
+        model: w*x
+        parameters: {w: 1.0}
+        data: {x: [1.0, 2.0], y: [2.0, 4.0]}
+        loss: cubic
+        optimizer: {name: half, epochs: 3, schedule: {name: third}}
+        """)
+    code, out, err = cli(capsys, "-p", path, "run", spec, "--format", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["optimizer"] == "half" and result["initial_loss"] == pytest.approx(4.5)  # mean(1**3, 2**3)
+
+
+def test_losses_returned_as_tuples_keep_their_doc(plugin_file):
+    path = plugin_file("""
+        @optikit.hookimpl
+        def optikit_register_losses():
+            return [("quartic", "(model - target)**4", "fourth power"), ("sq", "(model - target)**2")]
+        """)
+    reg = Registry.build(plugin_manager([str(path)], autoload=False))
+    assert (reg.losses["quartic"].doc, reg.losses["sq"].doc) == ("fourth power", "")
+
+
+BAD_REGISTRATION = {
+    "argument the spec lacks": ("@optikit.hookimpl\ndef optikit_register_losses(register, config):\n    pass\n",
+                                "Argument(s) {'config'} are declared in the hookimpl"),
+    "returns a string": ("@optikit.hookimpl\ndef optikit_register_losses():\n    return 'abs(model)'\n",
+                         "optikit_register_losses returned str; return a mapping name -> expression text"),
+    "returns a bad tuple": ("@optikit.hookimpl\ndef optikit_register_schedules():\n    return [('x',)]\n",
+                            "optikit_register_schedules returned the item ('x',); expected (name, factory)"),
+    "returns an instance": ("class G(optikit.Optimizer):\n    name = 'g2'\n    def init(self, p): return ()\n"
+                            "    def update(self, g, s, p, o=None): return -g, s\n"
+                            "@optikit.hookimpl\ndef optikit_register_optimizers():\n    return [G()]\n",
+                            "register the class itself"),
+    "returns a duplicate": ("@optikit.hookimpl\ndef optikit_register_losses():\n    return {'mse': 'model'}\n",
+                            "loss 'mse' is registered twice: by built-in and by -p"),
+    "bad register call": ("@optikit.hookimpl\ndef optikit_register_losses(register):\n    register('x')\n",
+                          "bad call to register() in optikit_register_losses: register() missing 1 required"),
+    "wrapper": ("@optikit.hookimpl(wrapper=True)\ndef optikit_register_losses():\n    return (yield)\n",
+                "optikit_register_losses is declared as a wrapper"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_REGISTRATION)
+def test_a_bad_registration_is_a_plugin_error_naming_the_plugin(kind, plugin_file, capsys):
+    path = plugin_file(BAD_REGISTRATION[kind][0])
+    with pytest.raises(optikit.PluginError) as info:
+        Registry.build(plugin_manager([str(path)], autoload=False))
+    assert info.value.plugin == f"-p {path}" and BAD_REGISTRATION[kind][1] in str(info.value)
+    assert "\n" not in str(info.value)
+    code, _, err = cli(capsys, "-p", path, "validate", SPEC)
+    assert code == 2 and err.startswith(f"optikit: error: plugin -p {path}: ") and BAD_REGISTRATION[kind][1] in err
+
+
+# ---- -p no:NAME blocks a plugin -----------------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_blocking_a_file_plugin(capsys, where):
+    blocks = ["-p", MY_OPT, "-p", f"no:{MY_OPT}"]
+    argv = [*blocks, "run", SPEC, "--optimizer", "signgd"] if where == "before" else \
+        ["run", SPEC, "--optimizer", "signgd", *blocks]
+    code, out, err = cli(capsys, *argv)
+    assert code == 2 and out == "" and "unknown optimizer 'signgd'" in err
+    assert cli(capsys, "-p", MY_OPT, "run", SPEC, "--optimizer", "signgd", "--epochs", "1")[0] == 0
+
+
+def test_a_blocked_plugin_is_never_imported(monkeypatch, plugin_file, capsys):
+    path = plugin_file("raise RuntimeError('imported')\n", name="noisy.py")
+    monkeypatch.syspath_prepend(str(path.parent))
+    monkeypatch.setenv("OPTIKIT_PLUGINS", f"noisy,{path}")
+    assert cli(capsys, "validate", SPEC)[0] == 2
+    code, _, err = cli(capsys, "-p", "no:noisy", "-p", f"no:{path}", "validate", SPEC)
+    assert code == 0, err
+    pm = plugin_manager(["no:noisy", f"no:{path}"])
+    assert [(b.name, str(b.provenance), b.by) for b in pm.blocked] == [
+        ("module:noisy", "OPTIKIT_PLUGINS=noisy", "-p no:noisy"),
+        (f"file:{path}", f"OPTIKIT_PLUGINS={path}", f"-p no:{path}")]
+
+
+def test_blocking_an_entry_point_plugin(monkeypatch, capsys, plugin_file):
+    monkeypatch.syspath_prepend(str(MY_OPT.parent))
+    fake_entry_point(monkeypatch, "signgd", "my_opt")
+    assert cli(capsys, "run", SPEC, "--optimizer", "signgd", "--epochs", "1")[0] == 0
+    code, _, err = cli(capsys, "run", SPEC, "--optimizer", "signgd", "-p", "no:signgd")
+    assert code == 2 and "unknown optimizer 'signgd'" in err
+    assert "signgd" not in optikit.prepare(SPEC, plugins=["no:signgd"]).registry.optimizers
+    data = json.loads(cli(capsys, "-p", "no:signgd", "plugins", "--format", "json")[1])
+    assert data["blocked"] == [{"plugin": "signgd", "source": "optikit-fake 9.1 (entry point signgd = my_opt)",
+                                "by": "-p no:signgd"}]
+    assert "signgd" not in [o["name"] for o in data["optimizers"]] and data["failed"] == []
+    # the way out of a broken installed plugin, besides OPTIKIT_DISABLE_PLUGIN_AUTOLOAD
+    broken = plugin_file("raise RuntimeError('boom')\n", name="broken_plugin.py")
+    monkeypatch.syspath_prepend(str(broken.parent))
+    fake_entry_point(monkeypatch, "broken", "broken_plugin")
+    assert cli(capsys, "run", SPEC, "--epochs", "1")[0] == 2
+    assert cli(capsys, "-p", "no:broken", "run", SPEC, "--epochs", "1")[0] == 0
+
+
+@pytest.mark.parametrize("name", ["optikit.engine.schedules", "schedules", "builtin:optikit.engine.schedules"])
+def test_blocking_a_builtin(name, write_spec, capsys):
+    spec = write_spec("""
+        model: w*x
+        parameters: {w: 1.0}
+        data: {x: [1.0], y: [2.0]}
+        optimizer: {name: gd, epochs: 2, schedule: {name: cosine}}
+        """)
+    assert cli(capsys, "run", spec)[0] == 0
+    code, _, err = cli(capsys, "-p", f"no:{name}", "run", spec)
+    assert code == 2 and "unknown schedule 'cosine'" in err
+    with pytest.raises(optikit.SpecError, match=r"unknown optimizer 'gd'; registered: none"):
+        optikit.run(SPEC, plugins=["no:optimizers"])
+    assert optikit.run(SPEC, plugins=[str(MY_OPT), "no:optimizers"], optimizer="signgd", epochs=1).epochs == 1
+
+
+def test_a_plugin_registered_under_a_name_can_be_blocked():
+    pm = OptikitPluginManager()
+    pm.block("mine")
+    assert pm.register(types.SimpleNamespace(), name="mine") is None and pm.get_plugin("mine") is None
+    pm.register(types.SimpleNamespace(), name="other")
+    pm.block("other")  # already registered: unregistered, and listed as blocked
+    assert pm.get_plugin("other") is None and [b.name for b in pm.blocked] == ["other"]
+
+
+def test_a_block_that_matches_nothing_is_an_error(capsys):
+    code, _, err = cli(capsys, "-p", "no:schedles", "run", SPEC)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("optikit: error: plugin -p no:schedles: blocks nothing:") and "did you mean 'schedules'?" in err
+    code, out, err = cli(capsys, "-p", "no:schedles", "plugins")
+    assert code == 0 and "failed:\n  -p no:schedles: blocks nothing" in out
+
+
+# ---- backends --------------------------------------------------------------------------------
+
+BACKEND = """
+    class Twice:
+        "Evaluates twice as fast (not really)."
+        name = "twice"
+        @classmethod
+        def compile(cls, problem, source):
+            return lambda *args: None
+"""
+
+
+def test_backends_are_registered_with_their_plugin_and_listed(plugin_file, capsys):
+    path = plugin_file(BACKEND + """
+    @optikit.hookimpl
+    def optikit_register_backends(register):
+        register(Twice)
+    """)
+    reg = Registry.build(plugin_manager([str(path)], autoload=False))
+    entry = reg.backends["twice"]
+    assert (entry.obj.__name__, entry.source, entry.doc) == ("Twice", f"-p {path}", "Evaluates twice as fast (not really).")
+    code, out, _ = cli(capsys, "-p", path, "plugins")
+    assert code == 0 and (f"backends:\n  numpy  [built-in]  Vectorised NumPy over columns held in memory; the "
+                          f"reference every other backend is held to.\n  twice  [-p {path}]  Evaluates twice as fast "
+                          "(not really).\n") in out
+    data = json.loads(cli(capsys, "-p", path, "plugins", "--format", "json")[1])
+    assert data["backends"][1:] == [{"name": "twice", "source": f"-p {path}", "doc": "Evaluates twice as fast (not really)."}]
+    assert data["backends"][0]["name"] == "numpy" and data["backends"][0]["source"] == "built-in"
+
+
+def test_a_backend_may_be_returned(plugin_file):
+    path = plugin_file(BACKEND + """
+    @optikit.hookimpl
+    def optikit_register_backends():
+        return [Twice]
+    """)
+    assert Registry.build(plugin_manager([str(path)], autoload=False)).backends["twice"].source == f"-p {path}"
+
+
+BAD_BACKENDS = {
+    "no name": ("class B:\n    def compile(self, problem, source): pass\n", "backend class B has no 'name'"),
+    "empty name": ("class B:\n    name = ''\n    def compile(self, problem, source): pass\n", "backend class B has no 'name'"),
+    "no compile": ("class B:\n    name = 'b'\n", "backend 'b' (B) has no compile(problem, source) method"),
+    "compile not callable": ("class B:\n    name = 'b'\n    compile = 'numpy'\n", "backend 'b' (B) has no compile("),
+    "an instance": ("class C:\n    name = 'b'\n    def compile(self, problem, source): pass\nB = C()\n",
+                    "registered an instance of C; register the class itself"),
+    "not a class": ("B = 'numpy'\n", "registered 'numpy', which is not a backend class"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_BACKENDS)
+def test_a_bad_backend_is_a_plugin_error_naming_the_plugin(kind, plugin_file):
+    path = plugin_file(BAD_BACKENDS[kind][0] + "@optikit.hookimpl\ndef optikit_register_backends(register):\n"
+                                               "    register(B)\n")
+    with pytest.raises(optikit.PluginError) as info:
+        Registry.build(plugin_manager([str(path)], autoload=False))
+    assert info.value.plugin == f"-p {path}" and BAD_BACKENDS[kind][1] in str(info.value)
+
+
+def test_a_backend_name_registered_twice_names_both_plugins(plugin_file, capsys):
+    hook = "    @optikit.hookimpl\n    def optikit_register_backends():\n        return Twice\n"
+    first = plugin_file(BACKEND + hook, name="first.py")
+    second = plugin_file(BACKEND + hook, name="second.py")
+    with pytest.raises(optikit.PluginError, match=re.escape(
+            f"plugin -p {second}: backend 'twice' is registered twice: by -p {first} and by -p {second}")):
+        Registry.build(plugin_manager([str(first), str(second)], autoload=False))
+    data = json.loads(cli(capsys, "-p", first, "-p", second, "plugins", "--format", "json")[1])
+    assert [b["source"] for b in data["backends"]] == ["built-in", f"-p {first}"]
+    assert data["failed"][0]["plugin"] == f"-p {second}"
+
+
+# ---- a wrapper optimizer gets its inner optimizer from the run's registry ----------------------
+
+LOOKAHEAD = ROOT / "plugins" / "optikit-lookahead" / "optikit_lookahead.py"
+
+
+def test_a_wrapper_wraps_an_optimizer_loaded_with_p(write_spec, capsys):
+    spec = write_spec("""
+        model: w*x
+        parameters: {w: 1.0}
+        data: {x: [1.0], y: [2.0]}
+        optimizer: {name: lookahead, inner: signgd, lr: 0.05, k: 2, alpha: 0.5, epochs: 3}
+        """)
+    code, out, err = cli(capsys, "-p", LOOKAHEAD, "-p", MY_OPT, "run", spec, "--format", "json")
+    assert code == 0, err
+    # signgd steps +0.05 (the gradient is negative); every 2nd step the slow weights move half-way
+    assert json.loads(out)["parameters"]["w"] == pytest.approx(1.10)
+    code, _, err = cli(capsys, "-p", LOOKAHEAD, "run", spec)
+    assert code == 2 and err.count("\n") == 2
+    assert f"{spec}:4:" in err and "optimizer.inner: invalid hyperparameters for 'lookahead': inner: unknown inner " \
+                                   "optimizer 'signgd'; registered: adadelta" in err
+
+
+def test_setup_is_called_with_the_runs_registry_and_its_errors_are_named(plugin_file, capsys):
+    path = plugin_file("""
+        class Probe(optikit.Optimizer):
+            name = "probe"
+            seen = None
+            def __init__(self, fail=False):
+                self.fail = fail
+            def setup(self, registry):
+                if self.fail:
+                    raise KeyError("oops")
+                Probe.seen = sorted(registry.optimizers)
+            def init(self, p):
+                return optikit.EmptyState()
+            def update(self, g, s, p, o=None):
+                return -0.1 * g, s
+
+        @optikit.hookimpl
+        def optikit_register_optimizers():
+            return Probe
+        """)
+    prepared = optikit.prepare(SPEC, plugins=[str(path), str(MY_OPT)], optimizer="probe")
+    assert "signgd" in type(prepared.optimizer).seen and "probe" in type(prepared.optimizer).seen
+    code, _, err = cli(capsys, "-p", path, "run", SPEC, "--optimizer", "probe", "--set", "fail=true")
+    assert code == 2 and err.startswith(f"optikit: error: plugin -p {path}: optimizer 'probe' raised KeyError while "
+                                        "being set up: 'oops'")
+
+
 # ---- optikit plugins -----------------------------------------------------------------------
 
 def test_listing_names_sources_hooks_and_hyperparameters(capsys):
@@ -110,7 +415,8 @@ def test_listing_names_sources_hooks_and_hyperparameters(capsys):
     data = json.loads(out)
     sign = next(o for o in data["optimizers"] if o["name"] == "signgd")
     assert sign["hyperparameters"] == [{"name": "lr", "default": 0.01, "required": False, "doc": "Step length."}]
-    assert {"plugins", "optimizers", "losses", "schedules", "failed"} <= set(data) and data["failed"] == []
+    assert {"plugins", "optimizers", "losses", "schedules", "backends", "blocked", "failed"} <= set(data)
+    assert data["failed"] == [] and data["blocked"] == []
 
 
 # ---- failures name the plugin ----------------------------------------------------------------

@@ -22,7 +22,8 @@ __all__ = ["main", "build_parser"]
 
 def _plugin_args(parser: argparse.ArgumentParser, dest: str) -> None:
     parser.add_argument("-p", dest=dest, action="append", default=[], metavar="PLUGIN",
-                        help="load a plugin: a module name or a path to a .py file (repeatable)")
+                        help="load a plugin: a module name or a path to a .py file; no:NAME blocks one: an entry "
+                             "point, a -p module, or a built-in (optimizers, losses, schedules) (repeatable)")
     parser.add_argument("--traceback", dest=f"{dest}_tb", action="store_true", help="show Python tracebacks of errors")
 
 
@@ -105,7 +106,7 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     validate = command("validate", "check specs without running them", cmd_validate)
     validate.add_argument("specs", type=Path, nargs="+", metavar="spec")
 
-    plugins = command("plugins", "list plugins, their optimizers, losses and schedules", cmd_plugins)
+    plugins = command("plugins", "list plugins, their optimizers, losses, schedules and backends", cmd_plugins)
     plugins.add_argument("--format", choices=("text", "json"), default="text")
 
     cmp = command("compare", "run a spec with several optimizers and compare the runs", cmd_compare)

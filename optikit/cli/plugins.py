@@ -11,10 +11,8 @@ import argparse
 import sys
 from typing import Any, Sequence
 
-import pluggy
-
 from ..errors import PluginError, counted
-from ..plugins.manager import describe, failures, plugin_manager, plugin_of_traceback
+from ..plugins.manager import OptikitPluginManager, plugin_manager
 
 __all__ = ["preparse", "load_plugins", "add_plugin_options", "plugin_listing", "cmd_plugins"]
 
@@ -32,31 +30,34 @@ def preparse(argv: Sequence[str]) -> tuple[list[str], bool, str | None]:
     return known.plugins, known.traceback, command
 
 
-def load_plugins(plugins: Sequence[str]) -> pluggy.PluginManager:
+def load_plugins(plugins: Sequence[str]) -> OptikitPluginManager:
     """A non-strict manager: failures are kept, for ``optikit plugins`` to list."""
     return plugin_manager(plugins, strict=False)
 
 
-def add_plugin_options(pm: pluggy.PluginManager, parser: argparse.ArgumentParser) -> None:
+def add_plugin_options(pm: OptikitPluginManager, parser: argparse.ArgumentParser) -> None:
     """Let plugins add options to ``parser`` (the ``run`` subcommand) in a "plugin options" group."""
     group = parser.add_argument_group("plugin options")
     try:
         pm.hook.optikit_add_options(parser=group)
     except Exception as exc:
-        source = plugin_of_traceback(pm, exc.__traceback__) or "?"
+        source = pm.plugin_of_traceback(exc.__traceback__) or "?"
         raise PluginError(f"optikit_add_options raised {type(exc).__name__}: {exc}", plugin=source) from exc
 
 
-def _hooks(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+def _hooks(pm: OptikitPluginManager) -> list[dict[str, Any]]:
     out = []
     for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # pluggy keeps a blocked name as a registration of None
+            continue
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
-        out.append({"plugin": name, "source": describe(pm, plugin), "hooks": hooks})
+        out.append({"plugin": name, "source": pm.describe(plugin), "hooks": hooks})
     return out
 
 
-def plugin_listing(pm: pluggy.PluginManager) -> dict[str, Any]:
-    """Everything ``optikit plugins`` shows: plugins with their hooks, what they register, failures."""
+def plugin_listing(pm: OptikitPluginManager) -> dict[str, Any]:
+    """Everything ``optikit plugins`` shows: plugins with their hooks, what they register, what was
+    blocked (``-p no:NAME``), failures."""
     from ..optimizers.base import hyperparameters
     from ..plugins.registry import Registry
 
@@ -68,9 +69,11 @@ def plugin_listing(pm: pluggy.PluginManager) -> dict[str, Any]:
                   for e in registry.optimizers.values()]
     losses = [{"name": e.name, "source": e.source, "expression": e.obj, "doc": e.doc} for e in registry.losses.values()]
     schedules = [{"name": e.name, "source": e.source, "doc": e.doc} for e in registry.schedules.values()]
-    failed = [{"plugin": f.plugin, "error": f.message} for f in [*failures(pm), *registry.failures]]
+    backends = [{"name": e.name, "source": e.source, "doc": e.doc} for e in registry.backends.values()]
+    failed = [{"plugin": f.plugin, "error": f.message} for f in [*pm.failures, *registry.failures]]
+    blocked = [{"plugin": b.name, "source": str(b.provenance), "by": b.by} for b in pm.blocked]
     return {"plugins": _hooks(pm), "optimizers": optimizers, "losses": losses, "schedules": schedules,
-            "failed": failed}
+            "backends": backends, "blocked": blocked, "failed": failed}
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -84,19 +87,26 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print("plugins:")
         for p in data["plugins"]:
             print(f"  {p['source']}  ({p['plugin']})  hooks: {', '.join(p['hooks']) or 'none'}")
-        print("optimizers:")
+        print("optimizers:" + ("" if data["optimizers"] else " none"))
         for o in data["optimizers"]:
             print(f"  {o['name']}  [{o['source']}]  {o['doc']}")
             for h in o["hyperparameters"]:
                 default = "required" if h["required"] else f"= {h['default']!r}"
                 print(f"      {h['name']} {default}" + (f"  {h['doc']}" if h["doc"] else ""))
-        print("losses:")
+        print("losses:" + ("" if data["losses"] else " none"))
         for item in data["losses"]:
             print(f"  {item['name']}  [{item['source']}]  {item['expression']}"
                   + (f"  ({item['doc']})" if item["doc"] else ""))
-        print("schedules:")
+        print("schedules:" + ("" if data["schedules"] else " none"))
         for item in data["schedules"]:
             print(f"  {item['name']}  [{item['source']}]  {item['doc']}")
+        print("backends:" + ("" if data["backends"] else " none"))
+        for item in data["backends"]:
+            print(f"  {item['name']}  [{item['source']}]  {item['doc']}")
+        if data["blocked"]:
+            print("blocked:")
+            for b in data["blocked"]:
+                print(f"  {b['source']}  ({b['plugin']})  by {b['by']}")
         if data["failed"]:
             print("failed:")
             for f in data["failed"]:

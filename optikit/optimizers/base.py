@@ -24,9 +24,12 @@ import math
 import numbers
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..plugins.registry import Registry
 
 __all__ = [
     "Optimizer",
@@ -76,6 +79,7 @@ class Optimizer:
     its ``oracle`` argument (a subset of ``{"loss", "hessian", "residuals"}``); the engine
     compiles only what is asked for and passes ``oracle=None`` when nothing is.
     ``supports_bounds = False`` refuses specs whose parameters have ``min``/``max``.
+    ``setup(registry)`` is an optional step between construction and the run (see there).
     """
 
     name: ClassVar[str]
@@ -85,6 +89,18 @@ class Optimizer:
     #: model curvature or search along a line (Newton, quasi-Newton) set False: a clipped step
     #: is no longer theirs, and specs with bounds are refused for them.
     supports_bounds: ClassVar[bool] = True
+
+    def setup(self, registry: Registry) -> None:
+        """Called by optikit once, right after construction, with the run's plugin registry.
+
+        The default does nothing. An optimizer that wraps another by name looks it up here
+        (``registry.optimizers[name].obj``), which finds every optimizer of the run, ``-p``
+        plugins included; a fresh ``plugin_manager()`` would not. It may set ``requires`` or
+        ``supports_bounds`` from what it finds. Raise ``ValueError("field: ...")`` for a bad
+        hyperparameter: it is reported like a constructor's, against the spec's field. Outside a
+        run (in unit tests), call it yourself:
+        ``opt.setup(Registry.build(plugin_manager()))`` with both from :mod:`optikit.plugins`.
+        """
 
     def init(self, params: np.ndarray) -> Any:
         """Return the initial state (a NamedTuple of arrays and numbers) for ``params``."""

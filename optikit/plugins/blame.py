@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Iterator
 
 from ..errors import DivergenceError, OptikitError, PluginError, RunError
-from .manager import plugin_of_traceback
 
 if TYPE_CHECKING:
     from ..api import Prepared
@@ -59,7 +58,7 @@ def blame(prepared: Prepared) -> Iterator[None]:
     except OptikitError:
         raise
     except Exception as exc:
-        source = plugin_of_traceback(prepared.pm, exc.__traceback__)
+        source = prepared.pm.plugin_of_traceback(exc.__traceback__)
         if source is None:
             raise
         raise RunError(f"plugin {source}: a hook raised {type(exc).__name__}: {exc}\n"

@@ -1,16 +1,21 @@
 """Lookahead (Zhang et al., 2019): k fast steps of an inner optimizer, then a pull of slow weights.
 
 An optikit plugin: the ``optikit`` entry point of this package names this module, whose
-``optikit_register_optimizers`` hook registers :class:`Lookahead` as ``lookahead``.
+``optikit_register_optimizers`` hook registers :class:`Lookahead` as ``lookahead``. The inner
+optimizer is looked up in ``setup(registry)``, which optikit calls with the run's registry, so
+any optimizer of the run can be wrapped, one loaded with ``-p`` included.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 import optikit
+
+if TYPE_CHECKING:
+    from optikit.plugins import Registry
 
 __version__ = "0.1.0"
 
@@ -47,10 +52,25 @@ class Lookahead(optikit.Optimizer):
             raise ValueError("inner: lookahead cannot wrap itself")
         self.k, self.alpha, self.lr = k, alpha, lr
         self.inner = inner
-        self._inner = _make_inner(inner, {} if lr is None else {"lr": lr})
-        self.requires = getattr(self._inner, "requires", frozenset())  # pass the inner optimizer's needs on
+        self._inner: optikit.Optimizer | None = None
+
+    def setup(self, registry: Registry) -> None:
+        """Build the inner optimizer from the run's registry (optikit calls this before the run)."""
+        entry = registry.optimizers.get(self.inner)
+        if entry is None:
+            raise ValueError(f"inner: unknown inner optimizer {self.inner!r}; "
+                             f"registered: {', '.join(sorted(registry.optimizers))}")
+        inner = entry.obj(**({} if self.lr is None else {"lr": self.lr}))
+        inner.setup(registry)
+        self._inner = inner
+        # the engine reads these from the outer optimizer: pass the inner one's needs on
+        self.requires = inner.requires
+        self.supports_bounds = inner.supports_bounds
 
     def init(self, params: np.ndarray) -> LookaheadState:
+        if self._inner is None:
+            raise RuntimeError("Lookahead.setup(registry) was not called; optikit calls it before a run, "
+                               "call it yourself outside one")
         return LookaheadState(self._inner.init(params.copy()), np.array(params, dtype=float), 0)
 
     def update(self, grad: np.ndarray, state: LookaheadState, params: np.ndarray,
@@ -62,17 +82,6 @@ class Lookahead(optikit.Optimizer):
         fast = params + delta
         slow = state.slow + self.alpha * (fast - state.slow)
         return slow - params, LookaheadState(inner, slow, count)
-
-
-def _make_inner(name: str, kwargs: dict[str, Any]) -> optikit.Optimizer:
-    """The inner optimizer from the installed plugins (built-ins, entry points, OPTIKIT_PLUGINS)."""
-    from optikit.plugins import Registry, plugin_manager
-
-    registry = Registry.build(plugin_manager())
-    entry = registry.optimizers.get(name)
-    if entry is None:
-        raise ValueError(f"inner: unknown inner optimizer {name!r}; registered: {', '.join(sorted(registry.optimizers))}")
-    return entry.obj(**kwargs)
 
 
 @optikit.hookimpl
