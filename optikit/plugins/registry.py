@@ -149,15 +149,6 @@ class Registry:
         return {name: entry.obj for name, entry in self.losses.items()}
 
     @staticmethod
-    def _check_backend(source: str, cls: Any) -> Entry:
-        name = getattr(cls, "name", None)
-        if not isinstance(cls, type) or not isinstance(name, str) or not name or not callable(getattr(cls, "compile", None)):
-            raise PluginError(f"registered {cls!r}, which is not a backend class (a class with a 'name' and a "
-                              "compile(problem, source) method)", plugin=source)
-        doc = (cls.__doc__ or "").strip().splitlines()
-        return Entry(name, cls, source, doc[0] if doc else "")
-
-    @staticmethod
     def _check_loss(source: str, name: str, expression: str, doc: str = "") -> Entry:
         if not isinstance(name, str) or not name.isidentifier():
             raise PluginError(f"loss name {name!r} must be an identifier", plugin=source)
