@@ -21,7 +21,7 @@ from .api import Prepared, as_spec, prepare
 from .engine import STOP_LABELS, Result
 from .errors import DivergenceError, Location, RunError, SpecError, did_you_mean
 from .optimizers.base import hyperparameters
-from .plugins.manager import plugin_manager
+from .plugins import Registry, plugin_manager
 from .spec import ENGINE_KEYS, Spec
 
 __all__ = ["Entry", "compare", "prepare_all", "exit_code"]
@@ -106,8 +106,6 @@ def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
         raise SpecError(f"settings for {', '.join(map(repr, stray))}, which is not compared "
                         f"(optimizers: {', '.join(names)})", field="--set")
     pm = pm or plugin_manager(plugins)
-    from .plugins.manager import Registry
-
     registry = Registry.build(pm)
     unknown = [n for n in names if n not in registry.optimizers]
     if unknown:  # named on the command line, so not a fault of any line of the spec

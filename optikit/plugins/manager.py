@@ -8,13 +8,10 @@ what is installed, ``-p`` and ``OPTIKIT_PLUGINS``; never from a spec.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
-import inspect
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Iterable, Literal
@@ -23,59 +20,11 @@ import pluggy
 
 from .. import hookspecs
 from ..errors import PluginError, did_you_mean
-from .registry import Entry, Failure, Registry
+from .registry import Failure
+from .sources import (BUILTIN_PLUGINS, ENTRY_POINT_GROUP, ENV_NO_AUTOLOAD, ENV_PLUGINS, Blocked, Provenance, block_names,
+                      check_hook_names, message_of)
 
-__all__ = ["plugin_manager", "OptikitPluginManager", "Provenance", "Blocked", "Registry", "Entry", "Failure", "failures",
-           "raise_failures", "describe", "plugin_of_traceback", "block_names", "BUILTIN_PLUGINS", "ENTRY_POINT_GROUP"]
-
-ENTRY_POINT_GROUP = "optikit"
-BUILTIN_PLUGINS = (
-    "optikit.optimizers",
-    "optikit.symbolic.losses",
-    "optikit.engine.schedules",
-    "optikit.backends",
-)
-#: Environment variables: extra plugins (comma-separated, like ``-p``), and a switch that turns
-#: entry-point loading off.
-ENV_PLUGINS = "OPTIKIT_PLUGINS"
-ENV_NO_AUTOLOAD = "OPTIKIT_DISABLE_PLUGIN_AUTOLOAD"
-
-Kind = Literal["built-in", "entry point", "-p", "OPTIKIT_PLUGINS"]
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where a plugin came from. ``str()`` is how every message and listing names the plugin.
-
-    ``ref`` is the built-in's module, the entry point's value (``module`` or ``module:object``),
-    or the ``-p`` / ``OPTIKIT_PLUGINS`` item as given; ``dist``/``version``/``entry_point`` are set
-    for entry points only.
-    """
-
-    kind: Kind
-    ref: str
-    dist: str | None = None
-    version: str | None = None
-    entry_point: str | None = None
-
-    def __str__(self) -> str:
-        if self.kind == "built-in":
-            return "built-in"
-        if self.kind == "entry point":
-            label = f"{self.dist} {self.version}" if self.dist else self.ref
-            return f"{label} (entry point {self.entry_point} = {self.ref})"
-        if self.kind == "OPTIKIT_PLUGINS":
-            return f"{ENV_PLUGINS}={self.ref}"
-        return f"-p {self.ref}"
-
-
-@dataclass(frozen=True)
-class Blocked:
-    """A plugin that ``-p no:NAME`` kept from loading: its plugin name, provenance, and the block."""
-
-    name: str
-    provenance: Provenance
-    by: str
+__all__ = ["plugin_manager", "OptikitPluginManager", "failures", "raise_failures", "describe", "plugin_of_traceback"]
 
 
 class OptikitPluginManager(pluggy.PluginManager):
@@ -196,7 +145,7 @@ class OptikitPluginManager(pluggy.PluginManager):
         source = str(provenance)
         if self.is_registered(plugin):
             return
-        _check_names(plugin, source)
+        check_hook_names(plugin, source)
         try:
             self.register(plugin, name=name)
         except ValueError as exc:
@@ -253,7 +202,7 @@ class OptikitPluginManager(pluggy.PluginManager):
         try:
             func(*args)
         except PluginError as exc:
-            self._failures.append(Failure(exc.plugin or str(prov), _message(exc)))
+            self._failures.append(Failure(exc.plugin or str(prov), message_of(exc)))
 
     def _load_ref(self, ref: str, prov: Provenance) -> None:
         path = Path(ref)
@@ -318,24 +267,6 @@ def plugin_manager(plugins: Iterable[str] = (), *, autoload: bool | None = None,
     return pm
 
 
-def block_names(name: str) -> list[str]:
-    """The plugin names ``-p no:NAME`` blocks.
-
-    ``NAME`` is a name as ``optikit plugins`` lists it (``builtin:optikit.optimizers``,
-    ``module:x``, ``file:/abs/x.py``); a built-in's module (``optikit.engine.schedules``) or its
-    last part (``schedules``); a path to a ``.py`` file given to ``-p``; otherwise both the entry
-    point and the ``-p`` module of that name.
-    """
-    if name.startswith(("builtin:", "module:", "file:")):
-        return [name]
-    for module in BUILTIN_PLUGINS:
-        if name in (module, module.rpartition(".")[2]):
-            return [f"builtin:{module}"]
-    if name.endswith(".py") or os.sep in name:
-        return [f"file:{Path(name).resolve()}"]
-    return [name, f"module:{name}"]
-
-
 def failures(pm: OptikitPluginManager) -> list[Failure]:
     """The plugins of ``pm`` that failed to load (only a non-strict manager keeps any)."""
     return pm.failures
@@ -354,25 +285,3 @@ def describe(pm: OptikitPluginManager, plugin: Any) -> str:
 def plugin_of_traceback(pm: OptikitPluginManager, tb: TracebackType | None) -> str | None:
     """The source of the innermost plugin hook implementation a traceback passed through."""
     return pm.plugin_of_traceback(tb)
-
-
-def _message(exc: PluginError) -> str:
-    text = str(exc)
-    prefix = f"plugin {exc.plugin}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
-
-
-def _check_names(plugin: Any, source: str) -> None:
-    """A misspelled or undecorated hook would be silently ignored; say so instead."""
-    for attr in dir(plugin):
-        if not attr.startswith("optikit_") or not callable(getattr(plugin, attr, None)):
-            continue
-        func = getattr(plugin, attr)
-        if attr not in hookspecs.HOOKS:
-            close = difflib.get_close_matches(attr, hookspecs.HOOKS, n=1)
-            hint = f"did you mean {close[0]}? " if close else ""
-            raise PluginError(f"{attr} is not an optikit hook; {hint}valid hooks: {', '.join(hookspecs.HOOKS)}",
-                              plugin=source)
-        if not hasattr(func, f"{hookspecs.PROJECT}_impl") and inspect.isroutine(func):
-            raise PluginError(f"{attr} is not decorated with @optikit.hookimpl, so it would never be called; "
-                              "add the decorator", plugin=source)
