@@ -1,16 +1,21 @@
 """The example plugin packages, installed into a virtual environment and run through the CLI.
 
-One venv per session (``--system-site-packages --without-pip``, filled by this interpreter's pip; so numpy, sympy and pytest come from the
-running interpreter); ``pip install --no-deps --no-build-isolation`` of optikit and the examples
-works offline. Skips with the reason if the venv or the build cannot be made here.
+One venv per session, made ``--without-pip`` and filled by this interpreter's pip. A ``.pth`` file
+gives it this interpreter's site-packages (those of the venv the tests run in, not of the Python
+that venv was made from), so numpy, sympy, pytest and the build backend (setuptools, from the test
+extras) are the ones installed here; ``pip install --no-deps --no-build-isolation --no-index`` of
+optikit and the examples then works offline. Failing to build them is a failure, not a skip.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import site
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -27,24 +32,40 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _site_dirs() -> list[str]:
+    """This interpreter's site-packages folders, in its own order."""
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    dirs += [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
+    return [d for d in dict.fromkeys(dirs) if os.path.isdir(d)]
+
+
 @pytest.fixture(scope="session")
 def venv(tmp_path_factory) -> Path:
     """A venv with optikit and both example plugins installed; its ``bin`` folder."""
+    if importlib.util.find_spec("venv") is None:
+        pytest.skip("this Python has no venv module")
     where = tmp_path_factory.mktemp("plugin-venv") / "venv"
-    try:
-        # without pip: the venv's own (older) setuptools would shadow the one the build needs
-        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(where)],
-                       check=True, capture_output=True, timeout=120)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        pytest.skip(f"cannot create a virtual environment here: {exc}")
+    # without pip: the venv's own (older) setuptools would shadow the one the build needs; and not
+    # --system-site-packages: made from inside a venv, that would be the base Python's, not ours
+    made = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)],
+                          capture_output=True, text=True, timeout=120)
+    if made.returncode != 0:
+        pytest.fail(f"cannot create a virtual environment: {made.stderr.strip()[-1000:]}")
     bindir = where / ("Scripts" if os.name == "nt" else "bin")
+    python = bindir / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             capture_output=True, text=True, timeout=60, env=_env(), check=True).stdout.strip()
+    # after the venv's own site-packages, so what is installed into it comes first
+    Path(purelib, "_optikit_test_parent_site.pth").write_text("".join(f"{d}\n" for d in _site_dirs()))
     build = tmp_path_factory.mktemp("plugin-build")
-    cmd = [sys.executable, "-m", "pip", "--python", str(bindir / "python"), "install", "-q", "--no-deps", "--no-build-isolation",
-           "--no-index", str(ROOT), *[str(ROOT / "plugins" / name) for name in EXAMPLES]]
+    cmd = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-build-isolation",
+           "--check-build-dependencies", "--no-index", str(ROOT), *[str(ROOT / "plugins" / name) for name in EXAMPLES]]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**_env(), "TMPDIR": str(build)},
                           cwd=build)
     if done.returncode != 0:
-        pytest.skip(f"cannot build optikit and the example plugins offline: {done.stderr.strip()[-400:]}")
+        pytest.fail(f"cannot build optikit and the example plugins offline: {done.stderr.strip()[-1500:]}")
     return bindir
 
 
