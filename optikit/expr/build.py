@@ -172,11 +172,17 @@ class _Timeout(BaseException):
 
 
 @contextlib.contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
+def _deadline(seconds: float) -> Iterator[float]:
     """Interrupt the block after ``seconds`` (main thread on Unix only; elsewhere only the structural
-    limits apply). Whatever timer and handler were set before are put back."""
+    limits apply). Whatever timer and handler were set before are put back.
+
+    Yields the deadline (a ``time.monotonic()`` value) for cooperative checks: the alarm raises
+    wherever the interpreter is, and an exception raised inside a garbage-collector callback or a
+    ``__del__`` is printed and dropped, so a caller that checks the deadline between steps still stops.
+    """
+    end = time.monotonic() + seconds
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
+        yield end
         return
     def alarm(signum: int, frame: object) -> None:
         raise _Timeout
@@ -186,7 +192,7 @@ def _deadline(seconds: float) -> Iterator[None]:
     old_handler, start = signal.signal(signal.SIGALRM, alarm), time.monotonic()
     try:
         signal.setitimer(signal.ITIMER_REAL, seconds)
-        yield
+        yield end
     finally:
         while True:  # an alarm arriving while we restore must not stop the restoring
             try:

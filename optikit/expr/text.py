@@ -14,6 +14,7 @@ import ast
 import keyword
 import math
 import re
+import time
 import unicodedata
 import warnings
 from collections.abc import Callable, Mapping
@@ -67,7 +68,7 @@ def parse(text: str, symbols: Mapping[str, sympy.Symbol]) -> sympy.Expr:
     conv = _Converter(text, base, symbols)
     conv.measure(tree.body)
     try:
-        with _deadline(MAX_SECONDS):
+        with _deadline(MAX_SECONDS) as conv.deadline:
             expr, _ = conv.convert(tree.body)
             check_tree(expr)
     except ExpressionError:
@@ -126,6 +127,7 @@ class _Converter:
 
     def __init__(self, text: str, base: int, symbols: Mapping[str, sympy.Symbol]) -> None:
         self.text, self.base, self.symbols, self.memo = text, base, symbols, {}
+        self.deadline: float | None = None  # time.monotonic() past which converting stops
 
     def error(self, node: ast.AST, message: str, hint: str | None = None, show: bool = True) -> ExpressionError:
         start, end = self.base + node.col_offset, self.base + (node.end_col_offset or 0)
@@ -147,6 +149,8 @@ class _Converter:
                     stack.append((child, depth if flat else depth + 1))
 
     def convert(self, node: ast.expr) -> tuple[sympy.Expr, bool]:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise _Timeout  # the alarm's own exception can be lost (see _deadline)
         if isinstance(node, ast.BinOp):  # a left-nested chain (a+b+c+...) is walked without recursion
             chain = [node]
             while _same_group(chain[-1].left, node):
