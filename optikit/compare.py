@@ -10,19 +10,19 @@ row of the comparison, not the end of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
 import pluggy
 
 from .api import Prepared, as_spec, prepare
 from .engine import STOP_LABELS, Result
-from .errors import DivergenceError, Location, RunError, SpecError, did_you_mean
+from .errors import DivergenceError, RunError, SpecError, did_you_mean
 from .optimizers.base import hyperparameters
 from .plugins import Registry, plugin_manager
-from .spec import ENGINE_KEYS, Spec
+from .spec import Spec
+from .spec.overrides import apply_overrides
 
 __all__ = ["Entry", "compare", "prepare_all", "exit_code"]
 
@@ -52,31 +52,17 @@ class Entry:
 
 def _spec_for(spec: Spec, name: str, own: Mapping[str, Any], shared: Mapping[str, Any], accepts_lr: bool,
               origins: Mapping[tuple[str | None, str], str] | None = None) -> Spec:
-    opt = spec.optimizer
-    hyper = dict(opt.hyperparameters) if name == opt.name else {}
-    fields: dict[str, Any] = {}
-    located: dict[tuple[str, ...], str] = {}
+    """The spec as optimizer ``name`` runs it: overrides checked like the file's (the one
+    declaration of the run settings), each error located at the option or keyword that gave it."""
+    values: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    if name != spec.optimizer.name:  # another optimizer starts from its own defaults
+        values["optimizer"], where["optimizer"] = name, "--optimizers"
     for key, value in {**shared, **own}.items():
-        if value is None:
-            continue
-        origin = _origin(origins, name if key in own else None, key)
-        if key in ("epochs", "steps", "batch_size", "seed") and (
-                isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1)):
-            raise SpecError(f"expected a positive whole number, got {value!r}", field=f"optimizer.{key}",
-                            location=Location(origin))
-        if key == "lr" and key not in own and not accepts_lr:
+        if value is None or (key == "lr" and key not in own and not accepts_lr):
             continue  # a shared --lr means nothing to an optimizer without a learning rate
-        if key in ENGINE_KEYS and key != "name":
-            fields[key] = value
-        else:
-            hyper[key] = value
-        located[("optimizer", key)] = origin
-    if "epochs" in fields and "steps" not in fields:
-        fields["steps"] = None  # --epochs replaces the spec's length of run, steps included
-    if "steps" in fields and "epochs" not in fields:
-        fields["epochs"] = None
-    return replace(spec, optimizer=replace(opt, name=name, hyperparameters=MappingProxyType(hyper), **fields),
-                   source=spec.source.overlaid(located))
+        values[key], where[key] = value, _origin(origins, name if key in own else None, key)
+    return apply_overrides(spec, values, where) if values else spec
 
 
 def _origin(origins: Mapping[tuple[str | None, str], str] | None, optimizer: str | None, key: str) -> str:

@@ -38,9 +38,9 @@ def reads(monkeypatch):
     calls = []
     real = csvfile.read_csv
 
-    def counting(file):
+    def counting(file, *args):
         calls.append(file)
-        return real(file)
+        return real(file, *args)
 
     monkeypatch.setattr(csvfile, "read_csv", counting)
     return calls
@@ -114,7 +114,7 @@ def test_a_spec_without_data_lists_the_columns_it_needs(tmp_path):
     ({"x": [1.0, 2.0], "y": [[1.0], [2.0]]}, "data=['y']", "1-D column"),
     ({"x": [1.0, 2.0], "y": ["a", "b"]}, "data=['y']", "expected numbers"),
     ({"x": [], "y": []}, "data=['x']", "column is empty"),
-    ({"x": [1.0], "y": [1.0], "for": [1.0]}, "data=['for']", "Python keyword"),
+    ([1.0, 2.0], "data=", "expected a mapping of column names to arrays"),
 ])
 def test_bad_arrays_get_the_errors_file_data_gets_and_name_the_keyword(data, field, words):
     spec = optikit.loads_spec(LINE.format(data="", opt="gd", extra=""))
@@ -122,6 +122,35 @@ def test_bad_arrays_get_the_errors_file_data_gets_and_name_the_keyword(data, fie
         optikit.run(spec, data=data)
     assert info.value.field == field and words in str(info.value) and info.value.exit_code == 2
     assert info.value.location is None  # not a line of any file
+
+
+def test_data_takes_mapping_like_tables_and_only_the_columns_the_spec_knows():
+    spec = optikit.loads_spec(LINE.format(data="", opt="gd", extra=""))
+    rows = _rows()
+
+    class Table:  # what a pandas DataFrame offers: keys() and [name]
+        def keys(self):
+            return ["label", "x", "for", "y"]
+
+        def __getitem__(self, name):
+            return {"label": ["a"] * len(rows["x"]), "for": rows["x"], **rows}[name]
+
+    assert optikit.run(spec, data=Table()).history.to_list() == optikit.run(spec, data=rows).history.to_list()
+    assert optikit.load_data(spec, Table()).columns == ("x", "y")  # the others are neither copied nor checked
+    with pytest.raises(optikit.SpecError, match="uses no data column") as info:
+        optikit.run(optikit.loads_spec("objective: (1 - a)**2\nparameters: {a: 0.0}\noptimizer: gd\n"), data=rows)
+    assert info.value.field == "data="
+
+
+def test_a_column_only_the_hand_written_gradient_uses_is_required(tmp_path):
+    spec = optikit.loads_spec(LINE.format(data="", opt="gd", extra="") + "gradient:\n  w: 2*x*(w*x + b - y)*z\n"
+                              "  b: 2*(w*x + b - y)\n")
+    assert spec.used_columns == ("x", "y", "z")
+    with pytest.raises(optikit.SpecError, match="no column 'z'") as info:
+        optikit.run(spec, data=_rows())
+    assert info.value.field == "data="
+    ones = {**_rows(), "z": np.ones(37)}
+    assert optikit.check(spec, data=ones).ok
 
 
 def test_sources_are_read_only_copies():
@@ -147,6 +176,18 @@ def test_a_csv_file_and_the_same_arrays_have_one_fingerprint(tmp_path):
     assert from_file.fingerprint() != ArraySource({**rows, "y": rows["y"] + 1e-12}).fingerprint()
     spec = optikit.load_spec(path)
     assert spec_identity(spec, data=from_file) != spec_identity(spec, data=ArraySource({"x": rows["x"], "y": -rows["y"]}))
+
+
+def test_a_checkpoint_names_the_data_it_belongs_to(tmp_path):
+    spec = optikit.loads_spec(LINE.format(data="", opt="gd", extra=""))
+    rows = _rows()
+    ck = tmp_path / "ck.json"
+    optikit.run(spec, data=rows, checkpoint=ck, callbacks=[lambda r: r.epoch == 4])
+    same = optikit.run(spec, data={"y": rows["y"], "x": rows["x"], "unused": rows["x"]}, resume=ck)
+    assert same.history.to_list() == optikit.run(spec, data=rows).history.to_list()  # order and extras do not matter
+    with pytest.raises(optikit.SpecError, match="the data differs from the checkpointed run's") as info:
+        optikit.run(spec, data={**rows, "y": rows["y"] + 1.0}, resume=ck)
+    assert info.value.field == "--resume"
 
 
 def test_partial_sums_over_parts_of_the_rows_add_up_to_the_whole(tmp_path):
@@ -206,7 +247,7 @@ def test_validate_accepts_a_spec_whose_data_comes_at_run_time_and_run_says_what_
     assert "its data is given at run time" in capsys.readouterr().out
     assert main(["run", str(path), "--no-plot"]) == 2
     err = capsys.readouterr().err
-    assert f"{path}:1:1: the spec has no 'data' section" in err and "Traceback" not in err
+    assert f"{path}:1:1: data: the spec has no 'data' section" in err and "Traceback" not in err
     bad = tmp_path / "bad.yaml"
     bad.write_text(LINE.format(data="", opt="newton", extra="").replace("w*x + b", "abs(w*x + b)") + "loss: mae\n")
     assert main(["validate", str(bad)]) == 0  # newton needs no residuals

@@ -92,8 +92,10 @@ class BatchOracle:
         s = self.evaluator.sums(params, self.rows, loss=False, grad=False, hessian=True)
         return s.hessian / s.n
 
+    # residual and Jacobian are evaluated as one group: they share subexpressions, and one common
+    # elimination over both is the arithmetic a least-squares method has always been given
     def residuals(self, params: np.ndarray) -> np.ndarray:
-        return self.evaluator.per_row(params, ("residual",), self.rows)[0][0].copy()
+        return self.evaluator.per_row(params, ("residual", "jacobian"), self.rows)[0][0].copy()
 
     def jacobian(self, params: np.ndarray) -> np.ndarray:
-        return self.evaluator.per_row(params, ("jacobian",), self.rows)[0].T.copy()
+        return self.evaluator.per_row(params, ("residual", "jacobian"), self.rows)[1].T.copy()

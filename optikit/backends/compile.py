@@ -34,7 +34,10 @@ def open_data(spec: Spec, data: Data | None = None) -> DataSource | None:
     """The source of a spec's rows: ``data`` handed over from Python, else what the spec's ``data``
     section names (its rows are read when first used); ``None`` for an objective without data."""
     if data is not None:
-        source = from_arrays(data)
+        if not spec.used_columns:
+            raise DataError(f"the {'model' if spec.model else 'objective'} uses no data column, so there is nothing "
+                            "to take from data=", ("data=",), hint="leave data= out")
+        source = from_arrays(data, only=spec.columns)
         missing = [c for c in spec.used_columns if c not in source.columns]
         if missing:
             raise DataError(f"no column {missing[0]!r}, which the spec uses (columns given: "
@@ -44,7 +47,7 @@ def open_data(spec: Spec, data: Data | None = None) -> DataSource | None:
         with _located(spec):
             return open_source(spec.data)
     if spec.model is not None:
-        raise spec.error("the spec has no 'data' section and no data was given",
+        raise spec.error("the spec has no 'data' section and no data was given", "data", key=True,
                          hint="add a 'data' section, or pass the columns: optikit.run(spec, data={...})")
     return None
 

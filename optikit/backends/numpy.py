@@ -3,8 +3,8 @@
 Summation rule, the one place it is decided: a batch of up to :data:`SEQUENTIAL_SUM_ROWS` rows
 is summed strictly in row order (``cumsum``), so a hand-written loop over the rows is reproduced
 digit for digit (the seed program's 102 lines); larger batches are summed pairwise (``sum``),
-which is faster and more accurate. A derivative that does not depend on the row is multiplied
-by the row count rather than summed.
+which is faster and more accurate. A derivative that does not depend on the row is summed over
+the rows like the others, as a hand-written loop would sum it.
 """
 
 from __future__ import annotations
@@ -35,10 +35,8 @@ class NumpyBackend(Backend):
 
 
 def _sum(values: Any, n: int) -> float:
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim == 0:  # the same value on every row
-        return float(arr) * n
-    arr = np.broadcast_to(arr, (n,))
+    # a value that is the same on every row is summed like any other, as a loop over the rows would
+    arr = np.broadcast_to(np.asarray(values, dtype=float), (n,))
     if n <= SEQUENTIAL_SUM_ROWS:
         return float(np.cumsum(arr)[-1])  # sum() pairs rows up from 8 on; cumsum adds in row order
     return float(arr.sum())
@@ -81,6 +79,11 @@ class NumpyEvaluator:
 
     def _values(self, parts: tuple[str, ...], params: np.ndarray, rows: Rows) -> list[Any]:
         fn, columns = self._fn(parts)
+        missing = [c for c in columns if c not in self.columns]
+        if missing:  # a column only a hand-written gradient uses, say
+            have = ", ".join(self.columns) or "none"
+            raise DataError(f"the data has no column {missing[0]!r}, which the {' and '.join(parts)} use(s) "
+                            f"(columns: {have})", hint=did_you_mean(missing[0], self.columns))
         data = [self.columns[c] if rows is None else self.columns[c][rows] for c in columns]
         return fn(*params, *data)
 

@@ -6,7 +6,7 @@ turns it into a :class:`DataSource`; :func:`from_arrays` wraps columns handed ov
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Collection
 
 from .csvfile import CsvSource, csv_ref
 from .ref import DataError, DataRef
@@ -26,9 +26,15 @@ def open_source(ref: DataRef) -> DataSource:
     raise DataError(f"cannot open data of kind {ref.kind!r}", ref.field)
 
 
-def from_arrays(columns: Mapping[str, Any] | Any, keyword: str = "data") -> DataSource:
-    """A source over columns handed over from Python (a mapping of names to 1-D arrays, or a
-    source already); errors name the keyword, e.g. ``data['x']``."""
-    if isinstance(columns, DataSource) and not isinstance(columns, Mapping):
+def from_arrays(columns: Any, keyword: str = "data", only: Collection[str] | None = None) -> DataSource:
+    """A source over columns handed over from Python: a mapping of names to 1-D arrays, anything
+    mapping-like (a pandas DataFrame: ``keys()`` and ``[name]``), or a source already. ``only``
+    keeps just the columns named there (the others are neither copied nor checked); errors name
+    the keyword, e.g. ``data=['x']``."""
+    if isinstance(columns, DataSource):
         return columns
-    return ArraySource(columns, (f"{keyword}=",))
+    if not (callable(getattr(columns, "keys", None)) and hasattr(columns, "__getitem__")):
+        raise DataError(f"expected a mapping of column names to arrays (a dict, or a pandas DataFrame), got "
+                        f"{type(columns).__name__}", (f"{keyword}=",))
+    names = [k for k in columns.keys() if only is None or k in only]
+    return ArraySource({name: columns[name] for name in names}, (f"{keyword}=",))

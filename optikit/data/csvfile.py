@@ -8,7 +8,7 @@ import math
 import re
 import stat
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def csv_ref(section: Mapping[str, Any], base: Path | None) -> DataRef:
     return DataRef("csv", names, file, {"file": ref})
 
 
-class CsvSource:
+class CsvSource(Mapping[str, np.ndarray]):
     """The columns of a CSV file, its rows read in full when first needed (not when it is opened)."""
 
     def __init__(self, ref: DataRef) -> None:
@@ -79,14 +79,11 @@ class CsvSource:
 
     def _read(self) -> ArraySource:
         name = self.ref.options.get("file", str(self.ref.path))
-        try:
-            header, rows = read_csv(self.ref.path)
+        try:  # a column named when the spec was loaded may have gone since: read_csv says so
+            names, rows = read_csv(self.ref.path, self.ref.columns)
         except ValueError as exc:
             raise DataError(f"{name}: {exc}", FIELD) from None
-        missing = [c for c in self.ref.columns if c not in header]
-        if missing:  # the file changed since the spec was loaded
-            raise DataError(f"{name} has no column {missing[0]!r} any more (columns: {', '.join(header)})", FIELD)
-        return ArraySource({c: rows[:, header.index(c)] for c in self.ref.columns}, FIELD)
+        return ArraySource({c: rows[:, i] for i, c in enumerate(names)}, FIELD)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -99,8 +96,11 @@ class CsvSource:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.data[name]
 
-    def __contains__(self, name: object) -> bool:
-        return name in self.ref.columns
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ref.columns)
+
+    def __len__(self) -> int:
+        return len(self.ref.columns)
 
     def chunks(self, rows: int) -> Iterator[Mapping[str, np.ndarray]]:
         return self.data.chunks(rows)
@@ -108,8 +108,8 @@ class CsvSource:
     def take(self, indices: np.ndarray | None = None) -> Mapping[str, np.ndarray]:
         return self.data.take(indices)
 
-    def fingerprint(self) -> str:
-        return self.data.fingerprint()
+    def fingerprint(self, columns: Sequence[str] | None = None) -> str:
+        return self.data.fingerprint(columns)
 
     def __repr__(self) -> str:
         return f"CsvSource({str(self.ref.path)!r})"
@@ -150,8 +150,9 @@ def _header(row: list[str]) -> list[str]:
     return header
 
 
-def read_csv(file: Path) -> tuple[list[str], np.ndarray]:
-    """Read a numeric CSV file with a header row into ``(names, float matrix)``.
+def read_csv(file: Path, columns: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+    """Read a numeric CSV file with a header row into ``(names, float matrix)``; with ``columns``
+    only those cells are read, in that order (the others need not be numbers).
 
     Raises ``ValueError`` naming the row and column of a bad cell (quoting at most a short
     excerpt of it), a ragged row, or a file that is not a regular file.
@@ -161,20 +162,25 @@ def read_csv(file: Path) -> tuple[list[str], np.ndarray]:
         try:
             reader = csv.reader(handle)
             header = _header(next(reader, []))
+            names = list(columns) if columns is not None else header
+            missing = [c for c in names if c not in header]
+            if missing:
+                raise ValueError(f"no column {missing[0]!r} (columns: {', '.join(header)})")
+            wanted = [header.index(c) for c in names]
             rows = []
             for line_no, row in enumerate(reader, start=2):
                 if not row or all(not c.strip() for c in row):
                     continue
                 if len(row) != len(header):
                     raise ValueError(f"row {line_no} has {len(row)} cells, the header has {len(header)}")
-                rows.append([_cell(c, line_no, header[j]) for j, c in enumerate(row)])
+                rows.append([_cell(row[j], line_no, header[j]) for j in wanted])
         except UnicodeDecodeError:
             raise ValueError("not UTF-8 text") from None
         except csv.Error as exc:
             raise ValueError(f"malformed CSV: {exc}") from None
     if not rows:
         raise ValueError("no data rows after the header")
-    return header, np.array(rows, dtype=float)
+    return names, np.array(rows, dtype=float)
 
 
 def _cell(text: str, row: int, column: str) -> float:

@@ -8,7 +8,7 @@ refuses to resume on other data).
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterator, Mapping, Protocol, runtime_checkable
+from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -41,8 +41,9 @@ class DataSource(Protocol):
         """The rows at ``indices`` (every row, in order, when ``None``) as read-only arrays."""
         ...
 
-    def fingerprint(self) -> str:
-        """A SHA-256 of the names and values: equal for equal data, whatever its storage."""
+    def fingerprint(self, columns: Sequence[str] | None = None) -> str:
+        """A SHA-256 of the names and values (of ``columns`` only, if given): equal for equal data,
+        whatever its storage or column order."""
         ...
 
 
@@ -60,16 +61,16 @@ def check_columns(columns: Mapping[str, np.ndarray], path: tuple[Any, ...] = ("d
                             (*path, name))
 
 
-class ArraySource:
+class ArraySource(Mapping[str, np.ndarray]):
     """Columns in memory: 1-D float64 arrays of one length, finite, copied and made read-only.
 
-    ``path`` is where errors point (``("data",)`` for a spec's inline data; a keyword such as
-    ``("data=",)`` for arrays handed to :func:`optikit.run`).
+    A mapping of column names to arrays, as a spec's inline data always was. Each array handed
+    out is a view of a read-only array the source alone holds, so it cannot be made writeable
+    again. ``path`` is where errors point (``("data",)`` for a spec's inline data; a keyword such
+    as ``("data=",)`` for arrays handed to :func:`optikit.run`).
     """
 
     def __init__(self, columns: Mapping[str, Any], path: tuple[Any, ...] = ("data",)) -> None:
-        if not isinstance(columns, Mapping):
-            raise DataError(f"expected a mapping of column names to arrays, got {type(columns).__name__}", path)
         arrays: dict[str, np.ndarray] = {}
         for name, values in columns.items():
             where = (*path, name)
@@ -93,10 +94,13 @@ class ArraySource:
         return len(next(iter(self._arrays.values())))
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self._arrays[name]
+        return self._arrays[name][:]
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._arrays
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
 
     def chunks(self, rows: int) -> Iterator[Mapping[str, np.ndarray]]:
         if rows < 1:
@@ -106,19 +110,26 @@ class ArraySource:
 
     def take(self, indices: np.ndarray | None = None) -> Mapping[str, np.ndarray]:
         if indices is None:
-            return dict(self._arrays)
+            return {name: col[:] for name, col in self._arrays.items()}
         return {name: _frozen(col[indices]) for name, col in self._arrays.items()}
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, columns: Sequence[str] | None = None) -> str:
+        if columns is not None:
+            return _digest({c: self._arrays[c] for c in columns})
         if self._digest is None:
-            h = hashlib.sha256()
-            for name, col in self._arrays.items():
-                h.update(name.encode() + b"\0" + np.ascontiguousarray(col).tobytes())
-            self._digest = h.hexdigest()
+            self._digest = _digest(self._arrays)
         return self._digest
 
     def __repr__(self) -> str:
         return f"ArraySource({', '.join(self.columns)}; {self.n_rows} rows)"
+
+
+def _digest(columns: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 of named float64 columns, in name order: equal data, equal digest, whatever the order."""
+    h = hashlib.sha256()
+    for name in sorted(columns):
+        h.update(name.encode() + b"\0" + np.ascontiguousarray(columns[name], dtype=float).tobytes())
+    return h.hexdigest()
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -188,23 +188,23 @@ def _digest(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def spec_identity(spec: Any, settings: Any = None, optimizer: Any = None, data: DataSource | None = None) -> str:
-    """SHA-256 naming a spec and what fixes its trajectory: file text, the data's fingerprint (a
-    CSV file the spec names can change on its own; ``data`` is the run's source, else the spec's
-    own is opened), optimizer and its options."""
+def spec_identity(spec: Any, optimizer: Any = None, data: DataSource | None = None) -> str:
+    """What fixes a run's trajectory, as ``"SPEC/DATA"``: SHA-256s of the spec (file text, model,
+    optimizer and its options) and of the data the spec uses (a CSV file the spec names can change
+    on its own; ``data`` is the run's source, else the spec's own is opened)."""
     h = hashlib.sha256()
     path = getattr(spec, "path", None)
     if path is not None and Path(path).is_file():
         h.update(Path(path).read_bytes())
     h.update(repr((spec.model, spec.objective, spec.loss, spec.target)).encode())
-    if data is None and spec.data is not None:
-        data = open_source(spec.data)
-    h.update(data.fingerprint().encode() if data is not None else b"no data")
     opt = spec.optimizer
     h.update(repr((opt.name, sorted(opt.hyperparameters.items()), opt.batch_size, opt.shuffle,
                    sorted((opt.schedule or {}).items()), [(p.name, p.init.hex(), p.min, p.max) for p in spec.parameters],
                    getattr(optimizer, "name", None))).encode())
-    return h.hexdigest()
+    if data is None and spec.data is not None:
+        data = open_source(spec.data)
+    used = [c for c in spec.used_columns if data is not None and c in data.columns]
+    return f"{h.hexdigest()}/{data.fingerprint(used) if data is not None else 'no data'}"
 
 
 def save_checkpoint(path: str | Path, state: RunState, identity: str) -> None:
@@ -257,6 +257,9 @@ def load_checkpoint(path: str | Path, identity: str, fresh_state: Any) -> RunSta
     payload = doc["payload"]
     if _digest(payload) != doc.get("sha256"):
         raise bad("the checksum does not match its content (the file was changed or damaged)")
+    theirs, ours = str(payload.get("spec")).partition("/")[2], identity.partition("/")[2]
+    if theirs and theirs != ours:
+        raise bad("the data differs from the checkpointed run's (a data file changed, or other data= arrays)")
     if payload.get("spec") != identity:
         raise bad("the checkpoint belongs to another spec or other optimizer settings",)
     try:

@@ -77,7 +77,7 @@ def catch_interrupt(control: RunControl, out: TextIO | None = None) -> Iterator[
 def make_control(prepared: Any, *, checkpoint: str | Path | None = None, checkpoint_every: int = 1,
                  resume: str | Path | None = None, on_nonfinite: str = "stop", max_skips: int = 10) -> RunControl:
     """A :class:`RunControl` for ``prepared`` (an :class:`~optikit.api.Prepared`): checks paths, loads ``resume``."""
-    identity = spec_identity(prepared.spec, prepared.settings, prepared.optimizer, prepared.problem.source)
+    identity = spec_identity(prepared.spec, prepared.optimizer, prepared.problem.source)
     state = None
     if resume is not None:
         fresh = prepared.optimizer.init(prepared.spec.initial.copy())

@@ -121,8 +121,8 @@ class _Builder(SectionReader):
         return DataRef("inline", tuple(values), options=MappingProxyType({"values": MappingProxyType(values)}))
 
     def inferred_columns(self, raw: dict, params: tuple[Parameter, ...]) -> list[str]:
-        """Without a ``data`` section the data comes at run time: every name of the model (or loss)
-        that is not a parameter is an input column, and the target a column too."""
+        """Without a ``data`` section the data comes at run time: every name of the model (or of the
+        loss, or of a hand-written gradient) that is not a parameter is a column, the target too."""
         if "model" not in raw:
             return []
         taken = {p.name for p in params} | {MODEL}
@@ -130,6 +130,10 @@ class _Builder(SectionReader):
         loss = raw.get("loss")
         if isinstance(loss, str) and not loss.strip().isidentifier():  # a bare name is a named loss
             texts.append(loss)
+        check = raw.get("check")
+        for section in (raw.get("gradient"), check.get("gradient") if isinstance(check, dict) else None):
+            if isinstance(section, dict):
+                texts.extend(t for t in section.values() if isinstance(t, str))
         found = [n for text in texts for n in expr.names(text)]
         target = raw.get("target", "y")
         names = [n for n in dict.fromkeys([*found, target]) if isinstance(n, str) and n not in taken]

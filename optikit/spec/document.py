@@ -56,8 +56,10 @@ class Spec:
 
     @property
     def used_columns(self) -> tuple[str, ...]:
-        """The data columns the model, loss or objective use (the target among them), in column order."""
-        trees = [t for t in (self.model_expr, self.loss_expr) if t is not None]
+        """The data columns the model, loss, objective or hand-written gradients use (the target among
+        them), in column order."""
+        hand = [*(self.gradient or {}).values(), *(self.check.gradient.values() if self.check else ())]
+        trees = [t for t in (self.model_expr, self.loss_expr, *hand) if t is not None]
         used = {s.name for t in trees for s in t.free_symbols} | ({self.target} if self.model else set())
         return tuple(c for c in self.columns if c in used)
 
