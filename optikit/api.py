@@ -136,7 +136,7 @@ class Prepared:
     plugin_options: Mapping[str, Any] = field(default_factory=dict)
 
     def run(self, callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (), control: Any = None) -> Result:
-        """Run once; plugin run hooks are called around it. ``control``: see :mod:`optikit.checkpoint`.
+        """Run once; plugin run hooks are called around it. ``control``: see :mod:`optikit.engine.checkpoint`.
 
         An exception raised in a plugin's hook or in the optimizer's ``update`` becomes a
         :class:`~optikit.errors.RunError` naming the plugin it came from.
@@ -223,7 +223,7 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
     ``overrides`` replace parts of the spec's optimizer section, e.g.
     ``optikit.run("specs/seed_gd.yaml", lr=0.05, epochs=20)`` or ``optimizer="adam"``;
     ``parameters={"w": 0.0}`` replaces initial values. Run options (see
-    :func:`optikit.runio.run_controlled`): ``history=``, ``checkpoint=``, ``checkpoint_every=``,
+    :func:`optikit.engine.runio.run_controlled`): ``history=``, ``checkpoint=``, ``checkpoint_every=``,
     ``resume=``, ``on_nonfinite="skip"``, ``max_skips=``. ``trust_gradient=True`` trains with a
     spec's hand-written ``gradient`` even when it disagrees with the derived one. ``data`` and
     ``backend``: see :func:`prepare`.

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import pluggy
 
 from .api import Prepared, as_spec, prepare
 from .engine import STOP_LABELS, Result
 from .errors import DivergenceError, RunError, SpecError, did_you_mean
 from .optimizers.base import hyperparameters
-from .plugins import Registry, plugin_manager
+from .backends import DEFAULT_BACKEND, Data, open_data
+from .plugins import OptikitPluginManager, Registry, plugin_manager
 from .spec import Spec
 from .spec.overrides import apply_overrides
 
@@ -75,12 +75,15 @@ def _origin(origins: Mapping[tuple[str | None, str], str] | None, optimizer: str
 
 def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
                 per_optimizer: Mapping[str, Mapping[str, Any]] | None = None, plugins: Iterable[str] = (),
-                pm: pluggy.PluginManager | None = None,
-                origins: Mapping[tuple[str | None, str], str] | None = None, **shared: Any) -> list[Prepared]:
+                pm: OptikitPluginManager | None = None,
+                origins: Mapping[tuple[str | None, str], str] | None = None, data: Data | None = None,
+                backend: str = DEFAULT_BACKEND, **shared: Any) -> list[Prepared]:
     """Validate and compile the spec once per optimizer; raises :class:`SpecError` before any run.
 
     ``origins`` names where settings came from, for their errors: ``{("adam", "lr"): "--set
     adam.lr=0.1", (None, "steps"): "--steps 0"}`` (default: the keyword or ``per_optimizer`` entry).
+    The data is opened once and every optimizer trains on the same rows; ``data`` and ``backend``
+    as for :func:`optikit.run`.
     """
     spec = as_spec(spec_or_path)
     per_optimizer = dict(per_optimizer or {})
@@ -97,13 +100,14 @@ def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
     if unknown:  # named on the command line, so not a fault of any line of the spec
         raise SpecError(f"unknown optimizer {unknown[0]!r}; registered: {', '.join(sorted(registry.optimizers))}",
                         field="--optimizers", hint=did_you_mean(unknown[0], registry.optimizers))
+    source = open_data(spec, data)
     out = []
     for name in names:
         entry = registry.optimizers.get(name)
         accepts_lr = entry is not None and any(h.name == "lr" for h in hyperparameters(entry.obj))
         one = _spec_for(spec, name, per_optimizer.get(name, {}), shared, accepts_lr, origins)
         try:
-            out.append(prepare(one, pm=pm))
+            out.append(prepare(one, pm=pm, data=source, backend=backend))
         except SpecError as exc:
             err = exc.at(exc.location)
             err.message = f"with optimizer {name!r}: {exc.message}"
@@ -114,14 +118,15 @@ def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
 
 def compare(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
             per_optimizer: Mapping[str, Mapping[str, Any]] | None = None, plugins: Iterable[str] = (),
-            origins: Mapping[tuple[str | None, str], str] | None = None, **shared: Any) -> list[Entry]:
+            pm: OptikitPluginManager | None = None, origins: Mapping[tuple[str | None, str], str] | None = None,
+            data: Data | None = None, backend: str = DEFAULT_BACKEND, **shared: Any) -> list[Entry]:
     """Run the spec with each optimizer; ``shared`` overrides (``lr``, ``epochs``, ...) apply to all.
 
     ``compare("specs/rosenbrock.yaml", ["gd", "adam"], per_optimizer={"adam": {"lr": 0.05}}, steps=500)``
     """
     entries = []
-    for prepared in prepare_all(spec_or_path, optimizers, per_optimizer=per_optimizer, plugins=plugins,
-                                origins=origins, **shared):
+    for prepared in prepare_all(spec_or_path, optimizers, per_optimizer=per_optimizer, plugins=plugins, pm=pm,
+                                origins=origins, data=data, backend=backend, **shared):
         hyper = dict(prepared.spec.optimizer.hyperparameters)
         try:
             entries.append(Entry(prepared.spec.optimizer.name, hyper, prepared.run()))

@@ -103,7 +103,7 @@ def optikit_add_options(parser: argparse._ArgumentGroup) -> None:
 def optikit_run_start(spec: Spec, problem: Problem, optimizer: Optimizer, options: Mapping[str, Any]) -> None:
     """Called once before the first step of a run.
 
-    Arguments: the :class:`~optikit.spec.Spec`, the compiled :class:`~optikit.symbolic.Problem`,
+    Arguments: the :class:`~optikit.spec.Spec`, the compiled :class:`~optikit.backends.Problem`,
     the optimizer instance, and ``options``: the parsed command-line options as a dict
     (``{"earlystop_patience": 5, ...}``; every ``run`` option, the plugins' included) or, from
     Python, the ``options=`` mapping given to ``optikit.run``/``optikit.prepare`` (empty if

@@ -107,6 +107,13 @@ def test_imports_follow_the_layer_order(name):
         ", ".join(f"{t} (layer {layer(t)})" for t in late)
 
 
+def test_built_in_plugins_are_below_the_manager_that_imports_them():
+    from optikit.plugins.sources import BUILTIN_PLUGINS
+
+    for module in BUILTIN_PLUGINS:  # imported by name (importlib), which the import graph cannot see
+        assert module in GRAPH and layer(module) <= layer("optikit.plugins.manager"), module
+
+
 def test_there_is_no_import_cycle():
     index: dict[str, int] = {}
     low: dict[str, int] = {}

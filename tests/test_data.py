@@ -255,3 +255,31 @@ def test_validate_accepts_a_spec_whose_data_comes_at_run_time_and_run_says_what_
     lm.write_text(LINE.format(data="", opt="levenberg-marquardt", extra="").replace("lr: 0.01, ", "") + "loss: mae\n")
     assert main(["validate", str(lm)]) == 2
     assert "needs a least-squares loss" in capsys.readouterr().err
+
+
+class _SkewedBackend(NumpyBackend):
+    """The numpy backend with gradient sums 1% off: what a broken plugin backend would do."""
+
+    name = "skewed"
+
+    def compile(self, problem, source):
+        evaluator = super().compile(problem, source)
+        exact = evaluator.sums
+
+        def sums(params, rows=None, **parts):
+            s = exact(params, rows, **parts)
+            return Sums(s.n, s.loss, None if s.grad is None else s.grad * 1.01, s.hessian, s.jtj, s.jtr)
+
+        evaluator.sums = sums
+        return evaluator
+
+
+def test_a_gradient_check_judges_the_backend_s_own_sums(tmp_path):
+    plugin = tmp_path / "skewed_backend.py"
+    plugin.write_text("import optikit\nfrom tests.test_data import _SkewedBackend\n\n"
+                      "@optikit.hookimpl\ndef optikit_register_backends(register):\n    register(_SkewedBackend)\n")
+    spec = optikit.loads_spec(LINE.format(data="", opt="gd", extra=""))
+    rows = _rows()
+    assert optikit.check(spec, data=rows).ok
+    report = optikit.check(spec, data=rows, backend="skewed", plugins=[str(plugin)])
+    assert not report.ok and report["w"].verdict == "derived gradient disagrees with finite differences"

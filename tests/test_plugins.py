@@ -65,7 +65,7 @@ def test_module_plugin_and_environment_variable(monkeypatch, capsys):
 def test_builtins_come_through_the_same_hooks():
     pm = plugin_manager(autoload=False)
     names = {name for name, _ in pm.list_name_plugin()}
-    assert names == {"builtin:optikit.optimizers", "builtin:optikit.symbolic.losses", "builtin:optikit.engine.schedules",
+    assert names == {"builtin:optikit.optimizers", "builtin:optikit.symbolic.losses", "builtin:optikit.optimizers.schedules",
                      "builtin:optikit.backends"}
     reg = Registry.build(pm)
     assert reg.optimizers["gd"].source == "built-in" and reg.losses["mse"].source == "built-in"
@@ -250,7 +250,7 @@ def test_blocking_an_entry_point_plugin(monkeypatch, capsys, plugin_file):
     assert cli(capsys, "-p", "no:broken", "run", SPEC, "--epochs", "1")[0] == 0
 
 
-@pytest.mark.parametrize("name", ["optikit.engine.schedules", "schedules", "builtin:optikit.engine.schedules"])
+@pytest.mark.parametrize("name", ["optikit.optimizers.schedules", "schedules", "builtin:optikit.optimizers.schedules"])
 def test_blocking_a_builtin(name, write_spec, capsys):
     spec = write_spec("""
         model: w*x

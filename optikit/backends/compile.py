@@ -56,7 +56,7 @@ def find_backend(name: str, backends: Mapping[str, Any]) -> Backend:
     """An instance of the backend registered as ``name`` (``backends``: the registry's table)."""
     entry = backends.get(name)
     if entry is None:
-        raise SpecError(f"unknown backend {name!r}; registered: {', '.join(sorted(backends))}", field="backend",
+        raise SpecError(f"unknown backend {name!r}; registered: {', '.join(sorted(backends))}", field="--backend / backend=",
                         hint=did_you_mean(name, backends) or "see 'optikit plugins'")
     return entry.obj()
 

@@ -7,7 +7,7 @@ bounds from the :class:`~optikit.symbolic.SymbolicProblem`, numbers from the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -31,9 +31,17 @@ class Problem:
     source: DataSource | None = None
     backend: Backend | None = None
 
+    def with_gradient(self, grads: tuple[sympy.Expr, ...]) -> Problem:
+        """The same problem over the same data, trained on ``grads`` (one per parameter) instead."""
+        if tuple(grads) == self.symbolic.grad_exprs:
+            return self
+        return self._recompiled(replace(self.symbolic, grad_exprs=tuple(grads), cse=True))
+
     def with_parts(self, **groups: tuple[sympy.Expr, ...]) -> Problem:
         """The same problem over the same data with more expression groups to evaluate."""
-        symbolic = self.symbolic.with_parts(**groups)
+        return self._recompiled(self.symbolic.with_parts(**groups))
+
+    def _recompiled(self, symbolic: SymbolicProblem) -> Problem:
         backend = self.backend if self.backend is not None else NumpyBackend()
         return Problem(symbolic, backend.compile(symbolic, self.source), self.source, backend)
 

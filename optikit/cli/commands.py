@@ -96,7 +96,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and not (value >= 0 if name != "eps" else value > 0):
             raise SpecError(f"--{name} must be {'positive' if name == 'eps' else 'non-negative'}, got {value}")
-    report = check(args.spec, plugins=_plugins(args), hessian=args.hessian,
+    report = check(args.spec, **_loaded(args), hessian=args.hessian,
                    atol=DEFAULT_ATOL if args.atol is None else args.atol,
                    rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
                    eps=DEFAULT_EPS if args.eps is None else args.eps)
@@ -145,7 +145,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     shared = {k: getattr(args, k) for k in shared_flags if getattr(args, k) is not None}
     # a bad value is blamed on the option that gave it
     shared_origins = {k: f"{shared_flags[k]} {v}" for k, v in shared.items()}
-    return compare_command(args.spec, args.optimizers, args.sets, shared, plugins=_plugins(args), fmt=args.format,
+    return compare_command(args.spec, args.optimizers, args.sets, shared, **_loaded(args), fmt=args.format,
                            plot=args.plot, origins=shared_origins)
 
 

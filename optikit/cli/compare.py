@@ -51,7 +51,7 @@ def to_dict(entries: Sequence[Entry]) -> dict[str, Any]:
 
 
 def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]], shared: dict[str, Any], *,
-                    plugins: Iterable[str] = (), fmt: str = "table", plot: str | None = None,
+                    plugins: Iterable[str] = (), pm: Any = None, fmt: str = "table", plot: str | None = None,
                     origins: Mapping[str, str] | None = None) -> int:
     """``optikit compare``: run, print the table or JSON, save the overlaid plot; return the exit code.
 
@@ -73,7 +73,7 @@ def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]]
         else:
             shared[name] = value
         located[(opt if dot else None, name)] = getattr(item, "option", f"--set {key}")
-    entries = compare(spec, names, per_optimizer=per, plugins=plugins, origins=located, **shared)
+    entries = compare(spec, names, per_optimizer=per, plugins=plugins, pm=pm, origins=located, **shared)
     if fmt == "json":
         print(to_json(to_dict(entries)))
     else:

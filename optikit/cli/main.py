@@ -23,7 +23,7 @@ __all__ = ["main", "build_parser"]
 def _plugin_args(parser: argparse.ArgumentParser, dest: str) -> None:
     parser.add_argument("-p", dest=dest, action="append", default=[], metavar="PLUGIN",
                         help="load a plugin: a module name or a path to a .py file; no:NAME blocks one: an entry "
-                             "point, a -p module, or a built-in (optimizers, losses, schedules) (repeatable)")
+                             "point, a -p module, or a built-in (optimizers, losses, schedules, backends) (repeatable)")
     parser.add_argument("--traceback", dest=f"{dest}_tb", action="store_true", help="show Python tracebacks of errors")
 
 

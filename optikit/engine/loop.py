@@ -91,7 +91,7 @@ def run_problem(
     ``callbacks`` are called after each epoch with its record; one returning ``True`` stops the
     run. Raises :class:`DivergenceError` the first time the loss, the gradient or a parameter is
     not finite; the error's ``result`` holds the history up to the last finite epoch.
-    ``control`` (:class:`~optikit.checkpoint.RunControl`) resumes, checkpoints, skips
+    ``control`` (:class:`~optikit.engine.checkpoint.RunControl`) resumes, checkpoints, skips
     non-finite steps and stops on interruption; it never changes the arithmetic.
     """
     control = control if control is not None else RunControl()

@@ -21,9 +21,9 @@ from .report import (DIFFERS, DIFFERS_WITHIN_TOLERANCE, FD_MISMATCH, OK, UNCHECK
                      ParameterReport)
 from .equivalence import DIFFERS as SYMBOLIC_DIFFERS, UNDECIDED, compare
 from ..errors import GradientMismatchError
-from .finitediff import Numeric, check_points, crosses, kinks, mean
+from .finitediff import Means, Numeric, check_points, crosses, kinks, mean
 from ..backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend
-from ..plugins import Registry, plugin_manager
+from ..plugins import OptikitPluginManager, Registry, plugin_manager
 from ..spec import Spec, load_spec
 
 __all__ = ["check", "check_problem", "check_callable", "verify_training_gradient",
@@ -48,6 +48,7 @@ def _run(problem: Problem, hand: Hand | None, hand_label: str, points: list[np.n
     problem = problem.with_parts(**groups)
     loss, grad, kink = Numeric(problem, "loss"), Numeric(problem, "derived"), Numeric(problem, "kinks")
     hess = Numeric(problem, "derived_hessian") if hessian else None
+    means = Means(problem.with_gradient(derived))  # batch means as the run's backend sums them
     k = len(names)
     for rep in reports:
         rep.comparisons.append(Comparison("derived vs finite differences", "derived", "finite differences"))
@@ -60,9 +61,10 @@ def _run(problem: Problem, hand: Hand | None, hand_label: str, points: list[np.n
     for p in points:
         where = {n: float(v) for n, v in zip(names, p)}
         shown = ", ".join(f"{n}={v:.6g}" for n, v in where.items())
-        g0 = grad(p)
+        g0, g0_mean = grad(p), means.grad(p)
         hand_rows, hand_mean = hand(p) if hand is not None else (None, None)
         h0 = hess(p).reshape(k, k, -1) if hess is not None else None
+        h0_mean = means.hessian(p) if hess is not None else None
         for i, rep in enumerate(reports):
             step = eps * max(1.0, abs(p[i]))
             up, down = p.copy(), p.copy()
@@ -71,7 +73,7 @@ def _run(problem: Problem, hand: Hand | None, hand_label: str, points: list[np.n
             lp, l0, lm = loss(up)[0], loss(p)[0], loss(down)[0]
             with np.errstate(all="ignore"):
                 fd_rows = (lp - lm) / (2 * step)
-                fd_mean = (mean(lp) - mean(lm)) / (2 * step)
+                fd_mean = (means.loss(up) - means.loss(down)) / (2 * step)
             reasons: list[str | None] = [None] * loss.n
             kv = [kink(x) for x in (down, p, up)] if kink.size else None
             for r in range(loss.n):
@@ -83,21 +85,21 @@ def _run(problem: Problem, hand: Hand | None, hand_label: str, points: list[np.n
                 elif not np.isfinite(g0[i, r]):
                     reasons[r] = f"derived gradient not finite at {at}"
             mean_reason = next((f"batch mean: {x}" for x in reasons if x), None)
-            _compare_rows(rep.comparisons[0], g0[i], fd_rows, mean(g0[i]), fd_mean, reasons, mean_reason,
+            _compare_rows(rep.comparisons[0], g0[i], fd_rows, g0_mean[i], fd_mean, reasons, mean_reason,
                           atol, rtol, where)
             if hand is not None:
                 hr = hand_rows[i] if hand_rows is not None else None
-                for c, ref_rows, ref_mean in ((rep.comparisons[1], g0[i], mean(g0[i])),
+                for c, ref_rows, ref_mean in ((rep.comparisons[1], g0[i], g0_mean[i]),
                                               (rep.comparisons[2], fd_rows, fd_mean)):
                     _compare_rows(c, hr, ref_rows, hand_mean[i], ref_mean, reasons, mean_reason, atol, rtol, where)
             if h0 is not None:
                 gu, gd = grad(up), grad(down)
                 with np.errstate(all="ignore"):
                     fdh = (gu - gd) / (2 * step)
-                    fdh_mean = (mean(gu) - mean(gd)) / (2 * step)
+                    fdh_mean = (means.grad(up) - means.grad(down)) / (2 * step)
                 base = 3 if hand is not None else 1
                 for j in range(k):
-                    _compare_rows(rep.comparisons[base + j], h0[i, j], fdh[j], mean(h0[i, j]), fdh_mean[j],
+                    _compare_rows(rep.comparisons[base + j], h0[i, j], fdh[j], h0_mean[i, j], fdh_mean[j],
                                   reasons, mean_reason, atol, rtol, where)
 
 
@@ -178,11 +180,15 @@ def check_problem(problem: Problem, *, points: Sequence[Mapping[str, float]] | N
                 rep.factor = _shown(eq.factor) if eq.factor is not None else None
         present = [i for i, n in enumerate(names) if n in hand_exprs]
         numeric = Numeric(problem.with_parts(hand=[hand_exprs[names[i]] for i in present]), "hand")
+        # the batch mean of the hand gradient as the backend sums a training gradient
+        hand_means = Means(problem.with_gradient(tuple(hand_exprs.get(n, g) for n, g in zip(names, derived))))
 
         def hand(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             rows = np.full((len(names), numeric.n), np.nan)
             rows[present] = numeric(p)
-            return rows, mean(rows)
+            means = np.full(len(names), np.nan)
+            means[present] = hand_means.grad(p)[present]
+            return rows, means
 
     _run(problem, hand, "hand", pts, atol=atol, rtol=rtol, eps=eps, hessian=hessian, reports=reports)
     for rep in reports:
@@ -195,21 +201,22 @@ def check_problem(problem: Problem, *, points: Sequence[Mapping[str, float]] | N
 
 def check(spec_or_path: Spec | str | Path, *, points: Sequence[Mapping[str, float]] | None = None,
           atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, eps: float = DEFAULT_EPS,
-          hessian: bool = False, seed: int = 0, plugins: Iterable[str] = (), data: Data | None = None,
+          hessian: bool = False, seed: int = 0, plugins: Iterable[str] = (), pm: OptikitPluginManager | None = None,
+          data: Data | None = None,
           backend: str = DEFAULT_BACKEND) -> CheckReport:
     """Check a spec's gradients: derived vs finite differences vs hand-written (``check.gradient``,
     else ``gradient``), per parameter, at every check point and data row; ``hessian`` adds the
     second derivatives. ``report.ok``, ``report["w"].verdict``, ``str(report)``, ``report.to_dict()``.
     ``data`` and ``backend`` as for :func:`optikit.run`: the numbers come from the same evaluator."""
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
-    problem = _compile(spec, plugins, data, backend)
+    problem = _compile(spec, pm or plugin_manager(plugins), data, backend)
     return check_problem(problem, points=points, atol=atol, rtol=rtol, eps=eps, hessian=hessian, seed=seed)
 
 
 def check_callable(spec_or_path: Spec | str | Path, fn: Callable[[dict, dict], Any], *,
                    points: Sequence[Mapping[str, float]] | None = None, atol: float = DEFAULT_ATOL,
                    rtol: float = DEFAULT_RTOL, eps: float = DEFAULT_EPS, seed: int = 0,
-                   plugins: Iterable[str] = (), data: Data | None = None,
+                   plugins: Iterable[str] = (), pm: OptikitPluginManager | None = None, data: Data | None = None,
                    backend: str = DEFAULT_BACKEND) -> CheckReport:
     """Check a Python gradient ``fn(params, data)`` against the spec's derived gradient.
 
@@ -219,7 +226,7 @@ def check_callable(spec_or_path: Spec | str | Path, fn: Callable[[dict, dict], A
     """
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
     spec = _without_hand(spec)
-    problem = _compile(spec, plugins, data, backend)
+    problem = _compile(spec, pm or plugin_manager(plugins), data, backend)
     names, n = spec.parameter_names, problem.n_rows
     data = _columns(problem)
 
@@ -244,8 +251,8 @@ def check_callable(spec_or_path: Spec | str | Path, fn: Callable[[dict, dict], A
                        reports, str(spec.path) if spec.path else None)
 
 
-def _compile(spec: Spec, plugins: Iterable[str], data: Data | None, backend: str) -> Problem:
-    registry = Registry.build(plugin_manager(plugins))
+def _compile(spec: Spec, pm: OptikitPluginManager, data: Data | None, backend: str) -> Problem:
+    registry = Registry.build(pm)
     return compile_problem(spec, registry.loss_texts(), find_backend(backend, registry.backends), data=data)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import sympy
@@ -10,7 +10,7 @@ import sympy
 from ..backends import Problem
 from ..spec import Spec
 
-__all__ = ["Numeric", "check_points", "kinks", "crosses", "mean", "N_RANDOM_POINTS"]
+__all__ = ["Numeric", "Means", "check_points", "kinks", "crosses", "mean", "N_RANDOM_POINTS"]
 
 N_RANDOM_POINTS = 3
 
@@ -65,8 +65,35 @@ class Numeric:
                 return np.full((self.size, self.n), np.nan)
 
 
+class Means:
+    """Batch means of the loss, gradient and Hessian of a compiled problem, from its evaluator's
+    partial sums (the backend's own summation rule); NaN where they cannot be computed."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.evaluator = problem.evaluator
+
+    def _sums(self, p: np.ndarray, **parts: bool) -> Any:
+        with np.errstate(all="ignore"):
+            try:
+                return self.evaluator.sums(p, **parts)
+            except (ZeroDivisionError, OverflowError, ValueError):
+                return None
+
+    def loss(self, p: np.ndarray) -> float:
+        s = self._sums(p, grad=False)
+        return s.loss / s.n if s is not None else float("nan")
+
+    def grad(self, p: np.ndarray) -> np.ndarray:
+        s = self._sums(p, loss=False)
+        return s.grad / s.n if s is not None else np.full(len(p), np.nan)
+
+    def hessian(self, p: np.ndarray) -> np.ndarray:
+        s = self._sums(p, loss=False, grad=False, hessian=True)
+        return s.hessian / s.n if s is not None else np.full((len(p), len(p)), np.nan)
+
+
 def mean(rows: np.ndarray) -> np.ndarray:
-    """Row mean the way the engine takes it: sum in data order, then divide."""
+    """Row mean of values a Python callable returned (pairwise sum, then divide)."""
     return rows.sum(axis=-1) / rows.shape[-1]
 
 

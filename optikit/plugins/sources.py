@@ -20,7 +20,7 @@ ENTRY_POINT_GROUP = "optikit"
 BUILTIN_PLUGINS = (
     "optikit.optimizers",
     "optikit.symbolic.losses",
-    "optikit.engine.schedules",
+    "optikit.optimizers.schedules",
     "optikit.backends",
 )
 #: Environment variables: extra plugins (comma-separated, like ``-p``), and a switch that turns
@@ -70,7 +70,7 @@ def block_names(name: str) -> list[str]:
     """The plugin names ``-p no:NAME`` blocks.
 
     ``NAME`` is a name as ``optikit plugins`` lists it (``builtin:optikit.optimizers``,
-    ``module:x``, ``file:/abs/x.py``); a built-in's module (``optikit.engine.schedules``) or its
+    ``module:x``, ``file:/abs/x.py``); a built-in's module (``optikit.optimizers.schedules``) or its
     last part (``schedules``); a path to a ``.py`` file given to ``-p``; otherwise both the entry
     point and the ``-p`` module of that name.
     """

@@ -1,7 +1,7 @@
 """The spec builder: one pass over the loaded YAML document, validating every section.
 
 Each error names the field (dotted path) and its file:line:column from the document's
-:class:`~optikit.yamlsafe.SourceMap`.
+:class:`~optikit.spec.yamlsafe.SourceMap`.
 """
 
 from __future__ import annotations
