@@ -55,15 +55,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     prepared = prepare(_spec(args), **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient,
                        **backend)
     every = args.every or _every(prepared)
-    reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
+    bar = progress_bar(prepared, quiet=args.quiet)
+    out = bar.stream(sys.stdout) if bar is not None else sys.stdout
+    reporter = REPORTERS[args.format](prepared.problem, out, every)
+    callbacks = [reporter.epoch] if bar is None else [bar.epoch, reporter.epoch]
     try:
-        result = run_controlled(prepared, [reporter.epoch], on_start=reporter.start, history=args.history,
+        result = run_controlled(prepared, callbacks, on_start=reporter.start, history=args.history,
                                 checkpoint=args.checkpoint,
                                 checkpoint_every=args.checkpoint_every, resume=args.resume,
-                                on_nonfinite=args.on_nonfinite, max_skips=args.max_skips)
+                                on_nonfinite=args.on_nonfinite, max_skips=args.max_skips,
+                                on_step=bar.step if bar is not None else None)
     except DivergenceError as exc:
+        if bar is not None:
+            bar.close()
         reporter.failed(exc, exc.result)  # what was computed is printed before the error
         raise
+    finally:
+        if bar is not None:
+            bar.close()
     reporter.end(result)
     if args.plot and not args.no_plot:
         from ..output.plots import plot_loss
@@ -74,6 +83,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         if saved is not None:
             print(f"plot saved to {saved}", file=sys.stderr)
     return 130 if result.stop_reason == "interrupted" else 0
+
+
+def progress_bar(prepared: Any, *, quiet: bool = False) -> Any:
+    """A progress bar on standard error for this run, or None when it is not a terminal or ``quiet``."""
+    from ..output.progress import Progress, total_steps, wanted
+
+    if not wanted(sys.stderr, quiet):
+        return None
+    settings = prepared.settings
+    return Progress(total_steps(settings.epochs, settings.steps, prepared.problem.n_rows, settings.batch_size))
 
 
 def _every(prepared: Any) -> int:

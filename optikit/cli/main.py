@@ -72,6 +72,8 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     run.add_argument("--format", choices=("table", "seed", "json"), default="table",
                      help="table: readable per-epoch table (default); seed: the seed program's exact lines; json: one object")
     run.add_argument("--every", type=int, default=None, metavar="N", help="table: print every N-th epoch")
+    run.add_argument("-q", "--quiet", action="store_true",
+                     help="no progress bar (one is shown on a terminal once a run takes more than a second)")
     run.add_argument("--plot", nargs="?", const="-", default=None, metavar="PATH",
                      help="save the loss curve to PATH (PNG, SVG, PDF); without PATH, show it in a window")
     run.add_argument("--no-plot", action="store_true", help="do not plot (overrides --plot)")
