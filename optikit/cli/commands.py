@@ -42,18 +42,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..output.report import REPORTERS
 
     from ..engine.runio import run_controlled
+    from .outputs import check_outputs, write_outputs
 
     if args.symbolic_timeout is not None:
         from ..symbolic.bounded import set_timeout
 
         set_timeout(args.symbolic_timeout)
-    if args.plot and not args.no_plot:
-        from ..output.plots import check_can_show, check_plot_path
-
-        check_can_show() if args.plot == "-" else check_plot_path(args.plot)
     backend = {"backend": args.backend} if args.backend is not None else {}
     prepared = prepare(_spec(args), **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient,
                        **backend)
+    check_outputs(args, prepared.problem)
     every = args.every or _every(prepared)
     bar = progress_bar(prepared, quiet=args.quiet)
     out = bar.stream(sys.stdout) if bar is not None else sys.stdout
@@ -74,14 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     reporter.end(result)
-    if args.plot and not args.no_plot:
-        from ..output.plots import plot_loss
-
-        spec = prepared.spec
-        ylabel = spec.loss if spec.model else "objective"
-        saved = plot_loss(result, None if args.plot == "-" else args.plot, ylabel=ylabel)
-        if saved is not None:
-            print(f"plot saved to {saved}", file=sys.stderr)
+    write_outputs(args, prepared, result)
     return 130 if result.stop_reason == "interrupted" else 0
 
 
@@ -165,7 +156,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     # a bad value is blamed on the option that gave it
     shared_origins = {k: f"{shared_flags[k]} {v}" for k, v in shared.items()}
     return compare_command(args.spec, args.optimizers, args.sets, shared, plugins=_plugins(args), fmt=args.format,
-                           plot=args.plot, origins=shared_origins)
+                           plot=args.plot, origins=shared_origins, plot_surface=args.plot_surface)
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 from ..errors import OptikitError, SpecError
 from ..settings import run_settings
 from ..version import __version__
+from .outputs import add_output_args
 from .commands import cmd_check, cmd_compare, cmd_grad, cmd_plugins, cmd_run, cmd_validate
 
 __all__ = ["main", "build_parser"]
@@ -74,9 +75,7 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     run.add_argument("--every", type=int, default=None, metavar="N", help="table: print every N-th epoch")
     run.add_argument("-q", "--quiet", action="store_true",
                      help="no progress bar (one is shown on a terminal once a run takes more than a second)")
-    run.add_argument("--plot", nargs="?", const="-", default=None, metavar="PATH",
-                     help="save the loss curve to PATH (PNG, SVG, PDF); without PATH, show it in a window")
-    run.add_argument("--no-plot", action="store_true", help="do not plot (overrides --plot)")
+    add_output_args(run)
     run.add_argument("--optimizer", help="use this optimizer instead of the spec's")
     run.add_argument("--lr", type=float, help="learning rate")
     _setting_args(run, every=False)
@@ -108,6 +107,10 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     validate = command("validate", "check specs without running them", cmd_validate)
     validate.add_argument("specs", type=Path, nargs="+", metavar="spec")
 
+    from .predict import add_predict_args, cmd_predict
+
+    add_predict_args(command("predict", "evaluate a spec's model with saved parameters on new data", cmd_predict))
+
     plugins = command("plugins", "list plugins, their optimizers, losses, schedules and backends", cmd_plugins)
     plugins.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -116,6 +119,8 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     cmp.add_argument("--optimizers", required=True, metavar="A,B,...", help="comma-separated optimizer names")
     cmp.add_argument("--format", choices=("table", "json"), default="table")
     cmp.add_argument("--plot", default=None, metavar="PATH", help="save the overlaid loss curves (log scale) to PATH")
+    cmp.add_argument("--plot-surface", default=None, metavar="PATH",
+                     help="save the loss over one or two parameters with every optimizer's path on it")
     cmp.add_argument("--lr", type=float, help="learning rate of every optimizer that has one")
     _setting_args(cmp, every=True)
     cmp.add_argument("--set", dest="sets", action="append", default=[], type=_override, metavar="[OPT.]KEY=VALUE",

@@ -80,6 +80,9 @@ class Result:
     stop_reason: str
     seed: int | None
     elapsed: float
+    #: the compiled problem the run trained (set by :meth:`optikit.api.Prepared.run`; ``None`` from
+    #: the bare engine): what predicting with the fitted model and plotting it need
+    problem: Any = field(default=None, repr=False, compare=False)
 
     @property
     def x(self) -> np.ndarray:
