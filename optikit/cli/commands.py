@@ -10,7 +10,7 @@ from ..errors import DivergenceError, OptikitError, SpecError
 from ..settings import run_settings
 from ..spec import Spec
 
-__all__ = ["cmd_run", "cmd_check", "cmd_grad", "cmd_validate", "cmd_compare", "cmd_plugins"]
+__all__ = ["cmd_run", "cmd_check", "cmd_grad", "cmd_validate", "cmd_compare", "cmd_plugins", "cmd_schema"]
 
 
 def _plugins(args: argparse.Namespace) -> list[str]:
@@ -157,6 +157,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     shared_origins = {k: f"{shared_flags[k]} {v}" for k, v in shared.items()}
     return compare_command(args.spec, args.optimizers, args.sets, shared, plugins=_plugins(args), fmt=args.format,
                            plot=args.plot, origins=shared_origins, plot_surface=args.plot_surface)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """``optikit schema``: the spec format as JSON Schema, with the installed optimizers' hyperparameters."""
+    import json
+
+    from ..optimizers.base import hyperparameters
+    from ..plugins import Registry, plugin_manager
+    from ..spec.schema import spec_schema
+
+    optimizers = None
+    if not args.any_optimizer:
+        registry = Registry.build(_loaded(args).get("pm") or plugin_manager(_plugins(args)))
+        optimizers = {name: [(h.name, h.default, h.required) for h in hyperparameters(entry.obj)]
+                      for name, entry in registry.optimizers.items()}
+    print(json.dumps(spec_schema(optimizers), indent=2))
+    return 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:

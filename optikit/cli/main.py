@@ -16,7 +16,7 @@ from ..errors import OptikitError, SpecError
 from ..settings import run_settings
 from ..version import __version__
 from .outputs import add_output_args
-from .commands import cmd_check, cmd_compare, cmd_grad, cmd_plugins, cmd_run, cmd_validate
+from .commands import cmd_check, cmd_compare, cmd_grad, cmd_plugins, cmd_run, cmd_schema, cmd_validate
 
 __all__ = ["main", "build_parser"]
 
@@ -110,6 +110,10 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
 
     validate = command("validate", "check specs without running them", cmd_validate)
     validate.add_argument("specs", type=Path, nargs="+", metavar="spec")
+
+    schema = command("schema", "print the JSON Schema of the spec format (for editors: see the README)", cmd_schema)
+    schema.add_argument("--any-optimizer", action="store_true",
+                        help="accept any optimizer name and hyperparameter, not only those of the installed plugins")
 
     from .predict import add_predict_args, cmd_predict
 
