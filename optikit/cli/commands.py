@@ -145,7 +145,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"ok {path}: {describe_spec(checked)}; its data is given at run time")
         else:
             print(f"ok {path}: {describe_spec(checked.spec, checked.problem.n_rows)}")
+        for warning in _domain_warnings(checked):
+            print(f"optikit: {warning}", file=sys.stderr)
     return 2 if failed else 0
+
+
+def _domain_warnings(checked: Any) -> list[Any]:
+    """Likely domain problems of a validated spec, with the data's lowest values when it was read."""
+    import numpy as np
+
+    from ..symbolic.domain import domain_warnings
+
+    if isinstance(checked, Spec):
+        return domain_warnings(checked)
+    source = checked.problem.source
+    lows = {c: float(np.min(v)) for c, v in source.take().items()} if source is not None else {}
+    return domain_warnings(checked.spec, lows)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

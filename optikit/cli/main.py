@@ -115,7 +115,10 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     schema.add_argument("--any-optimizer", action="store_true",
                         help="accept any optimizer name and hyperparameter, not only those of the installed plugins")
 
+    from .init import add_init_args, cmd_init
     from .predict import add_predict_args, cmd_predict
+
+    add_init_args(command("init", "write a commented spec that runs as written, to start from", cmd_init))
 
     add_predict_args(command("predict", "evaluate a spec's model with saved parameters on new data", cmd_predict))
 
