@@ -141,3 +141,13 @@ def test_record_refuses_a_file(tmp_path, capsys):
     (tmp_path / "f").write_text("")
     assert main(["run", str(SPECS / "seed_gd.yaml"), "--record", str(tmp_path / "f")]) == 2
     assert "--record" in capsys.readouterr().err
+
+
+def test_a_record_repeats_its_run(tmp_path, capsys):
+    folder = tmp_path / "rec"
+    assert main(["run", str(SPECS / "line_bias.yaml"), "--record", str(folder), "--quiet"]) == 0
+    assert (folder / "line_bias.csv").read_bytes() == (SPECS / "line_bias.csv").read_bytes()
+    run = json.loads((folder / "run.json").read_text())
+    again = optikit.run(folder / "spec.yaml")
+    assert again.parameters == run["final"]["parameters"]  # bit for bit
+    assert optikit.load_data(folder / "spec.yaml").fingerprint() == run["data"]["fingerprint"]

@@ -1,6 +1,6 @@
 """A record of a run in a folder of plain files, enough to reproduce it and to compare runs.
 
-``spec.yaml`` (the spec's text as written), ``run.json`` (settings as run, seed, data fingerprint,
+``spec.yaml`` (the spec's text as written, with its data file next to it), ``run.json`` (settings as run, seed, data fingerprint,
 package and plugin versions, the final state), ``expressions.json`` (the canonical SymPy
 expressions: loss, model, gradient), ``history.csv`` and the plots as PNG. JSON, CSV and PNG only:
 nothing in a record is ever unpickled or executed.
@@ -12,6 +12,7 @@ import csv
 import importlib.metadata
 import json
 import platform
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from ..errors import Location, SpecError
 __all__ = ["check_record_dir", "write_record", "RECORD_FORMAT"]
 
 RECORD_FORMAT = "optikit-record/1"
+#: Data files up to this size are copied into a record.
+MAX_COPY_BYTES = 16 * 2**20
 _PACKAGES = ("optikit", "numpy", "sympy", "pluggy", "pyyaml", "matplotlib", "tqdm")
 
 
@@ -64,6 +67,22 @@ def _expressions(problem: Any) -> dict[str, Any]:
     return out
 
 
+def _copy_data(spec: Any, folder: Path) -> None:
+    """A data file the spec names, copied to the same place relative to the record's ``spec.yaml``,
+    so that ``optikit run DIR/spec.yaml`` repeats the run (files above :data:`MAX_COPY_BYTES` are
+    left out; ``run.json`` still names them and their fingerprint)."""
+    ref = spec.data
+    if ref is None or ref.path is None or not isinstance(ref.options.get("file"), str):
+        return
+    source = Path(ref.path)
+    target = (folder / ref.options["file"]).resolve()
+    # the loader keeps a spec's data in its folder or below it, so the copy stays in the record
+    if folder.resolve() not in target.parents or source.stat().st_size > MAX_COPY_BYTES:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
 def write_record(folder: str | Path, prepared: Any, result: Any) -> Path:
     """Write the record of ``result`` (run from ``prepared``) into ``folder``; return the folder."""
     from .fitplots import check_plot_kind, figure
@@ -77,6 +96,7 @@ def write_record(folder: str | Path, prepared: Any, result: Any) -> Path:
         folder.mkdir(exist_ok=True)
         if spec.path is not None and Path(spec.path).is_file():
             (folder / "spec.yaml").write_text(Path(spec.path).read_text(encoding="utf-8"), encoding="utf-8")
+            _copy_data(spec, folder)
         settings = {k: v for k, v in prepared.settings.values().items() if k != "schedule"}
         settings["schedule"] = spec.optimizer.schedule
         source = problem.source
