@@ -102,6 +102,20 @@ def test_html_and_text(decay):
     assert isinstance(decay, FitResult) and isinstance(decay, optikit.Result)
 
 
+def test_a_diverged_runs_result_renders_too(write_spec):
+    spec = write_spec("""
+        model: w*x
+        parameters: {w: 1.0}
+        data: {x: [1.0, 2.0], y: [2.0, 4.0]}
+        optimizer: {name: gd, lr: 100.0, epochs: 2000}
+    """)
+    with pytest.raises(optikit.DivergenceError) as info:
+        optikit.run(spec)
+    partial = info.value.result
+    assert not isinstance(partial, FitResult)  # the engine's own Result
+    assert "diverged" in str(partial) and "<td>w</td>" in partial._repr_html_()
+
+
 def test_html_escapes_names(write_spec):
     spec = write_spec("""
         name: "<b>x & y</b>"

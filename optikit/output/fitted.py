@@ -1,5 +1,4 @@
-"""A run's result that knows the model it fitted: predict with it, plot it, save its parameters,
-and show it as an HTML table in a notebook.
+"""A run's result that knows the model it fitted: predict with it, plot it, save its parameters.
 
 :meth:`optikit.api.Prepared.run` returns a :class:`FitResult`; the engine's plain
 :class:`~optikit.engine.Result` stays free of plotting and of the compiled problem's internals.
@@ -8,7 +7,6 @@ Saved parameters are plain JSON (floats written with ``repr``, so they read back
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import fields
 from pathlib import Path
@@ -17,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from ..backends import Problem
-from ..engine import STOP_LABELS, Result
-from ..errors import Location, SpecError, counted
+from ..engine import Result
+from ..errors import Location, SpecError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -87,25 +85,6 @@ class FitResult(Result):
         except OSError as exc:
             raise SpecError(f"cannot write the parameters: {exc.strerror or exc}", location=Location(str(path))) from None
         return path
-
-    def _rows(self) -> list[tuple[str, str]]:
-        return [("optimizer", self.optimizer), ("loss", f"{self.initial_loss:.6g} → {self.loss:.6g}"),
-                ("run", f"{counted(self.epochs, 'epoch')}, {counted(self.steps, 'step')}, {self.elapsed:.3g} s"),
-                ("stopped", STOP_LABELS.get(self.stop_reason, self.stop_reason)),
-                *((f"  {k}", repr(v)) for k, v in self.parameters.items())]
-
-    def __str__(self) -> str:
-        width = max(len(k) for k, _ in self._rows())
-        return "\n".join([f"{self.name}", *(f"{k:<{width}}  {v}" for k, v in self._rows())])
-
-    def _repr_html_(self) -> str:
-        """A table of the run for Jupyter."""
-        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k.strip())}</th>"
-                       f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-                       for k, v in self._rows() if not k.startswith("  "))
-        params = "".join(f"<tr><td>{html.escape(k)}</td><td>{v!r}</td></tr>" for k, v in self.parameters.items())
-        return (f"<div><strong>{html.escape(self.name)}</strong><table>{rows}</table>"
-                f"<table><thead><tr><th>parameter</th><th>value</th></tr></thead><tbody>{params}</tbody></table></div>")
 
 
 def load_parameters(path: str | Path, names: tuple[str, ...], option: str = "--parameters") -> np.ndarray:
