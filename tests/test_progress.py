@@ -79,16 +79,13 @@ def test_nothing_of_it_when_piped():
     assert b"step/s" not in proc.stderr and b"ran 400 epochs" in proc.stdout
 
 
-def test_updated_within_an_epoch(monkeypatch):
-    """One epoch of many minibatch steps moves the bar step by step, before the epoch ends."""
-    import optikit
-
-    seen = []
-    optikit.run(SPECS / "seed_sgd.yaml", epochs=2, history=None)  # warm: compiled once below anyway
+def test_updated_within_an_epoch():
+    """An epoch of several minibatch steps reports each step before the epoch ends."""
     from optikit.api import prepare
     from optikit.engine.runio import run_controlled
 
     prepared = prepare(SPECS / "seed_sgd.yaml", epochs=2)
+    seen: list[int] = []
     epochs_seen = []
     run_controlled(prepared, [lambda r: epochs_seen.append((r.epoch, len(seen)))], catch_sigint=False,
                    on_step=seen.append)

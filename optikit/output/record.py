@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import importlib.metadata
-import json
 import platform
 import shutil
 from pathlib import Path
