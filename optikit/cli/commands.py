@@ -64,12 +64,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 on_nonfinite=args.on_nonfinite, max_skips=args.max_skips,
                                 on_step=bar.step if bar is not None else None)
     except DivergenceError as exc:
-        if bar is not None:
-            bar.close()
         reporter.failed(exc, exc.result)  # what was computed is printed before the error
         raise
     finally:
-        if bar is not None:
+        if bar is not None:  # erased before the summary, the plots' notes or an error are printed
             bar.close()
     reporter.end(result)
     write_outputs(args, prepared, result)

@@ -1,4 +1,5 @@
-"""The ``optikit`` command: ``run``, ``grad``, ``check``, ``validate`` and ``plugins``.
+"""The ``optikit`` command: ``run``, ``grad``, ``check``, ``validate``, ``schema``, ``init``, ``predict``,
+``plugins`` and ``compare``.
 
 Errors a user can cause print one message (file:line:column, field, what to do) and exit with
 2 (bad spec, plugin or usage) or 1 (a run that failed); ``--traceback`` shows the Python stack.
@@ -15,7 +16,9 @@ from typing import Any, Callable, Sequence
 from ..errors import OptikitError, SpecError
 from ..settings import run_settings
 from ..version import __version__
+from .init import add_init_args, cmd_init
 from .outputs import add_output_args
+from .predict import add_predict_args, cmd_predict
 from .commands import cmd_check, cmd_compare, cmd_grad, cmd_plugins, cmd_run, cmd_schema, cmd_validate
 
 __all__ = ["main", "build_parser"]
@@ -115,11 +118,7 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     schema.add_argument("--any-optimizer", action="store_true",
                         help="accept any optimizer name and hyperparameter, not only those of the installed plugins")
 
-    from .init import add_init_args, cmd_init
-    from .predict import add_predict_args, cmd_predict
-
     add_init_args(command("init", "write a commented spec that runs as written, to start from", cmd_init))
-
     add_predict_args(command("predict", "evaluate a spec's model with saved parameters on new data", cmd_predict))
 
     plugins = command("plugins", "list plugins, their optimizers, losses, schedules and backends", cmd_plugins)
