@@ -137,10 +137,12 @@ class Prepared:
 
     def run(self, callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (), control: Any = None) -> Result:
         """Run once; plugin run hooks are called around it. ``control``: see :mod:`optikit.engine.checkpoint`.
+        The result is a :class:`~optikit.output.fitted.FitResult`: it predicts, plots and saves.
 
         An exception raised in a plugin's hook or in the optimizer's ``update`` becomes a
         :class:`~optikit.errors.RunError` naming the plugin it came from.
         """
+        from .output.fitted import FitResult
         from .plugins.blame import blame
 
         hook = self.pm.hook
@@ -154,7 +156,7 @@ class Prepared:
             result = run_problem(self.problem, self.optimizer, self.settings,
                                  callbacks=[*callbacks, plugin_callbacks], control=control)
             hook.optikit_run_end(result=result)
-        return result
+        return FitResult.of(result, self.problem)
 
 
 def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: OptikitPluginManager | None = None,

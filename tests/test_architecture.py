@@ -26,8 +26,8 @@ LAYERS = (
     ("optikit.plugins",),
     ("optikit.engine",),
     ("optikit.gradcheck",),
-    ("optikit.api", "optikit.compare", "optikit.testing"),
     ("optikit.output",),
+    ("optikit.api", "optikit.compare", "optikit.testing"),
     ("optikit.cli", "optikit.__main__"),
     ("optikit",),
 )

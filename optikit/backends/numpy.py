@@ -19,7 +19,7 @@ from ..errors import did_you_mean
 from ..symbolic import SymbolicProblem
 from .base import Backend, Rows, Sums
 
-__all__ = ["NumpyBackend", "NumpyEvaluator", "SEQUENTIAL_SUM_ROWS"]
+__all__ = ["NumpyBackend", "NumpyEvaluator", "SEQUENTIAL_SUM_ROWS", "lambdified", "generated_code"]
 
 #: Batches up to this many rows are summed strictly in row order; larger ones pairwise.
 SEQUENTIAL_SUM_ROWS = 4096
@@ -40,6 +40,33 @@ def _sum(values: Any, n: int) -> float:
     if n <= SEQUENTIAL_SUM_ROWS:
         return float(np.cumsum(arr)[-1])  # sum() pairs rows up from 8 on; cumsum adds in row order
     return float(arr.sum())
+
+
+def lambdified(problem: SymbolicProblem, parts: tuple[str, ...]) -> tuple[Callable[..., Any], tuple[str, ...]]:
+    """The NumPy function of ``problem``'s expression groups ``parts`` (arguments: the parameters,
+    then the data columns it reads) and those columns."""
+    exprs = [e for part in parts for e in problem.part(part)]
+    columns = problem.columns_of(*exprs)
+    args = [*problem.params, *(problem.symbol(c) for c in columns)]
+    cse = problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
+    return sympy.lambdify(args, exprs, modules="numpy", cse=cse, docstring_limit=0), columns
+
+
+def generated_code(problem: SymbolicProblem, parts: tuple[str, ...] = ("loss", "grad")) -> str:
+    """The Python source this backend runs for ``parts``, as ``sympy.lambdify`` generated it, with
+    a header saying what its arguments and the items it returns are."""
+    import inspect
+
+    fn, columns = lambdified(problem, parts)
+    names = problem.parameter_names
+    labels = {"loss": ["loss"], "grad": [f"d loss / d {n}" for n in names],
+              "hessian": [f"d2 loss / d {a} d {b}" for a in names for b in names]}
+    returned = [label for part in parts
+                for label in labels.get(part, [f"{part}[{i}]" for i in range(len(problem.part(part)))])]
+    return (f"# sympy.lambdify's code run by the numpy backend, one value per data row;\n"
+            f"# numpy's functions (exp, log, ...) are its globals\n"
+            f"# arguments: {', '.join([*names, *columns])}\n# returns: {', '.join(returned)}\n"
+            + inspect.getsource(fn))
 
 
 class NumpyEvaluator:
@@ -67,15 +94,9 @@ class NumpyEvaluator:
 
     # ---- compilation, once per group of expression groups --------------------------------
     def _fn(self, parts: tuple[str, ...]) -> tuple[Callable[..., Any], tuple[str, ...]]:
-        fns = self._fns
-        if parts not in fns:
-            exprs = [e for part in parts for e in self.problem.part(part)]
-            columns = self.problem.columns_of(*exprs)
-            args = [*self.problem.params, *(self.problem.symbol(c) for c in columns)]
-            cse = self.problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
-            fn = sympy.lambdify(args, exprs, modules="numpy", cse=cse, docstring_limit=0)
-            fns[parts] = (fn, columns)
-        return fns[parts]
+        if parts not in self._fns:
+            self._fns[parts] = lambdified(self.problem, parts)
+        return self._fns[parts]
 
     def _values(self, parts: tuple[str, ...], params: np.ndarray, rows: Rows) -> list[Any]:
         fn, columns = self._fn(parts)

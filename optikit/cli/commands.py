@@ -10,7 +10,7 @@ from ..errors import DivergenceError, OptikitError, SpecError
 from ..settings import run_settings
 from ..spec import Spec
 
-__all__ = ["cmd_run", "cmd_check", "cmd_grad", "cmd_validate", "cmd_compare", "cmd_plugins"]
+__all__ = ["cmd_run", "cmd_check", "cmd_grad", "cmd_validate", "cmd_compare", "cmd_plugins", "cmd_schema"]
 
 
 def _plugins(args: argparse.Namespace) -> list[str]:
@@ -42,38 +42,46 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..output.report import REPORTERS
 
     from ..engine.runio import run_controlled
+    from .outputs import check_outputs, write_outputs
 
     if args.symbolic_timeout is not None:
         from ..symbolic.bounded import set_timeout
 
         set_timeout(args.symbolic_timeout)
-    if args.plot and not args.no_plot:
-        from ..output.plots import check_can_show, check_plot_path
-
-        check_can_show() if args.plot == "-" else check_plot_path(args.plot)
     backend = {"backend": args.backend} if args.backend is not None else {}
     prepared = prepare(_spec(args), **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient,
                        **backend)
+    check_outputs(args, prepared.problem)
     every = args.every or _every(prepared)
-    reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
+    bar = progress_bar(prepared, quiet=args.quiet)
+    out = bar.stream(sys.stdout) if bar is not None else sys.stdout
+    reporter = REPORTERS[args.format](prepared.problem, out, every)
+    callbacks = [reporter.epoch] if bar is None else [bar.epoch, reporter.epoch]
     try:
-        result = run_controlled(prepared, [reporter.epoch], on_start=reporter.start, history=args.history,
+        result = run_controlled(prepared, callbacks, on_start=reporter.start, history=args.history,
                                 checkpoint=args.checkpoint,
                                 checkpoint_every=args.checkpoint_every, resume=args.resume,
-                                on_nonfinite=args.on_nonfinite, max_skips=args.max_skips)
+                                on_nonfinite=args.on_nonfinite, max_skips=args.max_skips,
+                                on_step=bar.step if bar is not None else None)
     except DivergenceError as exc:
         reporter.failed(exc, exc.result)  # what was computed is printed before the error
         raise
+    finally:
+        if bar is not None:  # erased before the summary, the plots' notes or an error are printed
+            bar.close()
     reporter.end(result)
-    if args.plot and not args.no_plot:
-        from ..output.plots import plot_loss
-
-        spec = prepared.spec
-        ylabel = spec.loss if spec.model else "objective"
-        saved = plot_loss(result, None if args.plot == "-" else args.plot, ylabel=ylabel)
-        if saved is not None:
-            print(f"plot saved to {saved}", file=sys.stderr)
+    write_outputs(args, prepared, result)
     return 130 if result.stop_reason == "interrupted" else 0
+
+
+def progress_bar(prepared: Any, *, quiet: bool = False) -> Any:
+    """A progress bar on standard error for this run, or None when it is not a terminal or ``quiet``."""
+    from ..output.progress import Progress, total_steps, wanted
+
+    if not wanted(sys.stderr, quiet):
+        return None
+    settings = prepared.settings
+    return Progress(total_steps(settings.epochs, settings.steps, prepared.problem.n_rows, settings.batch_size))
 
 
 def _every(prepared: Any) -> int:
@@ -135,7 +143,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"ok {path}: {describe_spec(checked)}; its data is given at run time")
         else:
             print(f"ok {path}: {describe_spec(checked.spec, checked.problem.n_rows)}")
+        for warning in _domain_warnings(checked):
+            print(f"optikit: {warning}", file=sys.stderr)
     return 2 if failed else 0
+
+
+def _domain_warnings(checked: Any) -> list[Any]:
+    """Likely domain problems of a validated spec, with the data's lowest values when it was read."""
+    import numpy as np
+
+    from ..symbolic.domain import domain_warnings
+
+    if isinstance(checked, Spec):
+        return domain_warnings(checked)
+    source = checked.problem.source
+    lows = {c: float(np.min(v)) for c, v in source.take().items()} if source is not None else {}
+    return domain_warnings(checked.spec, lows)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -146,7 +169,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
     # a bad value is blamed on the option that gave it
     shared_origins = {k: f"{shared_flags[k]} {v}" for k, v in shared.items()}
     return compare_command(args.spec, args.optimizers, args.sets, shared, **_loaded(args), fmt=args.format,
-                           plot=args.plot, origins=shared_origins)
+                           plot=args.plot, origins=shared_origins, plot_surface=args.plot_surface)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """``optikit schema``: the spec format as JSON Schema, with the installed optimizers' hyperparameters."""
+    import json
+
+    from ..optimizers.base import hyperparameters
+    from ..plugins import Registry, plugin_manager
+    from ..spec.schema import spec_schema
+
+    optimizers = None
+    if not args.any_optimizer:
+        registry = Registry.build(_loaded(args).get("pm") or plugin_manager(_plugins(args)))
+        optimizers = {name: [(h.name, h.default, h.required) for h in hyperparameters(entry.obj)]
+                      for name, entry in registry.optimizers.items()}
+    print(json.dumps(spec_schema(optimizers), indent=2))
+    return 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..compare import Entry, compare, exit_code
+from ..errors import SpecError
 from ..output.plots import check_plot_path, plot_loss
 from ..output.report import to_json
 
@@ -52,7 +53,7 @@ def to_dict(entries: Sequence[Entry]) -> dict[str, Any]:
 
 def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]], shared: dict[str, Any], *,
                     plugins: Iterable[str] = (), pm: Any = None, fmt: str = "table", plot: str | None = None,
-                    origins: Mapping[str, str] | None = None) -> int:
+                    origins: Mapping[str, str] | None = None, plot_surface: str | None = None) -> int:
     """``optikit compare``: run, print the table or JSON, save the overlaid plot; return the exit code.
 
     ``sets`` are ``(key, value)`` pairs where ``opt.key`` targets one optimizer and a bare
@@ -61,6 +62,14 @@ def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]]
     """
     if plot:
         check_plot_path(plot)
+    if plot_surface:
+        check_plot_path(plot_surface, "--plot-surface")
+        from ..spec import load_spec
+
+        n = len(load_spec(spec).parameters)
+        if n > 2:
+            raise SpecError(f"a loss surface is drawn for one or two parameters; this spec has {n}",
+                            field="--plot-surface")
     names = [n.strip() for n in optimizers.split(",") if n.strip()]
     shared = dict(shared)
     per: dict[str, dict[str, Any]] = {}
@@ -82,4 +91,12 @@ def compare_command(spec: Path, optimizers: str, sets: Sequence[tuple[str, Any]]
     if plot and results:
         saved = plot_loss(results, plot, logy=True, title=results[0].name)
         print(f"plot saved to {saved}", file=sys.stderr)
+    if plot_surface and results:
+        from ..output.fitplots import surface_figure
+        from ..output.plots import save
+
+        problem = next((r.problem for r in results if r.problem is not None), None)
+        if problem is not None:  # None: every run diverged, and a diverged run's result has no problem
+            saved = save(surface_figure(results, problem), plot_surface)
+            print(f"surface plot saved to {saved}", file=sys.stderr)
     return exit_code(entries)

@@ -66,7 +66,8 @@ class RunControl:
     ``on_nonfinite="skip"`` skips a step whose gradient or new parameters are not finite (params
     and optimizer state kept), at most ``max_skips`` times; then the run stops with
     :class:`~optikit.errors.DivergenceError` as with ``"stop"``. ``interrupted`` (set from a
-    signal handler) stops the run after the current step.
+    signal handler) stops the run after the current step. ``on_step(step)`` is called after each
+    optimizer step (a progress bar within long epochs); it must be cheap and never stops the run.
     """
 
     resume: RunState | None = None
@@ -78,6 +79,7 @@ class RunControl:
     skips: int = 0
     last: RunState | None = field(default=None, repr=False)
     saved_epoch: int | None = None
+    on_step: Callable[[int], Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.on_nonfinite not in ON_NONFINITE:

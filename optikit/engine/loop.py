@@ -117,6 +117,7 @@ def run_problem(
     prev_loss: float | None = None
     initial_loss: float | None = None
     reason = "epochs"
+    on_step = control.on_step
     if control.resume is not None:  # continue a checkpointed run exactly where it stopped
         p, state, step, epoch, prev_loss, initial_loss, seed, start = control.resume.unpack(state, rng, history, start)
 
@@ -189,6 +190,8 @@ def run_problem(
                     raise diverged("parameter vector", new.tolist(), p)
                 p, state = new, new_state
                 step += 1
+                if on_step is not None:
+                    on_step(step)
                 if control.interrupted:
                     break
             if control.interrupted and not full_batch:  # stopped mid-epoch: no record for a partial epoch

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any, Mapping
 
 import numpy as np
+
+from ..errors import counted
 
 __all__ = ["EpochRecord", "History", "Result", "STOP_REASONS", "STOPPED", "STOP_LABELS"]
 
@@ -80,11 +83,32 @@ class Result:
     stop_reason: str
     seed: int | None
     elapsed: float
+    #: the compiled problem the run trained (set by :meth:`optikit.api.Prepared.run`; ``None`` from
+    #: the bare engine): what predicting with the fitted model and plotting it need
+    problem: Any = field(default=None, repr=False, compare=False)
 
     @property
     def x(self) -> np.ndarray:
         """Final parameters as a vector in spec order."""
         return np.array(list(self.parameters.values()), dtype=float)
+
+    def _facts(self) -> list[tuple[str, str]]:
+        return [("optimizer", self.optimizer), ("loss", f"{self.initial_loss:.6g} → {self.loss:.6g}"),
+                ("run", f"{counted(self.epochs, 'epoch')}, {counted(self.steps, 'step')}, {self.elapsed:.3g} s"),
+                ("stopped", STOP_LABELS.get(self.stop_reason, self.stop_reason))]
+
+    def __str__(self) -> str:
+        rows = [*self._facts(), *((f"  {k}", repr(v)) for k, v in self.parameters.items())]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join([self.name, *(f"{k:<{width}}  {v}" for k, v in rows)])
+
+    def _repr_html_(self) -> str:
+        """The run as HTML tables, for Jupyter: what it did, then the parameters."""
+        facts = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td style='text-align:left'>{escape(v)}</td></tr>"
+                        for k, v in self._facts())
+        params = "".join(f"<tr><td>{escape(k)}</td><td>{v!r}</td></tr>" for k, v in self.parameters.items())
+        return (f"<div><strong>{escape(self.name)}</strong><table>{facts}</table>"
+                f"<table><thead><tr><th>parameter</th><th>value</th></tr></thead><tbody>{params}</tbody></table></div>")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -103,15 +103,17 @@ def run_controlled(prepared: Any, callbacks: Iterable[Callable[[EpochRecord], An
                    history: str | Path | None = None, checkpoint: str | Path | None = None,
                    checkpoint_every: int = 1, resume: str | Path | None = None, on_nonfinite: str = "stop",
                    max_skips: int = 10, catch_sigint: bool = True,
-                   on_start: Callable[[], Any] | None = None) -> Result:
+                   on_start: Callable[[], Any] | None = None, on_step: Callable[[int], Any] | None = None) -> Result:
     """Run ``prepared`` with a history file, checkpoints, resumption, a non-finite policy and a clean Ctrl-C.
 
     A resumed run's history file starts with the epochs of the checkpoint, so it matches the file
     an uninterrupted run writes. ``on_start`` is called once the files and the checkpoint to
     resume have been checked, right before the first step (a report's header goes there).
+    ``on_step(step)`` is called after every optimizer step (a progress bar).
     """
     control = make_control(prepared, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
                            on_nonfinite=on_nonfinite, max_skips=max_skips)
+    control.on_step = on_step
     writer = HistoryWriter(history, prepared.problem.parameter_names) if history is not None else None
     callbacks = list(callbacks)
     if writer is not None:

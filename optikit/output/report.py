@@ -161,10 +161,34 @@ class JsonReporter(Reporter):
 REPORTERS: dict[str, Callable[..., Reporter]] = {"table": TableReporter, "seed": SeedReporter, "json": JsonReporter}
 
 
-def symbolic_report(problem: SymbolicProblem, *, hessian: bool = False, fmt: str = "text") -> str:
-    """The per-sample loss and its derived gradient (and Hessian) as text or JSON, for ``optikit grad``."""
+def _latex(problem: SymbolicProblem, hessian: bool) -> str:
+    """One display-math line per expression: the loss, each partial derivative, the Hessian."""
     import sympy
 
+    names = problem.parameter_names
+    sym = {n: sympy.latex(p) for n, p in zip(names, problem.params)}
+    lines = [f"% {problem.spec.name}: per-sample loss \\ell and its derivatives",
+             f"\\ell = {sympy.latex(problem.loss_expr)}"]
+    lines += [f"\\frac{{\\partial \\ell}}{{\\partial {sym[n]}}} = {sympy.latex(g)}"
+              for n, g in zip(names, problem.derived_grad_exprs)]
+    if hessian:
+        lines += [(f"\\frac{{\\partial^2 \\ell}}{{\\partial {sym[a]}^2}}" if a == b else
+                   f"\\frac{{\\partial^2 \\ell}}{{\\partial {sym[a]} \\partial {sym[b]}}}") + f" = {sympy.latex(h)}"
+                  for a, row in zip(names, problem.hessian_exprs) for b, h in zip(names, row)]
+    return "\n".join(lines)
+
+
+def symbolic_report(problem: SymbolicProblem, *, hessian: bool = False, fmt: str = "text") -> str:
+    """The per-sample loss and its derived gradient (and Hessian) for ``optikit grad``: as text,
+    JSON, LaTeX (``fmt="latex"``) or the NumPy code the numpy backend runs (``fmt="code"``)."""
+    import sympy
+
+    if fmt == "latex":
+        return _latex(problem, hessian)
+    if fmt == "code":
+        from ..backends.numpy import generated_code
+
+        return generated_code(problem, ("loss", "grad", "hessian") if hessian else ("loss", "grad")).rstrip()
     spec, names = problem.spec, problem.parameter_names
     derived = problem.derived_grad_exprs
     data: dict[str, Any] = {"name": spec.name, "loss": sympy.sstr(problem.loss_expr),

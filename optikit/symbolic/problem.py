@@ -201,3 +201,8 @@ class SymbolicProblem:
         if self.spec.model_expr is None:
             raise SpecError("an objective spec has no model to predict with")
         return self.spec.model_expr
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The data columns the model reads (its inputs), in the spec's column order."""
+        return self.columns_of(self.model_expr)

@@ -1,0 +1,80 @@
+"""``optikit predict``: a spec's model with saved parameters (``optikit run --save``) on new data."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import Location, SpecError
+
+__all__ = ["add_predict_args", "cmd_predict", "OUT_FORMATS"]
+
+#: What ``--out`` writes, by the file's extension.
+OUT_FORMATS = (".csv", ".npy")
+
+
+def add_predict_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", type=Path, help="the spec whose model to evaluate")
+    p.add_argument("--parameters", required=True, type=Path, metavar="PATH",
+                   help="the fitted parameters (JSON, from optikit run --save)")
+    p.add_argument("--data", required=True, type=Path, metavar="FILE", help="the rows to predict for (CSV)")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help="write the input columns and the prediction to FILE (.csv) or the predictions alone "
+                        "(.npy); default: CSV on standard output")
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    from ..data.csvfile import read_csv
+
+    try:
+        names, values = read_csv(path)
+    except ValueError as exc:  # read_csv says what is wrong with the file; the option names which file
+        raise SpecError(str(exc), field="--data", location=Location(str(path))) from None
+    return {name: values[:, i] for i, name in enumerate(names)}
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ..api import compile_spec
+    from ..output.fitted import load_parameters, predict_with
+    from ..spec import load_spec
+
+    if args.out is not None:
+        if args.out.suffix.lower() not in OUT_FORMATS:
+            raise SpecError(f"cannot write {args.out.suffix or 'a file without an extension'!r}; use one of "
+                            f"{', '.join(OUT_FORMATS)}", field="--out", location=Location(str(args.out)))
+        if not args.out.parent.is_dir():
+            raise SpecError("the folder does not exist", field="--out", location=Location(str(args.out)))
+    spec = load_spec(args.spec)
+    if spec.model is None:
+        raise SpecError("an objective has no model to predict with", field="spec", location=Location(str(args.spec)))
+    params = load_parameters(args.parameters, spec.parameter_names)
+    columns = _read(args.data)
+    n = len(next(iter(columns.values())))
+    # compiled over the new rows; the target is not read to predict, but the loss names it
+    data = {**columns, **({spec.target: np.zeros(n)} if spec.target not in columns else {})}
+    missing = [c for c in spec.used_columns if c not in data]
+    if missing:
+        raise SpecError(f"the data has no column {missing[0]!r}, which the model reads (columns: "
+                        f"{', '.join(columns)})", field="--data", location=Location(str(args.data)))
+    problem = compile_spec(spec, data=data, plugins=[*args.plugins, *args.plugins_after])
+    predicted = predict_with(problem, params, columns, keyword="--data")
+    inputs = problem.symbolic.inputs
+    if args.out is not None and args.out.suffix.lower() == ".npy":
+        np.save(args.out, predicted, allow_pickle=False)
+    else:
+        handle = open(args.out, "w", newline="", encoding="utf-8") if args.out is not None else sys.stdout
+        try:
+            writer = csv.writer(handle)
+            writer.writerow([*inputs, "prediction"])
+            for i, value in enumerate(predicted):
+                writer.writerow([*(repr(float(columns[c][i])) for c in inputs), repr(float(value))])
+        finally:
+            if args.out is not None:
+                handle.close()
+    if args.out is not None:
+        print(f"{len(predicted)} predictions written to {args.out}", file=sys.stderr)
+    return 0

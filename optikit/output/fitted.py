@@ -1,0 +1,113 @@
+"""A run's result that knows the model it fitted: predict with it, plot it, save its parameters.
+
+:meth:`optikit.api.Prepared.run` returns a :class:`FitResult`; the engine's plain
+:class:`~optikit.engine.Result` stays free of plotting and of the compiled problem's internals.
+Saved parameters are plain JSON (floats written with ``repr``, so they read back exactly).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+import numpy as np
+
+from ..backends import Problem
+from ..engine import Result
+from ..errors import Location, SpecError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["FitResult", "PARAMETERS_FORMAT", "load_parameters", "predict_with"]
+
+PARAMETERS_FORMAT = "optikit-parameters/1"
+
+
+def predict_with(problem: Problem, params: np.ndarray, data: Any, keyword: str = "data=") -> np.ndarray:
+    """The model of ``problem`` at ``params`` on ``data`` (a mapping of columns or a data source),
+    one value per row; a missing input column is a :class:`SpecError` naming ``keyword``."""
+    if problem.spec.model is None:
+        raise SpecError("an objective has no model to predict with", field=keyword)
+    columns = data.take() if hasattr(data, "take") and not isinstance(data, Mapping) else data
+    if not isinstance(columns, Mapping):
+        raise SpecError(f"expected a mapping of column names to values, got {type(data).__name__}", field=keyword)
+    inputs = problem.symbolic.inputs
+    missing = [c for c in inputs if c not in columns]
+    if missing:
+        raise SpecError(f"the data has no column {', '.join(map(repr, missing))}; the model "
+                        f"{problem.spec.model} reads {', '.join(inputs) or 'no column'}", field=keyword)
+    try:
+        arrays = {c: np.asarray(columns[c], dtype=float) for c in inputs}
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"the input columns must be numbers: {exc}", field=keyword) from None
+    rows = max((a.size for a in arrays.values()), default=1)
+    return np.array(np.broadcast_to(problem.predict(np.asarray(params, dtype=float), arrays), (rows,)), dtype=float)
+
+
+class FitResult(Result):
+    """A :class:`~optikit.engine.Result` with the compiled problem it came from."""
+
+    @classmethod
+    def of(cls, result: Result, problem: Problem) -> FitResult:
+        fit = cls(**{f.name: getattr(result, f.name) for f in fields(Result)})
+        fit.problem = problem
+        return fit
+
+    def predict(self, data: Any) -> np.ndarray:
+        """The fitted model on ``data`` (``{"x": array, ...}`` or a data source), one value per row."""
+        return predict_with(self.problem, self.x, data)
+
+    def plot(self, kind: str = "loss", path: str | Path | None = None) -> Figure:
+        """The figure ``kind`` ("loss", "surface", "fit" or "residuals"); also saved to ``path`` if given."""
+        from .fitplots import figure
+        from .plots import check_plot_path, save
+
+        if path is not None:
+            check_plot_path(path, option="path=")
+        fig = figure(self, kind, self.problem)
+        if path is not None:
+            save(fig, path)
+        return fig
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted parameters as JSON (what ``optikit predict --parameters`` reads)."""
+        path = Path(path)
+        spec = self.problem.spec if self.problem is not None else None
+        payload = {"format": PARAMETERS_FORMAT, "name": self.name, "optimizer": self.optimizer,
+                   "model": spec.model if spec is not None else None,
+                   "spec": str(spec.path) if spec is not None and spec.path else None,
+                   "parameters": {k: float(v) for k, v in self.parameters.items()}, "loss": self.loss}
+        try:
+            path.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise SpecError(f"cannot write the parameters: {exc.strerror or exc}", location=Location(str(path))) from None
+        return path
+
+
+def load_parameters(path: str | Path, names: tuple[str, ...], option: str = "--parameters") -> np.ndarray:
+    """The parameter vector (in ``names`` order) saved at ``path`` by :meth:`FitResult.save`."""
+    where = Location(str(path))
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError(f"cannot read the parameters: {exc.strerror or exc}", field=option, location=where) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(f"not a parameters file (JSON): {exc}", field=option, location=where) from None
+    values = payload.get("parameters") if isinstance(payload, dict) else None
+    if not isinstance(payload, dict) or payload.get("format") != PARAMETERS_FORMAT or not isinstance(values, dict):
+        raise SpecError(f"not a parameters file: expected format {PARAMETERS_FORMAT!r} (optikit run --save)",
+                        field=option, location=where)
+    missing = [n for n in names if n not in values]
+    extra = [n for n in values if n not in names]
+    if missing or extra:
+        raise SpecError(f"the parameters do not match the spec's ({', '.join(names)}): "
+                        + "; ".join(p for p in (f"missing {', '.join(missing)}" if missing else "",
+                                                f"unknown {', '.join(extra)}" if extra else "") if p),
+                        field=option, location=where)
+    bad = [n for n in names if isinstance(values[n], bool) or not isinstance(values[n], (int, float))]
+    if bad:
+        raise SpecError(f"parameter {bad[0]!r} is not a number: {values[bad[0]]!r}", field=option, location=where)
+    return np.array([float(values[n]) for n in names], dtype=float)

@@ -1,0 +1,107 @@
+"""A JSON Schema of the spec format, for editors (the YAML language server) and other tools.
+
+Built from the loader's own declarations: the top-level keys (:data:`~optikit.spec.model.TOP_KEYS`),
+the run settings (:func:`optikit.settings.run_settings`) and the data kinds
+(:data:`optikit.data.ref.KINDS`); ``tests/test_schema.py`` holds the two in step. Given the
+registered optimizers, the ``optimizer`` section lists each one's hyperparameters, so an editor
+completes them and flags a misspelled one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from ..data.ref import KINDS
+from ..settings import run_settings
+from .model import TOP_KEYS
+
+__all__ = ["spec_schema", "SCHEMA_ID", "FILE_OPTIONS"]
+
+SCHEMA_ID = "https://optikit.invalid/spec.schema.json"
+#: The keys of a file kind's ``data`` section (the kind's own key names the file).
+FILE_OPTIONS = {"csv": {"columns": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                                    "description": "the columns to read (default: every column of the header)"}}}
+
+_NUMBER = {"type": "number"}
+_VALUE = {"type": ["number", "boolean", "string", "null", "array"]}
+_SETTING = {"count": {"type": ["integer", "null"], "minimum": 1}, "seed": {"type": ["integer", "null"], "minimum": 0},
+            "flag": {"type": ["boolean", "null"]}, "positive": {"type": ["number", "null"], "exclusiveMinimum": 0},
+            "schedule": {"oneOf": [{"type": "string"}, {"type": "null"},
+                                   {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}},
+                                    "additionalProperties": _VALUE}]}}
+
+_DOCS = {
+    "name": "the spec's name, shown in reports", "description": "free text",
+    "model": "the model's prediction as an expression of parameters and input columns (fit data)",
+    "objective": "a function of the parameters to minimize (no data)",
+    "target": "the data column the model is fitted to (default y)",
+    "parameters": "name: initial value, or name: {init, min, max}",
+    "data": "inline columns (name: [numbers]) or a file ({csv: file.csv})",
+    "loss": "a named loss (mse, mae, huber, ...) or an expression of 'model' and the columns",
+    "optimizer": "the optimizer's name and its hyperparameters and run settings",
+    "predict": "input values to predict at after training",
+    "gradient": "hand-written training gradient, one expression per parameter (checked against SymPy's)",
+    "check": "hand-written gradients to check, and the points to check them at",
+}
+
+
+def _hyper_type(default: Any) -> dict[str, Any]:
+    if isinstance(default, bool):
+        return {"type": "boolean"}
+    if isinstance(default, (int, float)):
+        return {"type": "number"}
+    if isinstance(default, str):
+        return {"type": "string"}
+    if isinstance(default, (tuple, list)):
+        return {"type": "array"}
+    return _VALUE
+
+
+def _optimizer(optimizers: Mapping[str, Sequence[tuple[str, Any, bool]]] | None) -> dict[str, Any]:
+    settings = {s.name: {**_SETTING[s.kind], "description": s.doc} for s in run_settings()}
+    if optimizers is None:  # unknown optimizers: any hyperparameter of an accepted type
+        section = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, **settings},
+                   "additionalProperties": _VALUE}
+        return {"oneOf": [{"type": "string"}, section]}
+    choices = []
+    for name, hypers in sorted(optimizers.items()):
+        props = {h: {**_hyper_type(default), "description": f"default {default!r}" if not required else "required"}
+                 for h, default, required in hypers}
+        choices.append({"type": "object", "required": ["name", *(h for h, _, r in hypers if r)],
+                        "properties": {"name": {"const": name}, **settings, **props}, "additionalProperties": False})
+    return {"oneOf": [{"type": "string", "enum": sorted(optimizers)}, *choices]}
+
+
+def _data() -> dict[str, Any]:
+    files = [k for k in KINDS if k != "inline"]
+    inline = {"type": "object", "minProperties": 1, "additionalProperties": {"type": "array", "items": _NUMBER, "minItems": 1},
+              "not": {"anyOf": [{"required": [k]} for k in files]}, "description": "columns of numbers, inline"}
+    kinds = [{"type": "object", "required": [k],
+              "properties": {k: {"type": "string", "description": f"a {k} file, relative to the spec"},
+                             **FILE_OPTIONS.get(k, {})}, "additionalProperties": False} for k in files]
+    return {"oneOf": [inline, *kinds]}
+
+
+def spec_schema(optimizers: Mapping[str, Sequence[tuple[str, Any, bool]]] | None = None) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a spec; ``optimizers``: name -> ``(hyperparameter, default,
+    required)`` for each registered optimizer (``None``: any optimizer, any hyperparameter)."""
+    bounded = {"type": "object", "required": ["init"], "additionalProperties": False,
+               "properties": {"init": _NUMBER, "min": {"type": ["number", "null"]}, "max": {"type": ["number", "null"]}}}
+    expressions = {"type": "object", "additionalProperties": {"type": "string"}}
+    props: dict[str, Any] = {
+        "name": {"type": "string"}, "description": {"type": "string"}, "model": {"type": "string"},
+        "objective": {"type": "string"}, "target": {"type": "string"}, "loss": {"type": "string"},
+        "parameters": {"type": "object", "minProperties": 1, "additionalProperties": {"oneOf": [_NUMBER, bounded]}},
+        "data": _data(), "optimizer": _optimizer(optimizers),
+        "predict": {"type": "object", "additionalProperties": {
+            "oneOf": [_NUMBER, {"type": "array", "items": _NUMBER, "minItems": 1}]}},
+        "gradient": expressions,
+        "check": {"type": "object", "additionalProperties": False, "properties": {
+            "gradient": expressions,
+            "at": {"type": "array", "items": {"type": "object", "additionalProperties": _NUMBER}}}},
+    }
+    assert set(props) == set(TOP_KEYS), "every top-level key of the loader has a schema here"
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, "title": "optikit spec",
+            "type": "object", "required": ["parameters", "optimizer"],
+            "oneOf": [{"required": ["model"]}, {"required": ["objective"]}],
+            "properties": {k: {**props[k], "description": _DOCS[k]} for k in TOP_KEYS}, "additionalProperties": False}
