@@ -198,11 +198,6 @@ def validate(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
 def _runnable(spec: Spec, registry: Registry) -> tuple[Optimizer, Settings]:
     """The spec's optimizer and run settings, or the error that keeps it from running."""
     optimizer = make_optimizer(spec, registry)
-    bounded = [p.name for p in spec.parameters if p.min is not None or p.max is not None]
-    if bounded and not getattr(optimizer, "supports_bounds", True):
-        raise spec.error(f"optimizer {spec.optimizer.name!r} does not support bounds: projecting its steps onto "
-                         "them would break the method", "parameters", bounded[0],
-                         hint="use a first-order optimizer (gd, adam, ...) or remove min/max", key=True)
     settings = Settings.from_spec(spec.optimizer, optimizer, _schedule(spec, registry))
     if not settings.stops():
         raise spec.error("the run has no stopping criterion; set optimizer.epochs or optimizer.steps", "optimizer")

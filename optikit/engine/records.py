@@ -12,11 +12,12 @@ __all__ = ["EpochRecord", "History", "Result", "STOP_REASONS", "STOPPED", "STOP_
 #: Why a run stopped, as the end of "stopped ..." (``Result.stop_reason`` stays the short key).
 STOPPED = {"epochs": "at the epoch limit", "steps": "at the step limit",
            "tol": "because the loss changed by at most tol", "gtol": "because the gradient came within gtol of zero",
+           "converged": "because the optimizer's convergence tests held",
            "max_time": "at the time limit (max_time)", "callback": "by a callback", "interrupted": "by an interrupt",
            "diverged": "because the run diverged"}
 #: The same, short enough for a table's "stop reason" column.
 STOP_LABELS = {"epochs": "epoch limit", "steps": "step limit", "tol": "loss change within tol",
-               "gtol": "gradient within gtol", "max_time": "time limit", "callback": "stopped by a callback",
+               "gtol": "gradient within gtol", "converged": "converged", "max_time": "time limit", "callback": "stopped by a callback",
                "interrupted": "interrupted", "diverged": "diverged"}
 #: Every reason a run can stop for (``Result.stop_reason``).
 STOP_REASONS = tuple(STOPPED)

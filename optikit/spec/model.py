@@ -35,6 +35,9 @@ class OptimizerSpec(RunSettings):
 
     name: str
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    #: Whether the section set ``epochs`` or ``steps``; when neither, an optimizer's
+    #: ``default_epochs`` (if it has one) replaces the default epochs.
+    length_given: bool = True
 
 
 @dataclass(frozen=True)
