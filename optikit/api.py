@@ -6,6 +6,7 @@ The ``optikit`` command is a thin shell over these functions.
 from __future__ import annotations
 
 import inspect
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -13,6 +14,7 @@ from typing import Any, Callable, Iterable, Mapping
 from .backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend, open_data
 from .data import DataSource
 from .engine import EpochRecord, Result, Settings, run_problem
+from .fit import fit_report
 from .gradcheck import verify_training_gradient
 from .errors import OptikitError, PluginError, SpecError, did_you_mean
 from .optimizers.base import Optimizer, hyperparameters
@@ -153,6 +155,7 @@ class Prepared:
                                    options=dict(self.plugin_options))
             result = run_problem(self.problem, self.optimizer, self.settings,
                                  callbacks=[*callbacks, plugin_callbacks], control=control)
+            result.reporter = partial(fit_report, self.problem)
             hook.optikit_run_end(result=result)
         return result
 

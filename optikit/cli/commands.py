@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     prepared = prepare(_spec(args), **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient,
                        **backend)
     every = args.every or _every(prepared)
-    reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every)
+    reporter = REPORTERS[args.format](prepared.problem, sys.stdout, every, report=args.report)
     try:
         result = run_controlled(prepared, [reporter.epoch], on_start=reporter.start, history=args.history,
                                 checkpoint=args.checkpoint,

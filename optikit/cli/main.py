@@ -75,6 +75,9 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     run.add_argument("--plot", nargs="?", const="-", default=None, metavar="PATH",
                      help="save the loss curve to PATH (PNG, SVG, PDF); without PATH, show it in a window")
     run.add_argument("--no-plot", action="store_true", help="do not plot (overrides --plot)")
+    run.add_argument("--report", action="store_true",
+                     help="print the fit report: standard errors, 95%% intervals, correlations, goodness of fit "
+                          "(json: a \"report\" member)")
     run.add_argument("--optimizer", help="use this optimizer instead of the spec's")
     run.add_argument("--lr", type=float, help="learning rate")
     _setting_args(run, every=False)

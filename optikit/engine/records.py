@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
+
+from ..errors import RunError
 
 __all__ = ["EpochRecord", "History", "Result", "STOP_REASONS", "STOPPED", "STOP_LABELS"]
 
@@ -81,6 +83,16 @@ class Result:
     stop_reason: str
     seed: int | None
     elapsed: float
+    #: builds the fit report (set by ``optikit.api`` when it runs a compiled spec)
+    reporter: Callable[[Result], Any] | None = field(default=None, repr=False, compare=False)
+
+    def report(self) -> Any:
+        """The :class:`~optikit.fit.FitReport`: standard errors, confidence intervals, correlations,
+        goodness of fit. Raises :class:`~optikit.errors.RunError` for a result the engine made alone."""
+        if self.reporter is None:
+            raise RunError("this result has no compiled problem to report on; run it through optikit.run "
+                           "or Prepared.run")
+        return self.reporter(self)
 
     @property
     def x(self) -> np.ndarray:

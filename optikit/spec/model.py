@@ -14,7 +14,7 @@ __all__ = ["Parameter", "OptimizerSpec", "CheckSpec", "MODEL", "TOP_KEYS"]
 
 #: Name of the symbol standing for the model's prediction inside a loss expression.
 MODEL = "model"
-TOP_KEYS = ("name", "description", "model", "objective", "target", "parameters", "data", "loss",
+TOP_KEYS = ("name", "description", "model", "objective", "target", "sigma", "parameters", "data", "loss",
             "optimizer", "predict", "gradient", "check")
 
 
