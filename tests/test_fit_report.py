@@ -203,3 +203,50 @@ def test_sigma_needs_a_least_squares_loss():
     with pytest.raises(optikit.SpecError, match="'sigma' weights a least-squares loss") as info:
         optikit.run(loads_spec(spec_text("sigma: dy\n").replace("loss: mse", "loss: mae")), optimizer="adam")
     assert info.value.field == "sigma"
+
+
+# ---- uncertainty of predictions ---------------------------------------------------------------
+X_NEW = np.array([-0.5, 0.0, 1.3, 2.7, 5.0])
+
+
+@pytest.mark.parametrize("sigma", ["", "sigma: dy\n"])
+def test_prediction_stderr_equals_a_finite_difference_delta_method(sigma):
+    report = fit(spec_text(sigma)).report()
+    p = np.array(list(report.values.values()))
+    h = 1e-6 * np.maximum(1.0, np.abs(p))
+    jac = np.array([(decay(X_NEW, *(p + h[i] * np.eye(3)[i])) - decay(X_NEW, *(p - h[i] * np.eye(3)[i]))) / (2 * h[i])
+                    for i in range(3)])
+    expected = np.sqrt(np.einsum("im,ij,jm->m", jac, report.covariance, jac))
+    out = report.predict_uncertainty({"x": X_NEW}, sigma=np.full(5, 0.05) if sigma else None)
+    np.testing.assert_allclose(out.value, decay(X_NEW, *p), rtol=1e-13)
+    np.testing.assert_allclose(out.stderr, expected, rtol=1e-6)
+    q = scipy_stats.t.ppf(0.975, 14)
+    np.testing.assert_allclose(out.confidence[1] - out.value, q * expected, rtol=1e-6)
+    noise = report.redchi * (0.05**2 if sigma else 1.0)
+    np.testing.assert_allclose(out.prediction[1] - out.value, q * np.sqrt(expected**2 + noise), rtol=1e-6)
+
+
+def test_prediction_stderr_of_a_linear_model_is_the_closed_form():
+    x = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    y = np.array([0.9, 3.2, 4.8, 7.1, 9.2, 10.7, 13.4])
+    text = (f"model: a + b*x\nparameters: {{a: 0.0, b: 0.0}}\ndata:\n  x: {x.tolist()}\n  y: {y.tolist()}\n"
+            "optimizer: newton\n")
+    report = fit(text).report()
+    out = report.predict_uncertainty({"x": X_NEW}, level=0.9)
+    b, a = np.polyfit(x, y, 1)
+    s2 = np.sum((a + b * x - y) ** 2) / (len(x) - 2)
+    sxx = np.sum((x - x.mean()) ** 2)
+    se = np.sqrt(s2 * (1 / len(x) + (X_NEW - x.mean()) ** 2 / sxx))  # the textbook mean-response error
+    np.testing.assert_allclose(out.stderr, se, rtol=1e-9)
+    q = scipy_stats.t.ppf(0.95, len(x) - 2)
+    np.testing.assert_allclose(out.prediction[0], a + b * X_NEW - q * np.sqrt(se**2 + s2), rtol=1e-9)
+
+
+def test_prediction_uncertainty_refuses_what_it_cannot_know():
+    report = fit(spec_text()).report()
+    with pytest.raises(ValueError, match="missing input x"):
+        report.predict_uncertainty({"z": X_NEW})
+    with pytest.raises(ValueError, match="sigma= is for a fit weighted"):
+        report.predict_uncertainty({"x": X_NEW}, sigma=0.1)
+    weighted = fit(spec_text("sigma: dy\n")).report().predict_uncertainty({"x": X_NEW})
+    assert weighted.prediction is None and np.all(np.isfinite(weighted.stderr))

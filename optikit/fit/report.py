@@ -21,6 +21,7 @@ from ..engine import Result
 from ..engine.bounds import at_bounds
 from ..symbolic.problem import least_squares_form
 from .diagnose import explain_singular, null_directions
+from .predict import Bands, bands, model_gradient
 from .stats import normal_quantile, t_quantile
 
 __all__ = ["FitReport", "fit_report"]
@@ -60,6 +61,12 @@ class FitReport:
     notes: tuple[str, ...] = ()
     #: quantiles of Student's t (least squares with estimated scale) or else of the normal
     t_based: bool = True
+    #: the model's gradient by the parameters, compiled (None for an objective)
+    gradient: Any = field(default=None, repr=False, compare=False)
+    #: the noise variance of a new observation with unit sigma (None: unknown, a likelihood loss)
+    noise_scale: float | None = field(default=None, repr=False)
+    #: whether a new observation's noise needs its own sigma (a fit with ``sigma:``)
+    weighted: bool = field(default=False, repr=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -73,11 +80,32 @@ class FitReport:
     def ci(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
         """Two-sided confidence intervals ``value -/+ q * stderr`` at ``level`` (t with ``dof``
         degrees of freedom where the scale was estimated from the residuals, normal otherwise)."""
+        q = self._quantile(level)
+        return {k: (v - q * self.stderr[k], v + q * self.stderr[k]) for k, v in self.values.items()}
+
+    def _quantile(self, level: float) -> float:
         if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
             raise ValueError(f"level must be a number in (0, 1), got {level!r}")
         p = 0.5 + 0.5 * float(level)
-        q = t_quantile(p, self.dof) if self.t_based and self.dof > 0 else normal_quantile(p)
-        return {k: (v - q * self.stderr[k], v + q * self.stderr[k]) for k, v in self.values.items()}
+        return t_quantile(p, self.dof) if self.t_based and self.dof > 0 else normal_quantile(p)
+
+    def predict_uncertainty(self, inputs: Mapping[str, Any], level: float = 0.95, sigma: Any = None) -> Bands:
+        """The model at ``inputs`` (column -> values) with its standard error by the delta method,
+        and the confidence and prediction bands at ``level``. A fit weighted by ``sigma:`` needs the
+        new observations' ``sigma`` for the prediction band."""
+        if self.gradient is None or self.covariance is None:
+            raise ValueError("an objective spec has no model to predict with")
+        if sigma is not None and not self.weighted:
+            raise ValueError("sigma= is for a fit weighted by 'sigma:'; this one is not")
+        noise = None
+        if self.noise_scale is not None and (sigma is not None or not self.weighted):
+            noise = self.noise_scale * (np.asarray(sigma, dtype=float) ** 2 if sigma is not None else 1.0)
+        p = np.array(list(self.values.values()), dtype=float)
+        cov = self.covariance.copy()
+        held = [i for i, name in enumerate(self.values) if name in self.at_bound]
+        cov[held, :] = 0.0  # held at a bound: no spread; an undetermined parameter stays NaN
+        cov[:, held] = 0.0
+        return bands(self.gradient, p, cov, inputs, self._quantile(level), noise, level)
 
     def to_dict(self, level: float = 0.95) -> dict[str, Any]:
         """The report as JSON-ready data (NaN becomes ``null``)."""
@@ -176,9 +204,11 @@ def fit_report(problem: Problem, result: Result) -> FitReport:
         tss = float(np.sum(w * (y - ybar) ** 2))
         r2 = 1.0 - float(np.sum(w * (model - y) ** 2)) / tss if tss > 0 else None
     redchi = chisqr / dof if chisqr is not None and dof > 0 else None
+    noise = (1.0 if absolute else s2) if least_squares else None
     return FitReport(**base, stderr=dict(zip(names, stderr.tolist())), covariance=cov, correlation=corr,
                      method=method, n=n, dof=dof, rss=rss, chisqr=chisqr, redchi=redchi, r2=r2, aic=aic, bic=bic,
-                     condition=condition, notes=tuple(notes), t_based=not absolute)
+                     condition=condition, notes=tuple(notes), t_based=not absolute, gradient=model_gradient(sym),
+                     noise_scale=noise, weighted=spec.sigma is not None)
 
 
 def _residual_scale(sym) -> float:

@@ -3,7 +3,9 @@
 Each update solves ``(J^T J + lambda * D) delta = -J^T r`` and accepts ``delta`` when it lowers
 ``sum(r**2)``; a rejected trial raises ``lambda`` and is retried within the same update. The
 tests for convergence are those of MINPACK's ``lmder`` (Moré, Garbow and Hillstrom, 1980), with
-scipy's default tolerances.
+tolerances of 1e-12: on the NIST StRD suite (benchmarks/bench_nist.py, docs/fitting.md) they
+solve more problems to more digits than scipy's 1e-8 at no measurable cost, and Nielsen's damping
+update solves more than the multiplicative one.
 """
 
 from __future__ import annotations
@@ -86,10 +88,10 @@ class LevenbergMarquardt(Optimizer):
         decrease: float = 10.0,
         max_tries: int = 10,
         scaling: str = "more",
-        damping: str = "multiply",
-        ftol: float = 1e-8,
-        xtol: float = 1e-8,
-        cosine_tol: float = 1e-8,
+        damping: str = "nielsen",
+        ftol: float = 1e-12,
+        xtol: float = 1e-12,
+        cosine_tol: float = 1e-12,
     ) -> None:
         if not lambda_ > 0:
             raise ValueError(f"lambda_ must be > 0, got {lambda_}")
