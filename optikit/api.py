@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+import numpy as np
+
 from .backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend, open_data
 from .data import DataSource
 from .engine import EpochRecord, Result, Settings, run_problem
@@ -181,6 +183,7 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
     if spec.gradient and not trust_gradient:
         verify_training_gradient(problem)
     _can_run(optimizer, problem.symbolic)
+    _check_sigma(spec, problem)
     return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}))
 
 
@@ -210,6 +213,17 @@ def _runnable(spec: Spec, registry: Registry) -> tuple[Optimizer, Settings]:
 def _can_run(optimizer: Optimizer, symbolic: SymbolicProblem) -> None:
     if "residuals" in getattr(optimizer, "requires", ()):
         symbolic.jacobian_exprs  # a non-least-squares loss is a spec error before the run, not during it
+
+
+def _check_sigma(spec: Spec, problem: Problem) -> None:
+    """Standard deviations must be positive and finite: a zero would weight its row infinitely."""
+    if spec.sigma is None or problem.data is None:
+        return
+    sigma = np.asarray(problem.data[spec.sigma], dtype=float)
+    bad = np.flatnonzero(~(np.isfinite(sigma) & (sigma > 0)))
+    if len(bad):
+        raise spec.error(f"sigma column {spec.sigma!r} must be positive and finite; row {int(bad[0]) + 1} is "
+                         f"{float(sigma[bad[0]])!r}" + (f" ({len(bad)} such rows)" if len(bad) > 1 else ""), "sigma")
 
 
 def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),

@@ -250,3 +250,10 @@ def test_prediction_uncertainty_refuses_what_it_cannot_know():
         report.predict_uncertainty({"x": X_NEW}, sigma=0.1)
     weighted = fit(spec_text("sigma: dy\n")).report().predict_uncertainty({"x": X_NEW})
     assert weighted.prediction is None and np.all(np.isfinite(weighted.stderr))
+
+
+def test_non_positive_sigma_is_a_spec_error():
+    text = spec_text("sigma: dy\n").replace(f"dy: {json.dumps(DY.tolist())}", f"dy: {json.dumps([0.0, *DY[1:].tolist()])}")
+    with pytest.raises(optikit.SpecError, match="must be positive and finite; row 1 is 0.0") as info:
+        fit(text)
+    assert info.value.field == "sigma"
