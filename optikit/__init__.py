@@ -11,6 +11,7 @@ from __future__ import annotations
 from .api import load_data, prepare, run
 from .gradcheck.checking import check
 from .engine import EpochRecord, History, Result
+from .fit import FitReport
 from .errors import (
     DivergenceError,
     ExpressionError,
@@ -41,6 +42,7 @@ __all__ = [
     "EmptyState",
     "Spec",
     "Result",
+    "FitReport",
     "History",
     "EpochRecord",
     "OptikitError",

@@ -6,13 +6,17 @@ The ``optikit`` command is a thin shell over these functions.
 from __future__ import annotations
 
 import inspect
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+import numpy as np
+
 from .backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend, open_data
 from .data import DataSource
 from .engine import EpochRecord, Result, Settings, run_problem
+from .fit import fit_report
 from .gradcheck import verify_training_gradient
 from .errors import OptikitError, PluginError, SpecError, did_you_mean
 from .optimizers.base import Optimizer, hyperparameters
@@ -155,6 +159,7 @@ class Prepared:
                                    options=dict(self.plugin_options))
             result = run_problem(self.problem, self.optimizer, self.settings,
                                  callbacks=[*callbacks, plugin_callbacks], control=control)
+            result.reporter = partial(fit_report, self.problem)
             hook.optikit_run_end(result=result)
         return FitResult.of(result, self.problem)
 
@@ -180,6 +185,7 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
     if spec.gradient and not trust_gradient:
         verify_training_gradient(problem)
     _can_run(optimizer, problem.symbolic)
+    _check_sigma(spec, problem)
     return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}))
 
 
@@ -200,11 +206,6 @@ def validate(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
 def _runnable(spec: Spec, registry: Registry) -> tuple[Optimizer, Settings]:
     """The spec's optimizer and run settings, or the error that keeps it from running."""
     optimizer = make_optimizer(spec, registry)
-    bounded = [p.name for p in spec.parameters if p.min is not None or p.max is not None]
-    if bounded and not getattr(optimizer, "supports_bounds", True):
-        raise spec.error(f"optimizer {spec.optimizer.name!r} does not support bounds: projecting its steps onto "
-                         "them would break the method", "parameters", bounded[0],
-                         hint="use a first-order optimizer (gd, adam, ...) or remove min/max", key=True)
     settings = Settings.from_spec(spec.optimizer, optimizer, _schedule(spec, registry))
     if not settings.stops():
         raise spec.error("the run has no stopping criterion; set optimizer.epochs or optimizer.steps", "optimizer")
@@ -214,6 +215,17 @@ def _runnable(spec: Spec, registry: Registry) -> tuple[Optimizer, Settings]:
 def _can_run(optimizer: Optimizer, symbolic: SymbolicProblem) -> None:
     if "residuals" in getattr(optimizer, "requires", ()):
         symbolic.jacobian_exprs  # a non-least-squares loss is a spec error before the run, not during it
+
+
+def _check_sigma(spec: Spec, problem: Problem) -> None:
+    """Standard deviations must be positive and finite: a zero would weight its row infinitely."""
+    if spec.sigma is None or problem.data is None:
+        return
+    sigma = np.asarray(problem.data[spec.sigma], dtype=float)
+    bad = np.flatnonzero(~(np.isfinite(sigma) & (sigma > 0)))
+    if len(bad):
+        raise spec.error(f"sigma column {spec.sigma!r} must be positive and finite; row {int(bad[0]) + 1} is "
+                         f"{float(sigma[bad[0]])!r}" + (f" ({len(bad)} such rows)" if len(bad) > 1 else ""), "sigma")
 
 
 def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),

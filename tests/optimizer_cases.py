@@ -13,6 +13,8 @@ import numpy as np
 
 from optikit.optimizers.adam import Adam, AdamW, NAdam, RAdam
 from optikit.optimizers.adaptive import Adadelta, Adagrad, RMSprop
+from optikit.optimizers.averaged import ASGD, Rprop
+from optikit.optimizers.infinity import Adafactor, Adamax
 from optikit.optimizers.base import hyperparameters
 from optikit.optimizers.lion import Lion
 from optikit.optimizers.sgd import GD, SGD
@@ -58,6 +60,19 @@ CASES: list[tuple[str, type, dict[str, Any]]] = [
     ("radam-weight_decay", RAdam, {"lr": 0.05, "weight_decay": 0.01}),
     ("radam-decoupled", RAdam, {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True}),
     ("radam-maximize", RAdam, {"lr": 0.05, "betas": [0.9, 0.99], "maximize": True}),
+    ("adamax", Adamax, {"lr": 0.05}),
+    ("adamax-weight_decay", Adamax, {"lr": 0.05, "weight_decay": 0.01}),
+    ("adamax-maximize", Adamax, {"lr": 0.05, "betas": [0.8, 0.99], "eps": 1e-6, "maximize": True}),
+    ("rprop", Rprop, {"lr": 0.01}),
+    ("rprop-etas", Rprop, {"lr": 0.05, "etas": [0.3, 1.5], "step_sizes": [1e-4, 0.2]}),
+    ("rprop-maximize", Rprop, {"lr": 0.01, "maximize": True}),
+    ("asgd", ASGD, {"lr": 0.1}),
+    ("asgd-averaging", ASGD, {"lr": 0.1, "lambd": 0.01, "alpha": 0.5, "t0": 20.0, "weight_decay": 0.01}),
+    ("asgd-maximize", ASGD, {"lr": 0.1, "maximize": True}),
+    ("adafactor", Adafactor, {"lr": 0.05}),
+    ("adafactor-eps-d", Adafactor, {"lr": 0.05, "eps": [1e-12, 1e-2], "d": 2.0, "beta2_decay": -0.6}),
+    ("adafactor-weight_decay", Adafactor, {"lr": 0.05, "weight_decay": 0.1}),
+    ("adafactor-maximize", Adafactor, {"lr": 0.05, "maximize": True}),
     ("lion", Lion, {"lr": 0.01}),
     ("lion-betas", Lion, {"lr": 0.01, "betas": [0.95, 0.98]}),
     ("lion-weight_decay", Lion, {"lr": 0.01, "weight_decay": 0.1}),
@@ -74,6 +89,10 @@ TORCH_NAMES = {
     "adamw": "AdamW",
     "nadam": "NAdam",
     "radam": "RAdam",
+    "adamax": "Adamax",
+    "rprop": "Rprop",
+    "asgd": "ASGD",
+    "adafactor": "Adafactor",
 }
 
 
@@ -112,6 +131,12 @@ BOWL = {
     "adamw": Budget({"lr": 0.05}, 1000, 1e-6),
     "nadam": Budget({"lr": 0.05}, 1000, 1e-6),
     "radam": Budget({"lr": 0.05}, 2500, 1e-6),
+    "adamax": Budget({"lr": 0.05}, 1000, 1e-6),
+    # the step sizes may shrink to 1e-7 (one case floors them at 1e-4, too coarse for 1e-6)
+    "rprop": Budget({"step_sizes": [1e-7, 50.0]}, 500, 1e-6),
+    # lambd shrinks the parameters like an L2 penalty scaled by the step: off, to keep the minimizer
+    "asgd": Budget({"lr": 0.01, "lambd": 0.0}, 2500, 1e-6),
+    "adafactor": Budget({"lr": 0.01}, 1500, 1e-6),
     # fixed-size sign steps: Lion ends in a cycle a few lr wide around the minimum
     "lion": Budget({"lr": 0.01}, 1000, 0.03),
 }
@@ -142,7 +167,7 @@ def decoupled(cls: type, kwargs: dict[str, Any]) -> bool:
     """Whether ``cls(**kwargs)`` shrinks the parameters directly (no closed-form minimizer)."""
     opt = cls(**kwargs)
     wd = getattr(opt, "weight_decay", 0.0)
-    return wd != 0 and (cls in (AdamW, Lion) or getattr(opt, "decoupled_weight_decay", False))
+    return wd != 0 and (cls in (AdamW, Lion, Adafactor) or getattr(opt, "decoupled_weight_decay", False))
 
 
 def bowl_minimizer(cls: type, kwargs: dict[str, Any]) -> np.ndarray | None:

@@ -26,6 +26,7 @@ LAYERS = (
     ("optikit.plugins",),
     ("optikit.engine",),
     ("optikit.gradcheck",),
+    ("optikit.fit",),
     ("optikit.output",),
     ("optikit.api", "optikit.compare", "optikit.testing"),
     ("optikit.cli", "optikit.__main__"),

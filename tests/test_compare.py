@@ -19,7 +19,8 @@ def test_table_has_a_row_per_optimizer(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:2] == ["optimizer", "final"]
     assert [line.split()[0] for line in out[1:]] == ["gd", "sgd", "adam", "newton"]
-    assert all(line.split()[2:4] == ["30", "30"] and line.endswith("step limit") for line in out[1:])
+    assert all(line.split()[2:4] == ["30", "30"] and line.endswith("step limit") for line in out[1:4])
+    assert int(out[4].split()[2]) < 30 and out[4].endswith("converged")  # newton stops on its own tests
 
 
 def test_spec_hyperparameters_belong_to_the_spec_optimizer_only():

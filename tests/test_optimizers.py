@@ -9,6 +9,8 @@ import pytest
 
 from optikit.optimizers.adam import Adam, AdamW, NAdam, RAdam
 from optikit.optimizers.adaptive import Adadelta, Adagrad, RMSprop
+from optikit.optimizers.averaged import ASGD, Rprop
+from optikit.optimizers.infinity import Adafactor, Adamax
 from optikit.optimizers.base import Optimizer, hyperparameters
 from optikit.optimizers.lion import Lion
 from optikit.optimizers.sgd import GD, SGD
@@ -53,7 +55,8 @@ def steps_to(opt, grad, start, target, steps, tol, sign=1.0):
 
 def test_every_optimizer_has_a_bowl_budget():
     assert {cls.name for cls in CLASSES} == set(BOWL)
-    expected = {"gd", "sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "radam", "lion"}
+    expected = {"gd", "sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "radam", "lion",
+                "adamax", "rprop", "asgd", "adafactor"}
     assert {cls.name for cls in CLASSES} == expected
 
 
@@ -147,6 +150,18 @@ INVALID = [
     (RAdam, {"betas": [-0.5, 0.999]}),
     (RAdam, {"decoupled_weight_decay": "true"}),
     (Lion, {"betas": [1.1, 0.99]}),
+    *[(cls, {"lr": -0.1}) for cls in (Adamax, Rprop, ASGD, Adafactor)],
+    (Adamax, {"betas": [0.9, 1.0]}),
+    (Adamax, {"eps": -1e-8}),
+    (Rprop, {"etas": [1.5, 1.2]}),
+    (Rprop, {"etas": [0.5]}),
+    (Rprop, {"step_sizes": [1.0, 0.1]}),
+    (ASGD, {"weight_decay": -0.1}),
+    (ASGD, {"maximize": 0}),
+    (Adafactor, {"d": 0.5}),
+    (Adafactor, {"beta2_decay": 0.2}),
+    (Adafactor, {"eps": [None]}),
+    (Adafactor, {"eps": [-1.0, 1e-3]}),
     (Lion, {"betas": [0.9, -0.01]}),
     (Lion, {"weight_decay": -1.0}),
 ]

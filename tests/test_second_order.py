@@ -269,10 +269,30 @@ def test_lm_zero_step_when_no_trial_is_accepted():
     rejecting = least_squares_oracle(
         lambda q: oracle.residuals(q) * (1.0 if np.array_equal(q, p) else 10.0), oracle.jacobian
     )
-    opt = LevenbergMarquardt(lambda_=1e-3, increase=10.0, max_tries=3)
+    opt = LevenbergMarquardt(lambda_=1e-3, increase=10.0, max_tries=3, damping="multiply")
     step, state = opt.update(rejecting.grad(p), opt.init(p), p, rejecting)
     np.testing.assert_array_equal(step, 0.0)
     assert state.lambda_ == pytest.approx(1e-3 * 10.0**3)
+    # Nielsen's update doubles its factor after each rejection: lambda * 2 * 4 * 8
+    opt = LevenbergMarquardt(lambda_=1e-3, max_tries=3, damping="nielsen")
+    step, state = opt.update(rejecting.grad(p), opt.init(p), p, rejecting)
+    np.testing.assert_array_equal(step, 0.0)
+    assert (state.lambda_, state.nu) == (pytest.approx(1e-3 * 64.0), 16.0)
+    assert not opt.converged(state)
+
+
+def test_lm_nielsen_update_follows_the_gain_ratio():
+    oracle = decay_oracle()
+    p = np.array([1.0, 1.0, 0.0])
+    opt = LevenbergMarquardt(lambda_=1.0, damping="nielsen")
+    step, state = opt.update(oracle.grad(p), opt.init(p), p, oracle)
+    r, jac = oracle.residuals(p), oracle.jacobian(p)
+    cost, new_cost = float(r @ r), float(oracle.residuals(p + step) @ oracle.residuals(p + step))
+    d = np.diag(jac.T @ jac)
+    predicted = float(step @ (1.0 * d * step - jac.T @ r))
+    rho = (cost - new_cost) / predicted
+    assert state.lambda_ == pytest.approx(max(1 / 3, 1 - (2 * rho - 1) ** 3))
+    assert state.nu == 2.0
 
 
 def test_lm_at_the_solution_keeps_lambda():

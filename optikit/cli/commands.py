@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     every = args.every or _every(prepared)
     bar = progress_bar(prepared, quiet=args.quiet)
     out = bar.stream(sys.stdout) if bar is not None else sys.stdout
-    reporter = REPORTERS[args.format](prepared.problem, out, every)
+    reporter = REPORTERS[args.format](prepared.problem, out, every, report=args.report)
     callbacks = [reporter.epoch] if bar is None else [bar.epoch, reporter.epoch]
     try:
         result = run_controlled(prepared, callbacks, on_start=reporter.start, history=args.history,

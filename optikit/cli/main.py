@@ -79,6 +79,9 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true",
                      help="no progress bar (one is shown on a terminal once a run takes more than a second)")
     add_output_args(run)
+    run.add_argument("--report", action="store_true",
+                     help="print the fit report: standard errors, 95%% intervals, correlations, goodness of fit "
+                          "(json: a \"report\" member)")
     run.add_argument("--optimizer", help="use this optimizer instead of the spec's")
     run.add_argument("--lr", type=float, help="learning rate")
     _setting_args(run, every=False)

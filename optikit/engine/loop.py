@@ -17,6 +17,7 @@ import numpy as np
 from ..backends import Problem
 from ..data import batches
 from ..errors import DivergenceError, PluginError, RunError, SpecError, counted
+from .bounds import BoundTransform, TransformedOracle
 from .checkpoint import RunControl, RunState
 from .records import EpochRecord, History, Result
 from ..optimizers.base import Optimizer
@@ -36,7 +37,11 @@ class Settings(RunSettings):
     @classmethod
     def from_spec(cls, opt: RunSettings, optimizer: Optimizer, schedule: Callable[[int], float] | None) -> Settings:
         batch = opt.batch_size if opt.batch_size is not None else type(optimizer).batch_size
-        return cls(**{**opt.values(), "batch_size": batch, "schedule": schedule})
+        values = {**opt.values(), "batch_size": batch, "schedule": schedule}
+        cap = getattr(type(optimizer), "default_epochs", None)
+        if cap is not None and not getattr(opt, "length_given", True):
+            values["epochs"] = cap  # a method that knows when it has converged runs until then
+        return cls(**values)
 
 
 def _contract(optimizer: Optimizer, message: str) -> PluginError:
@@ -109,8 +114,12 @@ def run_problem(
     batch_size = settings.batch_size
     full_batch = batch_size is None or batch_size >= n
     requires = frozenset(getattr(optimizer, "requires", ()))
+    converged = getattr(optimizer, "converged", None)  # plugins written to the protocol may lack it
     history = History(names)
-    state = _checked_state(optimizer, optimizer.init(p.copy()))
+    # methods a projection would break run in MINUIT's internal coordinates u (see bounds.py)
+    transform = BoundTransform(lo, hi) if bounded and not getattr(optimizer, "supports_bounds", True) else None
+    u = transform.internal(p) if transform is not None else p
+    state = _checked_state(optimizer, optimizer.init(u.copy()))
     step = 0
     epoch = 0
     start = time.perf_counter()
@@ -120,6 +129,7 @@ def run_problem(
     on_step = control.on_step
     if control.resume is not None:  # continue a checkpointed run exactly where it stopped
         p, state, step, epoch, prev_loss, initial_loss, seed, start = control.resume.unpack(state, rng, history, start)
+        u = transform.internal(p) if transform is not None else p
 
     def result(final_loss: float) -> Result:
         return Result(problem.name, getattr(optimizer, "name", type(optimizer).__name__), _named(names, p), final_loss,
@@ -174,21 +184,27 @@ def run_problem(
                         continue
                     raise diverged("gradient", g.tolist(), p)
                 oracle = problem.oracle(rows) if requires else None
+                if transform is not None:
+                    g = transform.derivatives(u)[0] * g
+                    oracle = TransformedOracle(oracle, transform) if oracle is not None else None
                 try:
-                    delta, new_state = _checked_update(optimizer, optimizer.update(g, state, p, oracle), p)
+                    delta, new_state = _checked_update(optimizer, optimizer.update(g, state, u, oracle), p)
                 except (DivergenceError, SpecError, PluginError):
                     raise
                 except Exception as exc:
                     raise RunError(f"optimizer {getattr(optimizer, 'name', '?')!r} failed at epoch {epoch} "
                                    f"(step {step}): {type(exc).__name__}: {exc}") from exc
-                new = p + (delta if factor == 1.0 else factor * np.asarray(delta))
-                if bounded:
-                    new = np.clip(new, lo, hi)
+                new_u = u + (delta if factor == 1.0 else factor * np.asarray(delta))
+                if transform is not None:
+                    new = transform.params(new_u)
+                else:
+                    new = np.clip(new_u, lo, hi) if bounded else new_u
+                    new_u = new
                 if not np.all(np.isfinite(new)):
                     if control.skip("parameter vector"):
                         continue  # keep the parameters and the optimizer's state
                     raise diverged("parameter vector", new.tolist(), p)
-                p, state = new, new_state
+                p, u, state = new, new_u, new_state
                 step += 1
                 if on_step is not None:
                     on_step(step)
@@ -203,6 +219,9 @@ def run_problem(
             stop = [bool(cb(record)) for cb in callbacks]
             if any(stop):
                 reason = "callback"
+                break
+            if converged is not None and converged(state):
+                reason = "converged"
                 break
             if settings.tol is not None and prev_loss is not None and abs(prev_loss - epoch_loss) <= settings.tol:
                 reason = "tol"

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..errors import counted
+from ..errors import RunError, counted
 
 __all__ = ["EpochRecord", "History", "Result", "STOP_REASONS", "STOPPED", "STOP_LABELS"]
 
 #: Why a run stopped, as the end of "stopped ..." (``Result.stop_reason`` stays the short key).
 STOPPED = {"epochs": "at the epoch limit", "steps": "at the step limit",
            "tol": "because the loss changed by at most tol", "gtol": "because the gradient came within gtol of zero",
+           "converged": "because the optimizer's convergence tests held",
            "max_time": "at the time limit (max_time)", "callback": "by a callback", "interrupted": "by an interrupt",
            "diverged": "because the run diverged"}
 #: The same, short enough for a table's "stop reason" column.
 STOP_LABELS = {"epochs": "epoch limit", "steps": "step limit", "tol": "loss change within tol",
-               "gtol": "gradient within gtol", "max_time": "time limit", "callback": "stopped by a callback",
+               "gtol": "gradient within gtol", "converged": "converged", "max_time": "time limit", "callback": "stopped by a callback",
                "interrupted": "interrupted", "diverged": "diverged"}
 #: Every reason a run can stop for (``Result.stop_reason``).
 STOP_REASONS = tuple(STOPPED)
@@ -86,6 +87,16 @@ class Result:
     #: the compiled problem the run trained (set by :meth:`optikit.api.Prepared.run`; ``None`` from
     #: the bare engine): what predicting with the fitted model and plotting it need
     problem: Any = field(default=None, repr=False, compare=False)
+    #: builds the fit report (set by ``optikit.api`` when it runs a compiled spec)
+    reporter: Callable[[Result], Any] | None = field(default=None, repr=False, compare=False)
+
+    def report(self) -> Any:
+        """The :class:`~optikit.fit.FitReport`: standard errors, confidence intervals, correlations,
+        goodness of fit. Raises :class:`~optikit.errors.RunError` for a result the engine made alone."""
+        if self.reporter is None:
+            raise RunError("this result has no compiled problem to report on; run it through optikit.run "
+                           "or Prepared.run")
+        return self.reporter(self)
 
     @property
     def x(self) -> np.ndarray:

@@ -9,7 +9,7 @@ from .base import EmptyState, Hyperparameter, Optimizer, Oracle, hyperparameters
 
 __all__ = ["Optimizer", "Oracle", "EmptyState", "Hyperparameter", "hyperparameters", "builtin_optimizers"]
 
-_MODULES = ("sgd", "adaptive", "adam", "lion", "second_order", "lbfgs")
+_MODULES = ("sgd", "adaptive", "adam", "infinity", "averaged", "lion", "second_order", "lbfgs")
 
 
 def builtin_optimizers() -> list[type[Optimizer]]:

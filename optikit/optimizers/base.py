@@ -78,8 +78,13 @@ class Optimizer:
     a spec's ``optimizer.batch_size`` overrides it. ``requires`` names what ``update`` needs in
     its ``oracle`` argument (a subset of ``{"loss", "hessian", "residuals"}``); the engine
     compiles only what is asked for and passes ``oracle=None`` when nothing is.
-    ``supports_bounds = False`` refuses specs whose parameters have ``min``/``max``.
+    ``supports_bounds = False`` runs a spec whose parameters have ``min``/``max`` in unbounded
+    internal coordinates (MINUIT's transform, :mod:`optikit.engine.bounds`) instead of
+    projecting each step onto the bounds.
     ``setup(registry)`` is an optional step between construction and the run (see there).
+    An optimizer that can tell it has converged says so through ``converged(state)``; the run
+    then stops with stop reason ``converged``. ``default_epochs`` is the cap on epochs when a
+    spec sets neither ``epochs`` nor ``steps`` (``None``: the run settings' default).
     """
 
     name: ClassVar[str]
@@ -87,8 +92,12 @@ class Optimizer:
     requires: ClassVar[frozenset[str]] = frozenset()
     #: Whether projecting each step onto parameter bounds keeps the method sound. Methods that
     #: model curvature or search along a line (Newton, quasi-Newton) set False: a clipped step
-    #: is no longer theirs, and specs with bounds are refused for them.
+    #: is no longer theirs, so the engine gives them internal coordinates in which every point
+    #: is within the bounds (``p = lo + (hi - lo) * (sin u + 1) / 2`` and its one-sided kin).
     supports_bounds: ClassVar[bool] = True
+    #: Epochs when the spec sets neither ``epochs`` nor ``steps``: methods that detect their own
+    #: convergence set a generous cap and run until ``converged`` says so.
+    default_epochs: ClassVar[int | None] = None
 
     def setup(self, registry: Registry) -> None:
         """Called by optikit once, right after construction, with the run's plugin registry.
@@ -111,6 +120,13 @@ class Optimizer:
     ) -> tuple[np.ndarray, Any]:
         """Return ``(step, new_state)``; the engine sets ``params = params + step``."""
         raise NotImplementedError
+
+    def converged(self, state: Any) -> bool:
+        """Whether the last ``update`` (which returned ``state``) found the parameters converged.
+
+        The default never does; the engine stops the run after the epoch in which this is true.
+        """
+        return False
 
     def __repr__(self) -> str:
         args = ", ".join(f"{h.name}={getattr(self, h.name, h.default)!r}" for h in hyperparameters(type(self)))

@@ -20,12 +20,14 @@ _EPS = float(np.finfo(float).eps)
 
 class LBFGSState(NamedTuple):
     """``s``/``y``: stored steps and gradient changes, oldest first, rows ``[:size]`` valid;
-    ``size``: pairs stored; ``count``: iterations taken."""
+    ``size``: pairs stored; ``count``: iterations taken; ``converged``: whether the last
+    iteration met torch's stopping tests (see ``LBFGS``)."""
 
     s: np.ndarray
     y: np.ndarray
     size: int
     count: int
+    converged: bool = False
 
 
 class _Point(NamedTuple):
@@ -77,6 +79,9 @@ class LBFGS(Optimizer):
     The first iteration (and any after the memory is reset) tries ``lr * min(1, 1/|g|_1)``, as
     torch does; later ones try ``lr``. Every accepted step satisfies the Armijo condition, so the
     loss never increases; a line search that finds no such step returns a zero step.
+    The run stops as converged on torch's tests: ``max |grad| <= tolerance_grad``, a step of at
+    most ``tolerance_change`` (max abs), or a loss change of at most ``tolerance_change`` of the
+    loss (relative, where torch's is absolute: a fit with a small loss would stop early).
 
     Parameters
     ----------
@@ -87,9 +92,10 @@ class LBFGS(Optimizer):
     line_search : str
         "strong_wolfe" (Nocedal & Wright Alg. 3.5 with cubic interpolation) or "backtracking".
     tolerance_grad : float
-        Return a zero step when max |grad| is at most this.
+        Converged (a zero step) when max |grad| is at most this.
     tolerance_change : float
-        Stop shrinking a line-search bracket once it is narrower than this in parameter units.
+        Converged when a step, or the relative loss change it brings, is at most this; also the narrowest
+        line-search bracket, in parameter units.
     max_ls : int
         Largest number of loss evaluations in one line search.
     c1 : float
@@ -102,6 +108,7 @@ class LBFGS(Optimizer):
     batch_size = None
     requires = frozenset({"loss"})
     supports_bounds = False
+    default_epochs = 1000
 
     _LINE_SEARCHES = ("strong_wolfe", "backtracking")
 
@@ -143,13 +150,16 @@ class LBFGS(Optimizer):
         shape = (self.history_size, np.size(params))
         return LBFGSState(s=np.zeros(shape), y=np.zeros(shape), size=0, count=0)
 
+    def converged(self, state: LBFGSState) -> bool:
+        return bool(state.converged)
+
     def update(self, grad, state, params, oracle=None):
         params = np.asarray(params, dtype=float)
         grad = np.asarray(grad, dtype=float)
-        s_hist, y_hist, size, count = state
+        s_hist, y_hist, size, count = state[:4]
         zero = np.zeros_like(params)
         if not np.max(np.abs(grad), initial=0.0) > self.tolerance_grad:
-            return zero, LBFGSState(s_hist, y_hist, size, count + 1)
+            return zero, LBFGSState(s_hist, y_hist, size, count + 1, True)
 
         direction = _two_loop(grad, s_hist[:size], y_hist[:size])
         slope = float(grad @ direction)
@@ -174,7 +184,12 @@ class LBFGS(Optimizer):
             if best.t > 0:
                 best = phi(best.t)
         if not best.t > 0:
-            return zero, LBFGSState(s_hist, y_hist, size, count + 1)
+            # no length along a descent direction lowers the loss: with the memory, start it over;
+            # along the steepest descent itself, the loss is flat to rounding
+            return zero, LBFGSState(s_hist, y_hist, 0, count + 1, size == 0)
+        # relative, as MINPACK's ftol: torch's absolute test stops a fit of a small loss early
+        flat = abs(f0 - best.f) <= self.tolerance_change * abs(f0)
+        tiny = float(np.max(np.abs(best.t * direction))) <= self.tolerance_change
 
         step = best.t * direction
         dy = best.grad - grad
@@ -189,7 +204,7 @@ class LBFGS(Optimizer):
             else:
                 s_hist = np.concatenate([s_hist[1:], step[None]])
                 y_hist = np.concatenate([y_hist[1:], dy[None]])
-        return step, LBFGSState(s_hist, y_hist, size, count + 1)
+        return step, LBFGSState(s_hist, y_hist, size, count + 1, flat or tiny)
 
     def _armijo(self, start: _Point, p: _Point) -> bool:
         return p.f <= start.f + self.c1 * p.t * start.slope

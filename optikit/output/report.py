@@ -36,8 +36,10 @@ def predictions(problem: Problem, params: np.ndarray) -> list[tuple[tuple[Any, .
 class Reporter:
     """Prints a run. ``start`` before the first epoch, ``epoch`` after each, ``end`` with the result."""
 
-    def __init__(self, problem: Problem, out: TextIO, every: int = 1) -> None:
+    def __init__(self, problem: Problem, out: TextIO, every: int = 1, *, report: bool = False) -> None:
         self.problem, self.spec, self.out, self.every = problem, problem.spec, out, max(1, every)
+        #: also print the fit report (``optikit run --report``)
+        self.report = report
 
     def print(self, *parts: Any) -> None:
         print(*parts, file=self.out, flush=True)
@@ -69,6 +71,8 @@ class SeedReporter(Reporter):
 
     def end(self, result: Result) -> None:
         self._predict("Predict(after training)", result.x)
+        if self.report:
+            self.print(result.report())
 
 
 def _num(v: float) -> str:
@@ -119,6 +123,8 @@ class TableReporter(Reporter):
         for inputs, value in predictions(self.problem, result.x):
             args = ", ".join(f"{c}={v}" for c, v in zip(self.spec.predict, inputs))
             self.print(f"  predict({args}) = {value!r}")
+        if self.report:
+            self.print(result.report())
 
     def failed(self, error: BaseException, partial: Result | None) -> None:
         self._flush_last()
@@ -147,6 +153,8 @@ class JsonReporter(Reporter):
         data["spec"] = str(self.spec.path) if self.spec.path else None
         data["predictions"] = [{"inputs": dict(zip(self.spec.predict, i)), "value": v}
                                for i, v in predictions(self.problem, result.x)]
+        if self.report and result.reporter is not None:
+            data["report"] = result.report().to_dict()
         return data
 
     def end(self, result: Result) -> None:

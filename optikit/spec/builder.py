@@ -136,7 +136,9 @@ class _Builder(SectionReader):
                 texts.extend(t for t in section.values() if isinstance(t, str))
         found = [n for text in texts for n in expr.names(text)]
         target = raw.get("target", "y")
-        names = [n for n in dict.fromkeys([*found, target]) if isinstance(n, str) and n not in taken]
+        sigma = raw.get("sigma")
+        sigma = sigma.get("column") if isinstance(sigma, dict) else sigma
+        names = [n for n in dict.fromkeys([*found, target, sigma]) if isinstance(n, str) and n not in taken]
         for name in names:
             self.symbol_name(name, ("model",), "data column")
         return names
@@ -168,8 +170,31 @@ class _Builder(SectionReader):
                 raise self.err("the loss expression must use 'model' (the model's prediction)", ("loss",))
             loss_expr = template.subs(model_sym, model_expr)
         predict = self.predict(raw["predict"], model_expr, symbols, target) if "predict" in raw else {}
+        sigma, absolute = self.sigma(raw["sigma"], columns, target, model_expr) if "sigma" in raw else (None, False)
         return dict(model=model_text, model_expr=model_expr, target=target, loss=loss,
-                    loss_expr=loss_expr, predict=MappingProxyType(predict))
+                    loss_expr=loss_expr, predict=MappingProxyType(predict), sigma=sigma, absolute_sigma=absolute)
+
+    def sigma(self, value: Any, columns: Any, target: str, model_expr: sympy.Expr) -> tuple[str, bool]:
+        """``sigma: COLUMN`` or ``sigma: {column: COLUMN, absolute: true}``: per-row standard deviations."""
+        path = ("sigma",)
+        absolute = False
+        if isinstance(value, dict):
+            self.known_keys(value, path, ("column", "absolute"))
+            if "column" not in value:
+                raise self.err("missing 'column' (the data column of standard deviations)", path, key=True)
+            if "absolute" in value:
+                absolute = value["absolute"]
+                if not isinstance(absolute, bool):
+                    raise self.err(f"expected true or false, got {describe_value(absolute)}", path + ("absolute",))
+            value, path = value["column"], path + ("column",)
+        name = self.text(value, path)
+        if name not in columns:
+            raise self.err(f"sigma column {name!r} is not in the data (columns: {', '.join(columns)})", path,
+                           hint=did_you_mean(name, columns))
+        if name == target or name in {s.name for s in model_expr.free_symbols}:
+            raise self.err(f"sigma column {name!r} is the target or a model input; name a column of "
+                           "standard deviations", path)
+        return name, absolute
 
     def target_in_model(self, text: Any, target: str, symbols: dict, chosen: bool) -> None:
         """Refuse a model that reads the target column, at its first use: "unknown symbol" would
@@ -188,7 +213,7 @@ class _Builder(SectionReader):
                                   "and the model's inputs are the other columns")
 
     def objective(self, raw: dict, symbols: dict) -> dict[str, Any]:
-        for key in ("loss", "target", "predict"):
+        for key in ("loss", "target", "predict", "sigma"):
             if key in raw:
                 raise self.err(f"'{key}' goes with 'model', not with 'objective'", (key,), key=True)
         text, tree = self.expression(raw["objective"], ("objective",), symbols)

@@ -37,6 +37,10 @@ class Spec:
     objective: str | None = None
     target: str | None = None
     loss: str = "mse"
+    #: the data column of per-row standard deviations that weight a least-squares fit (``sigma:``)
+    sigma: str | None = None
+    #: whether ``sigma`` is absolute (curve_fit's ``absolute_sigma``) or only relative weights
+    absolute_sigma: bool = False
     predict: Mapping[str, tuple[int | float, ...]] = field(default_factory=dict)
     gradient: Mapping[str, sympy.Expr] | None = None
     gradient_text: Mapping[str, str] | None = None
@@ -61,6 +65,7 @@ class Spec:
         hand = [*(self.gradient or {}).values(), *(self.check.gradient.values() if self.check else ())]
         trees = [t for t in (self.model_expr, self.loss_expr, *hand) if t is not None]
         used = {s.name for t in trees for s in t.free_symbols} | ({self.target} if self.model else set())
+        used |= {self.sigma} if self.sigma else set()
         return tuple(c for c in self.columns if c in used)
 
     def where(self, *path: Any, key: bool = False) -> Location:

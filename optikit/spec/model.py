@@ -14,7 +14,7 @@ __all__ = ["Parameter", "OptimizerSpec", "CheckSpec", "MODEL", "TOP_KEYS"]
 
 #: Name of the symbol standing for the model's prediction inside a loss expression.
 MODEL = "model"
-TOP_KEYS = ("name", "description", "model", "objective", "target", "parameters", "data", "loss",
+TOP_KEYS = ("name", "description", "model", "objective", "target", "sigma", "parameters", "data", "loss",
             "optimizer", "predict", "gradient", "check")
 
 
@@ -35,6 +35,9 @@ class OptimizerSpec(RunSettings):
 
     name: str
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    #: Whether the section set ``epochs`` or ``steps``; when neither, an optimizer's
+    #: ``default_epochs`` (if it has one) replaces the default epochs.
+    length_given: bool = True
 
 
 @dataclass(frozen=True)

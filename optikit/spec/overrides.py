@@ -32,7 +32,8 @@ def apply_overrides(spec: Spec, overrides: Mapping[str, Any], origins: Mapping[s
     reader = SectionReader(None, SourceMap("<override>").overlaid(located), None)
     opt = spec.optimizer
     section: dict[str, Any] = {"name": opt.name, **_raw(opt.hyperparameters)}
-    section.update({k: _raw(getattr(opt, k)) for k in ENGINE_KEYS[1:] if getattr(opt, k) is not None})
+    section.update({k: _raw(getattr(opt, k)) for k in ENGINE_KEYS[1:] if getattr(opt, k) is not None
+                    and (k != "epochs" or opt.length_given)})
     if "optimizer" in overrides:
         section = {k: v for k, v in section.items() if k in ENGINE_KEYS} | {"name": overrides.pop("optimizer")}
     if ("epochs" in overrides) != ("steps" in overrides):

@@ -35,6 +35,7 @@ _DOCS = {
     "model": "the model's prediction as an expression of parameters and input columns (fit data)",
     "objective": "a function of the parameters to minimize (no data)",
     "target": "the data column the model is fitted to (default y)",
+    "sigma": "the column of per-row standard deviations of the target: COLUMN, or {column: COLUMN, absolute: true}",
     "parameters": "name: initial value, or name: {init, min, max}",
     "data": "inline columns (name: [numbers]) or a file ({csv: file.csv})",
     "loss": "a named loss (mse, mae, huber, ...) or an expression of 'model' and the columns",
@@ -91,6 +92,9 @@ def spec_schema(optimizers: Mapping[str, Sequence[tuple[str, Any, bool]]] | None
     props: dict[str, Any] = {
         "name": {"type": "string"}, "description": {"type": "string"}, "model": {"type": "string"},
         "objective": {"type": "string"}, "target": {"type": "string"}, "loss": {"type": "string"},
+        "sigma": {"oneOf": [{"type": "string"}, {"type": "object", "additionalProperties": False, "required": ["column"],
+                                                  "properties": {"column": {"type": "string"},
+                                                                 "absolute": {"type": "boolean"}}}]},
         "parameters": {"type": "object", "minProperties": 1, "additionalProperties": {"oneOf": [_NUMBER, bounded]}},
         "data": _data(), "optimizer": _optimizer(optimizers),
         "predict": {"type": "object", "additionalProperties": {

@@ -82,7 +82,8 @@ class SectionReader(FieldReader):
         if "steps" in kw and "epochs" not in section:
             kw["epochs"] = None  # a run given in steps is not also cut short by the default epochs
         hyper = {k: self.hyperparameter(v, path + (k,)) for k, v in section.items() if k not in ENGINE_KEYS}
-        return OptimizerSpec(name=name, hyperparameters=MappingProxyType(hyper), **kw)
+        given = "epochs" in kw or "steps" in kw
+        return OptimizerSpec(name=name, hyperparameters=MappingProxyType(hyper), length_given=given, **kw)
 
     def setting(self, setting: Setting, value: Any, path: tuple) -> Any:
         """A run setting's value, checked by its kind (:data:`optikit.settings.KINDS`)."""

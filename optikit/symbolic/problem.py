@@ -20,7 +20,7 @@ from ..expr.special import stabilize
 from ..spec import MODEL, Spec
 from . import bounded
 
-__all__ = ["SymbolicProblem", "symbolic_problem", "resolve_loss", "PARTS"]
+__all__ = ["SymbolicProblem", "symbolic_problem", "resolve_loss", "least_squares_form", "PARTS"]
 
 #: The expression groups a backend can evaluate: name -> what it is, per row.
 PARTS = {
@@ -57,7 +57,10 @@ def symbolic_problem(spec: Spec, losses: Mapping[str, str], *, use_hand_gradient
     the optimizer trains with) are the hand-written expressions; SymPy's stay in
     ``derived_grad_exprs``.
     """
-    loss = stabilize(resolve_loss(spec, losses))
+    loss = resolve_loss(spec, losses)
+    if spec.sigma is not None:
+        loss = _weighted(spec, loss)
+    loss = stabilize(loss)
     params = [spec.symbols[p.name] for p in spec.parameters]
     derived, cse = bounded.derive(spec, loss, params)  # time- and memory-bounded for large trees
     derived = grads = tuple(derived)
@@ -67,6 +70,28 @@ def symbolic_problem(spec: Spec, losses: Mapping[str, str], *, use_hand_gradient
     for name, tree in [("loss", loss), *[(f"gradient of {p}", g) for p, g in zip(params, grads)]]:
         problem.check(tree, name)
     return problem
+
+
+def least_squares_form(loss: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr] | None:
+    """``(c, r)`` with ``loss == c * r**2`` and ``c > 0`` constant, or None when the loss is not a
+    square (SymPy writes ``((m - y)/s)**2`` as ``(m - y)**2 * s**-2``, so every factor's power is halved)."""
+    coeff, rest = loss.as_coeff_Mul()
+    if not coeff.is_positive:
+        return None
+    powers = rest.as_powers_dict()
+    if not powers or any(not (e.is_Integer and e % 2 == 0 and e != 0) for e in powers.values()):
+        return None
+    return coeff, sympy.Mul(*[b ** (e / 2) for b, e in powers.items()])
+
+
+def _weighted(spec: Spec, loss: sympy.Expr) -> sympy.Expr:
+    """The per-sample loss ``c * (r / sigma)**2``: chi-square, as curve_fit minimizes with ``sigma``."""
+    form = least_squares_form(loss)
+    if form is None:
+        raise spec.error("'sigma' weights a least-squares loss (per-sample r**2, such as mse); this loss is not one",
+                         "sigma")
+    coeff, residual = form
+    return coeff * (residual / spec.symbols[spec.sigma]) ** 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,9 +200,9 @@ class SymbolicProblem:
     @cached_property
     def residual_expr(self) -> sympy.Expr:
         """``r`` when the per-sample loss is ``c * r**2`` with ``c > 0`` constant (least squares)."""
-        coeff, rest = self.loss_expr.as_coeff_Mul()
-        if coeff.is_positive and isinstance(rest, sympy.Pow) and rest.exp == 2:
-            return sympy.sqrt(coeff) * rest.base
+        form = least_squares_form(self.loss_expr)
+        if form is not None:
+            return sympy.sqrt(form[0]) * form[1]
         raise self.spec.error("this optimizer needs a least-squares loss (per-sample r**2, such as mse)",
                               "loss" if self.spec.model is not None else "objective")
 
