@@ -33,5 +33,11 @@ def from_arrays(columns: Mapping[str, Any] | Any, keyword: str = "data") -> Data
         names = list(columns.columns)
         if not all(isinstance(n, str) for n in names):
             raise DataError("DataFrame column names must be strings", (f"{keyword}=",))
-        columns = {n: columns[n].to_numpy(dtype=float, na_value=float("nan")) for n in names}
+        converted = {}
+        for n in names:
+            try:
+                converted[n] = columns[n].to_numpy(dtype=float, na_value=float("nan"))
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"expected numbers ({str(exc)[:60]})", (f"{keyword}=", n)) from None
+        columns = converted
     return ArraySource(columns, (f"{keyword}=",))

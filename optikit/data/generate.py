@@ -100,7 +100,8 @@ def generate_ref(section: Any) -> DataRef:
         try:
             tree = expr.parse(rewritten, local)
         except ExpressionError as exc:
-            raise DataError(exc.message, where, hint=exc.hint or "random functions: " + ", ".join(RANDOM)) from None
+            raise DataError(exc.message, where, hint="a column may use the columns before it and the random "
+                                                     "functions " + ", ".join(RANDOM)) from None
         plans.append((name, tree, tuple(draws)))
         symbols[name] = symbol
     return DataRef("generate", tuple(columns), options=MappingProxyType(
