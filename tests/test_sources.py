@@ -67,7 +67,7 @@ def test_a_pandas_dataframe_is_data_like_its_columns(tmp_path):
     _write(tmp_path, rows := _rows())
     frame = _run(tmp_path, "{csv: d.csv}", data=pd.DataFrame(rows))
     assert frame.history.to_list() == _run(tmp_path, "{csv: d.csv}", data=rows).history.to_list()
-    with pytest.raises(optikit.SpecError, match=r"data\['x'\]"):
+    with pytest.raises(optikit.SpecError, match=r"data=\['x'\]: expected numbers"):
         _run(tmp_path, "{csv: d.csv}", data=pd.DataFrame({"x": ["a", "b"], "y": [1.0, 2.0]}))
 
 
