@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -72,32 +73,42 @@ def csv_chunks(file: Path, header: list[str], names: list[str], rows: int | None
     with open(file, newline="", encoding="utf-8-sig") as handle:
         try:
             next(handle, None)
+            if rows is None:  # the whole file: parsed from the handle, its lines never held as strings
+                block = _fast(handle, header, use, delimiter)
+                if block is None:
+                    handle.seek(0)
+                    next(handle, None)
+                    block = _careful(handle, 2, header, use, delimiter, missing)
+                if len(block):
+                    yield block
+                return
             line_no = 2
-            while True:
-                lines = handle.readlines() if rows is None else list(islice(handle, rows))
-                if not lines:
-                    return
-                block = _block(lines, line_no, header, use, delimiter, missing)
+            while lines := list(islice(handle, rows)):
+                block = _fast(lines, header, use, delimiter)
+                if block is None:
+                    block = _careful(lines, line_no, header, use, delimiter, missing)
                 line_no += len(lines)
                 if len(block):
                     yield block
-                if rows is None:
-                    return
         except UnicodeDecodeError:
             raise ValueError("not UTF-8 text") from None
 
 
-def _block(lines: list[str], first: int, header: list[str], use: list[int], delimiter: str,
-           missing: str) -> np.ndarray:
+def _fast(lines: Iterable[str], header: list[str], use: list[int], delimiter: str = ",") -> np.ndarray | None:
+    """NumPy's parse of the lines, or ``None`` when it refuses them or finds a value that is not
+    finite (the careful reader then says where)."""
     try:
-        out = np.loadtxt(lines, delimiter=delimiter, ndmin=2, comments=None, dtype=float)
+        with warnings.catch_warnings():  # "input contained no data": a file of blank lines, said below
+            warnings.simplefilter("ignore", UserWarning)
+            out = np.loadtxt(lines, delimiter=delimiter, ndmin=2, comments=None, dtype=float)
     except ValueError:
-        out = None
-    if out is not None and out.shape[1] == len(header):
-        out = out[:, use] if use != list(range(len(header))) else out
-        if np.isfinite(out).all():
-            return out
-    return _careful(lines, first, header, use, delimiter, missing)
+        return None
+    if not len(out):
+        return np.empty((0, len(use)))
+    if out.shape[1] != len(header):
+        return None
+    out = out[:, use] if use != list(range(len(header))) else out
+    return out if np.isfinite(out).all() else None
 
 
 def _careful(lines: Iterable[str], first: int, header: list[str], use: list[int], delimiter: str,
