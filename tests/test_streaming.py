@@ -154,3 +154,20 @@ def test_inline_data_can_be_split_and_a_bad_split_is_named(tmp_path):
     with pytest.raises(optikit.SpecError) as info:
         optikit.load_spec(_spec(tmp_path, "{csv: d.csv, split: {validation: 1.5}}"))
     assert info.value.field == "data.split.validation"
+
+
+def test_a_second_source_gives_the_validation_rows(tmp_path):
+    rows = _write(tmp_path, n=400)
+    np.savez(tmp_path / "held.npz", x=rows["x"][:50] + 1, y=rows["y"][:50])
+    result = optikit.run(_spec(tmp_path, "{csv: d.csv, validation: {npz: held.npz}}"))
+    first = result.history[0]  # at the initial parameters w=0.5, b=0, c=0.1
+    x, y = rows["x"][:50] + 1, rows["y"][:50]
+    assert first.validation_loss == pytest.approx(np.mean((0.5 * x + 0.1 * x**2 - y) ** 2), rel=1e-12)
+    assert result.history[0].loss == pytest.approx(np.mean((0.5 * rows["x"] + 0.1 * rows["x"]**2 - rows["y"]) ** 2),
+                                                   rel=1e-12)
+    for data, field in [("{csv: d.csv, validation: {npz: nope.npz}}", "data.validation.npz"),
+                        ("{csv: d.csv, validation: {npz: held.npz}, split: {validation: 0.1}}", "data.validation"),
+                        ("{csv: d.csv, validation: [1, 2]}", "data.validation")]:
+        with pytest.raises(optikit.SpecError) as info:
+            optikit.load_spec(_spec(tmp_path, data))
+        assert info.value.field == field and info.value.line == 3, data

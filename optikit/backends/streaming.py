@@ -53,7 +53,8 @@ class StreamingEvaluator:
         self.n_rows = source.n_rows
         self._compiled: dict = {}
         self._current: Evaluator | None = None
-        first = next(iter(source.chunks(1)))  # checks the columns the problem uses, as in memory
+        rows = getattr(source, "chunk_rows", DEFAULT_BUFFER_ROWS)
+        first = next(iter(source.chunks(rows)))  # checks the columns the problem uses, as in memory
         self._probe = self._over(first)
 
     def _over(self, columns: Mapping[str, np.ndarray]) -> Evaluator:
@@ -64,6 +65,8 @@ class StreamingEvaluator:
 
     def _chunks(self) -> Iterator[Evaluator]:
         for chunk in self.source.chunks(getattr(self.source, "chunk_rows", DEFAULT_BUFFER_ROWS)):
+            if not len(next(iter(chunk.values()))):
+                continue
             yield self._over(chunk)
 
     def batches(self, batch_size: int | None, rng: np.random.Generator | None,

@@ -21,14 +21,14 @@ from .ref import DataError, DataRef
 from .source import ArraySource, DataSource
 from .stream import DEFAULT_CHUNK_ROWS, FileSource, StreamSource
 
-__all__ = ["FILE_KINDS", "OPTIONS", "data_ref", "open_source", "DEFAULT_MEMORY_BUDGET_MB"]
+__all__ = ["FILE_KINDS", "OPTIONS", "data_ref", "open_source", "open_validation", "DEFAULT_MEMORY_BUDGET_MB"]
 
 #: The file kinds, and the options each takes besides ``columns`` and ``split``.
 FILE_KINDS = {"csv": ("delimiter", "missing", "stream", "chunk_rows", "shuffle_buffer", "memory_budget_mb"),
               "parquet": ("missing", "stream", "chunk_rows", "shuffle_buffer", "memory_budget_mb"),
               "npy": (), "npz": ()}
 #: Every key a file or generated ``data`` section may hold.
-OPTIONS = ("columns", "split", *sorted({o for opts in FILE_KINDS.values() for o in opts}))
+OPTIONS = ("columns", "split", "validation", *sorted({o for opts in FILE_KINDS.values() for o in opts}))
 #: A file larger than this many MiB is streamed unless the spec says ``stream: false``.
 DEFAULT_MEMORY_BUDGET_MB = 1024
 
@@ -40,12 +40,13 @@ def data_ref(kind: str, section: Mapping[str, Any], base: Path | None, inline: D
         return _with_split(inline, section)
     if kind == "generate":
         for key in section:
-            if key not in ("generate", "split"):
+            if key not in ("generate", "split", "validation"):
                 raise DataError(f"unknown key {key!r} next to 'generate' (the columns go inside it)", ("data", key))
-        return _with_split(generate_ref(section["generate"]), section)
+        return _with_split(generate_ref(section["generate"]), section, base)
     for key in section:
-        if key != kind and key not in ("columns", "split", *FILE_KINDS[kind]):
-            raise DataError(f"unknown key {key!r} for {kind} data; keys: {', '.join((kind, 'columns', 'split', *FILE_KINDS[kind]))}",
+        if key != kind and key not in ("columns", "split", "validation", *FILE_KINDS[kind]):
+            raise DataError(f"unknown key {key!r} for {kind} data; keys: "
+                            f"{', '.join((kind, 'columns', 'split', 'validation', *FILE_KINDS[kind]))}",
                             ("data", key))
     ref = section[kind]
     file = resolve_path(ref, base, ("data", kind))
@@ -79,7 +80,7 @@ def data_ref(kind: str, section: Mapping[str, Any], base: Path | None, inline: D
                             hint="select usable columns with 'columns: [...]'") from None
     options["header"] = tuple(header)
     options.update(_stream_options(kind, section))
-    return _with_split(DataRef(kind, tuple(wanted or header), file, MappingProxyType(options)), section)
+    return _with_split(DataRef(kind, tuple(wanted or header), file, MappingProxyType(options)), section, base)
 
 
 def _whole(section: Mapping[str, Any], key: str, default: Any, low: float) -> Any:
@@ -109,7 +110,38 @@ def _stream_options(kind: str, section: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _with_split(ref: DataRef, section: Mapping[str, Any]) -> DataRef:
+def _within(path: tuple) -> tuple:
+    """A path of a nested ``validation`` section, as a field of the spec."""
+    return ("data", "validation", *path[1:])
+
+
+def _with_validation(ref: DataRef, section: Mapping[str, Any], base: Path | None) -> DataRef:
+    """``validation: {KIND: file, ...}``: a second source of held-out rows."""
+    nested = section["validation"]
+    kinds = [k for k in (*FILE_KINDS, "generate") if isinstance(nested, Mapping) and k in nested]
+    if len(kinds) != 1 or "split" in nested or "validation" in nested:
+        raise DataError(f"expected one source ({', '.join((*FILE_KINDS, 'generate'))}) without split or validation",
+                        ("data", "validation"))
+    try:
+        held = data_ref(kinds[0], nested, base)
+    except DataError as exc:
+        raise DataError(exc.message, _within(exc.path), hint=exc.hint) from None
+    return DataRef(ref.kind, ref.columns, ref.path, MappingProxyType({**ref.options, "validation": held}))
+
+
+def open_validation(ref: DataRef) -> DataSource:
+    """The source of a ``validation`` section; errors name its field."""
+    try:
+        return open_source(ref)
+    except DataError as exc:
+        raise DataError(exc.message, _within(exc.path), hint=exc.hint) from None
+
+
+def _with_split(ref: DataRef, section: Mapping[str, Any], base: Path | None = None) -> DataRef:
+    if "validation" in section:
+        if "split" in section:
+            raise DataError("give either a split or a validation source, not both", ("data", "validation"))
+        return _with_validation(ref, section, base)
     if "split" not in section:
         return ref
     split = section["split"]

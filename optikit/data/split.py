@@ -44,6 +44,10 @@ class SplitStream:
     def n_rows(self) -> int:
         if self._n is None:
             self._n = sum(len(next(iter(c.values()))) for c in self.chunks())
+            if not self._n:
+                side = "validation" if self.validation else "training"
+                raise DataError(f"the {side} side of the split has no rows (validation fraction {self.fraction})",
+                                ("data", "split"))
         return self._n
 
     def __contains__(self, name: object) -> bool:

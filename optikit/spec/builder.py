@@ -111,7 +111,7 @@ class _Builder(SectionReader):
                 raise self.err(f"the data section names {' and '.join(kinds)}; give one source", ("data", kinds[1]),
                                key=True)
             if kinds:
-                allowed = (kinds[0], "split") + (("columns", *FILE_KINDS[kinds[0]]) if kinds[0] in FILE_KINDS else ())
+                allowed = (kinds[0], "split", "validation") + (("columns", *FILE_KINDS[kinds[0]]) if kinds[0] in FILE_KINDS else ())
                 self.known_keys(section, ("data",), allowed)
                 return data_ref(kinds[0], section, self.path.parent if self.path is not None else None)
             values: dict[str, tuple[float, ...]] = {}
