@@ -21,14 +21,12 @@ from .ref import DataError, DataRef
 from .source import ArraySource, DataSource
 from .stream import DEFAULT_CHUNK_ROWS, FileSource, StreamSource
 
-__all__ = ["FILE_KINDS", "OPTIONS", "data_ref", "open_source", "open_validation", "DEFAULT_MEMORY_BUDGET_MB"]
+__all__ = ["FILE_KINDS", "data_ref", "open_source", "open_validation", "DEFAULT_MEMORY_BUDGET_MB"]
 
-#: The file kinds, and the options each takes besides ``columns`` and ``split``.
+#: The file kinds, and the options each takes besides ``columns``, ``split`` and ``validation``.
 FILE_KINDS = {"csv": ("delimiter", "missing", "stream", "chunk_rows", "shuffle_buffer", "memory_budget_mb"),
               "parquet": ("missing", "stream", "chunk_rows", "shuffle_buffer", "memory_budget_mb"),
               "npy": (), "npz": ()}
-#: Every key a file or generated ``data`` section may hold.
-OPTIONS = ("columns", "split", "validation", *sorted({o for opts in FILE_KINDS.values() for o in opts}))
 #: A file larger than this many MiB is streamed unless the spec says ``stream: false``.
 DEFAULT_MEMORY_BUDGET_MB = 1024
 
