@@ -70,15 +70,17 @@ def csv_chunks(file: Path, header: list[str], names: list[str], rows: int | None
     each (the whole file for ``None``); errors number lines as in the file, the header being 1."""
     check_file(file)
     use = [header.index(c) for c in names]
+    if rows is None:  # the whole file, by name: NumPy reads it fastest so, its lines never held as strings
+        block = _fast(file, header, use, delimiter, skip=1)
+        if block is not None:
+            if len(block):
+                yield block
+            return
     with open(file, newline="", encoding="utf-8-sig") as handle:
         try:
             next(handle, None)
-            if rows is None:  # the whole file: parsed from the handle, its lines never held as strings
-                block = _fast(handle, header, use, delimiter)
-                if block is None:
-                    handle.seek(0)
-                    next(handle, None)
-                    block = _careful(handle, 2, header, use, delimiter, missing)
+            if rows is None:
+                block = _careful(handle, 2, header, use, delimiter, missing)
                 if len(block):
                     yield block
                 return
@@ -94,13 +96,15 @@ def csv_chunks(file: Path, header: list[str], names: list[str], rows: int | None
             raise ValueError("not UTF-8 text") from None
 
 
-def _fast(lines: Iterable[str], header: list[str], use: list[int], delimiter: str = ",") -> np.ndarray | None:
+def _fast(lines: Iterable[str] | Path, header: list[str], use: list[int], delimiter: str = ",",
+          skip: int = 0) -> np.ndarray | None:
     """NumPy's parse of the lines, or ``None`` when it refuses them or finds a value that is not
     finite (the careful reader then says where)."""
     try:
         with warnings.catch_warnings():  # "input contained no data": a file of blank lines, said below
             warnings.simplefilter("ignore", UserWarning)
-            out = np.loadtxt(lines, delimiter=delimiter, ndmin=2, comments=None, dtype=float)
+            out = np.loadtxt(lines, delimiter=delimiter, ndmin=2, comments=None, dtype=float, skiprows=skip,
+                             encoding="utf-8-sig")
     except ValueError:
         return None
     if not len(out):
