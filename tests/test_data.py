@@ -8,7 +8,7 @@ import pytest
 import optikit
 from optikit.api import compile_spec
 from optikit.backends import NumpyBackend, Sums
-from optikit.data import ArraySource, DataSource, csvfile
+from optikit.data import ArraySource, DataSource, kinds
 from optikit.engine.checkpoint import spec_identity
 
 LINE = """\
@@ -36,13 +36,13 @@ def _write_csv(path, columns: dict[str, np.ndarray]) -> None:
 def reads(monkeypatch):
     """Counts how often a CSV file's rows are parsed."""
     calls = []
-    real = csvfile.read_csv
+    real = kinds.csv_chunks
 
-    def counting(file, *args):
+    def counting(file, *args, **kwargs):
         calls.append(file)
-        return real(file, *args)
+        return real(file, *args, **kwargs)
 
-    monkeypatch.setattr(csvfile, "read_csv", counting)
+    monkeypatch.setattr(kinds, "csv_chunks", counting)
     return calls
 
 

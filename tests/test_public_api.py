@@ -20,7 +20,7 @@ DOCUMENTED = {
     "optikit.plugins": ["plugin_manager", "Registry", "OptikitPluginManager", "Provenance"],
     "optikit.hookspecs": ["hookimpl", "HOOKS"],
     "optikit.backends": ["Backend", "Evaluator", "Sums", "NumpyBackend", "Problem"],
-    "optikit.data": ["DataSource", "DataRef", "ArraySource", "CsvSource", "open_source", "from_arrays"],
+    "optikit.data": ["DataSource", "DataRef", "ArraySource", "FileSource", "StreamSource", "open_source", "from_arrays"],
     "optikit.symbolic": ["SymbolicProblem", "symbolic_problem"],
     "optikit.settings": ["RunSettings", "run_settings", "ENGINE_KEYS"],
     "optikit.api": ["compile_spec", "validate"],

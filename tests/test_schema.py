@@ -103,15 +103,33 @@ def test_misspelled_keys_are_invalid_in_both(schema, doc, tmp_path):
         optikit.run(path, epochs=1)
 
 
+SAMPLE = {"delimiter": ",", "missing": "drop", "stream": False, "chunk_rows": 10, "shuffle_buffer": 10,
+          "memory_budget_mb": 5}
+
+
 def test_file_options_accepted_by_the_loader(schema, tmp_path):
-    (tmp_path / "d.csv").write_text("x,y,z\n1,2,3\n2,4,5\n")
-    for kind, options in FILE_OPTIONS.items():
-        assert kind in KINDS
-        doc = _spec(data={kind: "d.csv", **{k: ["x", "y"] for k in options}})
+    from optikit.data.kinds import FILE_KINDS
+
+    (tmp_path / "d.csv").write_text("x,y,z\n1,2,3\n2,4,5\n3,6,7\n4,8,9\n")
+    assert set(FILE_OPTIONS) == {o for options in FILE_KINDS.values() for o in options}
+    for option in FILE_KINDS["csv"]:
+        doc = _spec(data={"csv": "d.csv", "columns": ["x", "y"], option: SAMPLE[option]})
         path = tmp_path / "spec.yaml"
         path.write_text(yaml.safe_dump(doc))
-        assert optikit.load_spec(path).data.columns == ("x", "y")
-        assert _valid(schema, doc)
+        assert optikit.load_spec(path).data.columns == ("x", "y"), option
+        assert _valid(schema, doc), option
+    for data in ({"csv": "d.csv", "split": {"validation": 0.25, "seed": 1}},
+                 {"x": [1.0, 2.0, 3.0, 4.0], "y": [2.0, 4.0, 6.0, 8.0], "split": {"validation": 0.5}},
+                 {"generate": {"rows": 20, "seed": 0, "columns": {"x": "uniform(0, 1)", "y": "2*x"}}},
+                 {"csv": "d.csv", "validation": {"csv": "d.csv", "columns": ["x", "y"]}}):
+        doc = _spec(data=data)
+        path = tmp_path / "spec.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        optikit.load_spec(path)
+        assert _valid(schema, doc), data
+    assert not _valid(schema, _spec(data={"csv": "d.csv", "delimitter": ";"}))
+    assert not _valid(schema, _spec(data={"csv": "d.csv", "split": {"validation": 1.5}}))
+    assert not _valid(schema, _spec(data={"csv": "d.csv", "validation": {"x": [5.0], "y": [10.0]}}))
 
 
 def test_objective_and_model_are_exclusive(schema):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
-from ..data import DataError, DataSource, from_arrays, open_source
+from ..data import DataError, DataSource, from_arrays, open_source, open_validation, split_source
 from ..errors import SpecError, did_you_mean
 from ..spec import Spec
 from ..symbolic import symbolic_problem
 from .base import Backend
 from .problem import Problem
+from .streaming import evaluator_for
 
 __all__ = ["Data", "compile_problem", "open_data", "find_backend"]
 
@@ -68,4 +69,14 @@ def compile_problem(spec: Spec, losses: Mapping[str, str], backend: Backend, *, 
     symbolic = symbolic_problem(spec, losses, use_hand_gradient=use_hand_gradient)
     source = open_data(spec, data)
     with _located(spec):
-        return Problem(symbolic, backend.compile(symbolic, source), source, backend)
+        validation = None
+        options = spec.data.options if data is None and spec.data is not None else {}
+        if options.get("split") is not None and source is not None:
+            source, validation = split_source(source, *options["split"])
+        elif options.get("validation") is not None:
+            validation = open_validation(options["validation"])
+        buffer = spec.data.options.get("shuffle_buffer") if spec.data is not None else None
+        held = evaluator_for(symbolic, validation, backend) if validation is not None else None
+        return Problem(symbolic, evaluator_for(symbolic, source, backend, buffer), source, backend,
+                       validation=held, validation_source=validation)
+

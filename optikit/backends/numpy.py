@@ -72,10 +72,12 @@ def generated_code(problem: SymbolicProblem, parts: tuple[str, ...] = ("loss", "
 class NumpyEvaluator:
     """Loss, gradient and the rest of a :class:`SymbolicProblem` over an in-memory source."""
 
-    def __init__(self, problem: SymbolicProblem, source: DataSource | None) -> None:
+    def __init__(self, problem: SymbolicProblem, source: DataSource | None, *,
+                 compiled: dict[tuple[str, ...], tuple[Callable[..., Any], tuple[str, ...]]] | None = None) -> None:
         self.problem = problem
         self.source = source
-        self._fns: dict[tuple[str, ...], tuple[Callable[..., Any], tuple[str, ...]]] = {}
+        # shared by the evaluators of a streamed file's chunks, so that each expression compiles once
+        self._fns = compiled if compiled is not None else {}
         wanted = problem.spec.columns
         if source is None:
             if problem.columns:

@@ -8,16 +8,17 @@ bounds from the :class:`~optikit.symbolic.SymbolicProblem`, numbers from the
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import sympy
 
-from ..data import DataSource
+from ..data import DataSource, batches
 from ..spec import Spec
 from ..symbolic import SymbolicProblem
 from .base import Backend, BatchOracle, Evaluator, Rows
 from .numpy import NumpyBackend
+from .streaming import evaluator_for
 
 __all__ = ["Problem"]
 
@@ -30,6 +31,9 @@ class Problem:
     evaluator: Evaluator
     source: DataSource | None = None
     backend: Backend | None = None
+    #: the evaluator of held-out rows (``split`` in the spec's data section), if any
+    validation: Evaluator | None = None
+    validation_source: DataSource | None = None
 
     def with_gradient(self, grads: tuple[sympy.Expr, ...]) -> Problem:
         """The same problem over the same data, trained on ``grads`` (one per parameter) instead."""
@@ -43,7 +47,10 @@ class Problem:
 
     def _recompiled(self, symbolic: SymbolicProblem) -> Problem:
         backend = self.backend if self.backend is not None else NumpyBackend()
-        return Problem(symbolic, backend.compile(symbolic, self.source), self.source, backend)
+        evaluator = evaluator_for(symbolic, self.source, backend, getattr(self.evaluator, "buffer_rows", None))
+        held = self.validation_source
+        validation = evaluator_for(symbolic, held, backend) if held is not None else None
+        return Problem(symbolic, evaluator, self.source, backend, validation=validation, validation_source=held)
 
     # ---- structure -----------------------------------------------------------------------
     @property
@@ -104,6 +111,21 @@ class Problem:
     @property
     def data(self) -> DataSource | None:
         return self.source
+
+    def batches(self, batch_size: int | None, rng: np.random.Generator | None, shuffle: bool = True) -> Iterator[Rows]:
+        """One epoch's batches (:func:`optikit.data.batches`; a streamed source draws them within
+        its shuffle buffer, see :func:`optikit.data.buffered_batches`)."""
+        stream = getattr(self.evaluator, "batches", None)
+        if stream is not None:
+            return stream(batch_size, rng, shuffle)
+        return batches(self.n_rows, batch_size, rng, shuffle)
+
+    def validation_loss(self, params: np.ndarray) -> float | None:
+        """Mean loss over the held-out rows; ``None`` without a validation split."""
+        if self.validation is None:
+            return None
+        s = self.validation.sums(params, grad=False)
+        return s.loss / s.n
 
     # ---- batch means ---------------------------------------------------------------------
     def loss_and_grad(self, params: np.ndarray, rows: Rows = None) -> tuple[float, np.ndarray]:

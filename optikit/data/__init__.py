@@ -1,29 +1,25 @@
 """Data sources: where the rows come from, read when a run opens them.
 
 A spec names its data with a :class:`DataRef` (checked, header read, no rows); :func:`open_source`
-turns it into a :class:`DataSource`; :func:`from_arrays` wraps columns handed over from Python.
+turns it into a :class:`DataSource` (in memory, or streamed a chunk at a time); :func:`from_arrays`
+wraps columns handed over from Python (a mapping of arrays, a 2-D array with names, or a pandas
+DataFrame).
 """
 
 from __future__ import annotations
 
 from typing import Any, Collection
 
-from .csvfile import CsvSource, csv_ref
-from .ref import DataError, DataRef
-from .sampling import batches
+from .kinds import FILE_KINDS, data_ref, open_source, open_validation
+from .ref import KINDS, DataError, DataRef
+from .sampling import batches, buffered_batches
 from .source import ArraySource, DataSource, check_columns
+from .split import split_source
+from .stream import FileSource, StreamSource
 
-__all__ = ["DataRef", "DataError", "DataSource", "ArraySource", "CsvSource", "open_source", "from_arrays",
-           "csv_ref", "check_columns", "batches"]
-
-
-def open_source(ref: DataRef) -> DataSource:
-    """The source a :class:`DataRef` names; a file's rows are read when first used."""
-    if ref.kind == "inline":
-        return ArraySource(ref.options["values"], ref.field)
-    if ref.kind == "csv":
-        return CsvSource(ref)
-    raise DataError(f"cannot open data of kind {ref.kind!r}", ref.field)
+__all__ = ["DataRef", "DataError", "DataSource", "ArraySource", "FileSource", "StreamSource", "KINDS", "FILE_KINDS",
+           "open_source", "open_validation", "from_arrays", "data_ref", "check_columns", "batches", "buffered_batches",
+           "split_source"]
 
 
 def from_arrays(columns: Any, keyword: str = "data", only: Collection[str] | None = None) -> DataSource:

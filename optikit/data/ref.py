@@ -11,7 +11,7 @@ from ..errors import SpecError, dotted
 __all__ = ["DataRef", "DataError", "KINDS"]
 
 #: The kinds of data a spec can name.
-KINDS = ("inline", "csv")
+KINDS = ("inline", "csv", "parquet", "npy", "npz", "generate")
 
 
 class DataError(SpecError):

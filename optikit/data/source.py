@@ -8,7 +8,7 @@ refuses to resume on other data).
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from .. import expr
 from ..errors import ExpressionError
 from .ref import DataError
 
-__all__ = ["DataSource", "ArraySource", "check_columns"]
+__all__ = ["DataSource", "ArraySource", "check_columns", "chunked_digest"]
 
 
 @runtime_checkable
@@ -126,9 +126,17 @@ class ArraySource(Mapping[str, np.ndarray]):
 
 def _digest(columns: Mapping[str, np.ndarray]) -> str:
     """SHA-256 of named float64 columns, in name order: equal data, equal digest, whatever the order."""
+    return chunked_digest(columns, lambda: iter([columns]))
+
+
+def chunked_digest(names: Iterable[str], chunks: Callable[[], Iterator[Mapping[str, np.ndarray]]]) -> str:
+    """:func:`_digest` of columns read in chunks (one pass of ``chunks()`` per column), so a source
+    streamed from a file has the fingerprint its in-memory copy would have."""
     h = hashlib.sha256()
-    for name in sorted(columns):
-        h.update(name.encode() + b"\0" + np.ascontiguousarray(columns[name], dtype=float).tobytes())
+    for name in sorted(names):
+        h.update(name.encode() + b"\0")
+        for chunk in chunks():
+            h.update(np.ascontiguousarray(chunk[name], dtype=float).tobytes())
     return h.hexdigest()
 
 

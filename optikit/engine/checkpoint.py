@@ -213,7 +213,9 @@ def save_checkpoint(path: str | Path, state: RunState, identity: str) -> None:
     """Write ``state`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
     path = Path(path)
     history = [{"epoch": r.epoch, "step": r.step, "loss": _f(r.loss),
-                "parameters": {k: _f(v) for k, v in r.parameters.items()}} for r in state.history[:state.n_history]]
+                "parameters": {k: _f(v) for k, v in r.parameters.items()},
+                **({"validation_loss": _f(r.validation_loss)} if r.validation_loss is not None else {})}
+               for r in state.history[:state.n_history]]
     payload = {"spec": identity, "params": _enc(np.asarray(state.params, dtype=float)),
                "opt_state": _enc(state.opt_state), "rng_state": state.rng_state, "seed": state.seed,
                "epoch": state.epoch, "step": state.step, "prev_loss": _f(state.prev_loss),
@@ -266,7 +268,8 @@ def load_checkpoint(path: str | Path, identity: str, fresh_state: Any) -> RunSta
         raise bad("the checkpoint belongs to another spec or other optimizer settings",)
     try:
         history = [EpochRecord(int(r["epoch"]), int(r["step"]), _uf(r["loss"]),
-                               {k: _uf(v) for k, v in r["parameters"].items()}) for r in payload["history"]]
+                               {k: _uf(v) for k, v in r["parameters"].items()}, _uf(r.get("validation_loss")))
+                   for r in payload["history"]]
         return RunState(params=_dec(payload["params"]), opt_state=_dec(payload["opt_state"], fresh_state),
                         rng_state=payload["rng_state"], seed=int(payload["seed"]), epoch=int(payload["epoch"]),
                         step=int(payload["step"]), prev_loss=_uf(payload["prev_loss"]),

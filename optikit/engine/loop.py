@@ -15,7 +15,6 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..backends import Problem
-from ..data import batches
 from ..errors import DivergenceError, PluginError, RunError, SpecError, counted
 from .bounds import BoundTransform, TransformedOracle
 from .checkpoint import RunControl, RunState
@@ -167,11 +166,12 @@ def run_problem(
                 raise diverged("loss", epoch_loss, p)
             if initial_loss is None:
                 initial_loss = epoch_loss
+            validation_loss = problem.validation_loss(p)  # held-out rows, at the same parameters
             if settings.gtol is not None and float(np.max(np.abs(grad), initial=0.0)) <= settings.gtol:
                 reason = "gtol"
                 break
             factor = settings.schedule(epoch) if settings.schedule is not None else 1.0
-            for rows in batches(n, None if full_batch else batch_size, rng, settings.shuffle):
+            for rows in problem.batches(None if full_batch else batch_size, rng, settings.shuffle):
                 if settings.steps is not None and step >= settings.steps:
                     break
                 if full_batch:  # one step per epoch, with the gradient of the epoch's pass
@@ -213,7 +213,7 @@ def run_problem(
             if control.interrupted and not full_batch:  # stopped mid-epoch: no record for a partial epoch
                 reason = "interrupted"
                 break
-            record = EpochRecord(epoch, step, float(epoch_loss), _named(names, p))
+            record = EpochRecord(epoch, step, float(epoch_loss), _named(names, p), validation_loss)
             history.records.append(record)
             epoch += 1
             stop = [bool(cb(record)) for cb in callbacks]

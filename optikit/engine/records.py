@@ -28,12 +28,14 @@ STOP_REASONS = tuple(STOPPED)
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """One epoch: full-data loss before its steps, parameters after them, steps taken so far."""
+    """One epoch: full-data loss before its steps, parameters after them, steps taken so far, and
+    the loss over held-out rows at the same point as ``loss`` (``None`` without a validation split)."""
 
     epoch: int
     step: int
     loss: float
     parameters: Mapping[str, float]
+    validation_loss: float | None = None
 
 
 @dataclass
@@ -65,8 +67,17 @@ class History:
         """``(epochs, parameters)`` array of the parameters after each epoch."""
         return np.array([[r.parameters[n] for n in self.names] for r in self.records], dtype=float).reshape(-1, len(self.names))
 
+    @property
+    def validation_loss(self) -> np.ndarray | None:
+        """Held-out loss per epoch; ``None`` for a run without a validation split."""
+        if not self.records or self.records[0].validation_loss is None:
+            return None
+        return np.array([r.validation_loss for r in self.records], dtype=float)
+
     def to_list(self) -> list[dict[str, Any]]:
-        return [{"epoch": r.epoch, "step": r.step, "loss": r.loss, "parameters": dict(r.parameters)} for r in self.records]
+        return [{"epoch": r.epoch, "step": r.step, "loss": r.loss,
+                 **({"validation_loss": r.validation_loss} if r.validation_loss is not None else {}),
+                 "parameters": dict(r.parameters)} for r in self.records]
 
 
 @dataclass

@@ -35,21 +35,28 @@ class HistoryWriter:
         except OSError as exc:
             raise SpecError(f"cannot write the history file: {exc.strerror}", field="--history",
                             location=Location(str(path))) from None
+        self.validation: bool | None = None  # known at the first record: a validation column or not
         if self.csv:
             self.writer = csv.writer(self.handle)
-            self.writer.writerow(["epoch", "step", "loss", *self.names])
-            self.handle.flush()
 
     def __call__(self, record: EpochRecord) -> None:
         if self.csv:  # repr: floats read back exactly
-            self.writer.writerow([record.epoch, record.step, repr(record.loss),
+            if self.validation is None:
+                self.validation = record.validation_loss is not None
+                held = ["validation_loss"] if self.validation else []
+                self.writer.writerow(["epoch", "step", "loss", *held, *self.names])
+            held = [repr(record.validation_loss)] if self.validation else []
+            self.writer.writerow([record.epoch, record.step, repr(record.loss), *held,
                                   *(repr(record.parameters[n]) for n in self.names)])
         else:
-            self.handle.write(json.dumps({"epoch": record.epoch, "step": record.step, "loss": record.loss,
+            held = {"validation_loss": record.validation_loss} if record.validation_loss is not None else {}
+            self.handle.write(json.dumps({"epoch": record.epoch, "step": record.step, "loss": record.loss, **held,
                                           "parameters": dict(record.parameters)}) + "\n")
         self.handle.flush()
 
     def close(self) -> None:
+        if self.csv and self.validation is None:  # a run without epochs still leaves the header
+            self.writer.writerow(["epoch", "step", "loss", *self.names])
         self.handle.close()
 
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .base import Optimizer
-from .levenberg import LevenbergMarquardt, LMState
+from .levenberg import LevenbergMarquardt
 from .linalg import check_tol, cho_solve, cholesky, small_step
 
 # Doublings of the identity shift before the Hessian is given up on (2**60 * shift).

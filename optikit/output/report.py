@@ -85,7 +85,9 @@ class TableReporter(Reporter):
     def start(self) -> None:
         names = self.problem.parameter_names
         self.widths = [max(12, len(n)) for n in names]
-        header = f"{'epoch':>7} {'step':>8} {'loss':>17} " + " ".join(f"{n:>{w + 5}}" for n, w in zip(names, self.widths))
+        self.validation = getattr(self.problem, "validation", None) is not None
+        held = f"{'validation':>17} " if self.validation else ""
+        header = f"{'epoch':>7} {'step':>8} {'loss':>17} {held}" + " ".join(f"{n:>{w + 5}}" for n, w in zip(names, self.widths))
         self.print(f"{self.spec.name}: {self._what()}")
         self.print(header)
         self._last: EpochRecord | None = None
@@ -99,7 +101,8 @@ class TableReporter(Reporter):
 
     def _row(self, r: EpochRecord) -> None:
         vals = " ".join(f"{_num(v):>{w + 5}}" for v, w in zip(r.parameters.values(), self.widths))
-        self.print(f"{r.epoch:>7} {r.step:>8} {_num(r.loss):>17} {vals}")
+        held = f"{_num(r.validation_loss):>17} " if self.validation and r.validation_loss is not None else ""
+        self.print(f"{r.epoch:>7} {r.step:>8} {_num(r.loss):>17} {held}{vals}")
         self._printed = r.epoch
 
     def epoch(self, record: EpochRecord) -> None:

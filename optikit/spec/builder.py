@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import sympy
 
 from .. import expr
-from ..data import DataError, DataRef, check_columns, csv_ref
+from ..data import FILE_KINDS, DataError, DataRef, check_columns, data_ref
 from ..errors import ExpressionError, did_you_mean
 from .document import Spec
 from ..errors import dotted
@@ -103,22 +103,32 @@ class _Builder(SectionReader):
         )
 
     def data(self, raw: dict) -> DataRef:
-        section = self.mapping(raw["data"], ("data",), "a mapping of column names to lists of numbers, or 'csv: file'")
+        section = self.mapping(raw["data"], ("data",), "a mapping of column names to lists of numbers, or a file "
+                               f"({', '.join(FILE_KINDS)}: path), or 'generate'")
+        kinds = [k for k in (*FILE_KINDS, "generate") if k in section]
         try:
-            if "csv" in section:
-                self.known_keys(section, ("data",), ("csv", "columns"))
-                return csv_ref(section, self.path.parent if self.path is not None else None)
+            if len(kinds) > 1:
+                raise self.err(f"the data section names {' and '.join(kinds)}; give one source", ("data", kinds[1]),
+                               key=True)
+            if kinds:
+                allowed = (kinds[0], "split", "validation") + (("columns", *FILE_KINDS[kinds[0]]) if kinds[0] in FILE_KINDS else ())
+                self.known_keys(section, ("data",), allowed)
+                return data_ref(kinds[0], section, self.path.parent if self.path is not None else None)
             values: dict[str, tuple[float, ...]] = {}
+            split = section.get("split") if isinstance(section.get("split"), dict) else None
             for name, column in section.items():
+                if name == "split" and split is not None:
+                    continue
                 path = ("data", name)
                 self.symbol_name(name, path, "data column")
                 if not isinstance(column, list):
                     raise self.err(f"expected a list of numbers, got {describe_value(column)}", path)
                 values[name] = tuple(self.number(v, path + (i,)) for i, v in enumerate(column))
             check_columns(values)
+            ref = DataRef("inline", tuple(values), options=MappingProxyType({"values": MappingProxyType(values)}))
+            return data_ref("inline", {"split": split}, None, ref) if split is not None else ref
         except DataError as exc:
             raise self.err(exc.message, exc.path, hint=exc.hint) from None
-        return DataRef("inline", tuple(values), options=MappingProxyType({"values": MappingProxyType(values)}))
 
     def inferred_columns(self, raw: dict, params: tuple[Parameter, ...]) -> list[str]:
         """Without a ``data`` section the data comes at run time: every name of the model (or of the

@@ -11,16 +11,34 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from ..data.ref import KINDS
+from ..data.kinds import FILE_KINDS
 from ..settings import run_settings
 from .model import TOP_KEYS
 
 __all__ = ["spec_schema", "SCHEMA_ID", "FILE_OPTIONS"]
 
 SCHEMA_ID = "https://optikit.invalid/spec.schema.json"
-#: The keys of a file kind's ``data`` section (the kind's own key names the file).
-FILE_OPTIONS = {"csv": {"columns": {"type": "array", "items": {"type": "string"}, "minItems": 1,
-                                    "description": "the columns to read (default: every column of the header)"}}}
+_INT1 = {"type": "integer", "minimum": 1}
+#: The schema of each option a file kind may take (which kind takes which: ``FILE_KINDS``).
+FILE_OPTIONS = {
+    "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "description": "the separator, e.g. ';'"},
+    "missing": {"enum": ["error", "drop"], "description": "an empty cell is an error (default), or its row is dropped"},
+    "stream": {"enum": [True, False, "auto"], "description": "read in chunks (auto: past memory_budget_mb)"},
+    "chunk_rows": {**_INT1, "description": "rows per chunk when streamed"},
+    "shuffle_buffer": {**_INT1, "description": "rows shuffled together when a streamed file is sampled"},
+    "memory_budget_mb": {"type": "number", "exclusiveMinimum": 0,
+                         "description": "files larger than this are streamed (MiB)"},
+}
+_COLUMNS = {"type": "array", "items": {"type": "string"}, "minItems": 1,
+            "description": "the columns to read (default: every column of the file)"}
+_SPLIT = {"type": "object", "required": ["validation"], "additionalProperties": False,
+          "properties": {"validation": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                         "seed": {"type": "integer", "minimum": 0}},
+          "description": "hold out a fraction of the rows for the validation loss"}
+_GENERATE = {"type": "object", "required": ["rows", "seed", "columns"], "additionalProperties": False,
+             "properties": {"rows": _INT1, "seed": {"type": "integer", "minimum": 0},
+                            "columns": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}}},
+             "description": "seeded synthetic rows: column name -> expression with uniform(a, b), normal(m, s), ..."}
 
 _NUMBER = {"type": "number"}
 _VALUE = {"type": ["number", "boolean", "string", "null", "array"]}
@@ -73,14 +91,21 @@ def _optimizer(optimizers: Mapping[str, Sequence[tuple[str, Any, bool]]] | None)
     return {"oneOf": [{"type": "string", "enum": sorted(optimizers)}, *choices]}
 
 
-def _data() -> dict[str, Any]:
-    files = [k for k in KINDS if k != "inline"]
-    inline = {"type": "object", "minProperties": 1, "additionalProperties": {"type": "array", "items": _NUMBER, "minItems": 1},
-              "not": {"anyOf": [{"required": [k]} for k in files]}, "description": "columns of numbers, inline"}
-    kinds = [{"type": "object", "required": [k],
+def _data(nested: bool = False) -> dict[str, Any]:
+    """Inline columns, a file of each kind with its options, or generated rows; with a ``split`` or
+    a second, ``validation`` source (``nested``: a file or generated rows, without a further split)."""
+    extra = {} if nested else {"split": _SPLIT, "validation": {"$ref": "#/$defs/source"}}
+    inline = {"type": "object", "minProperties": 1, "properties": extra,
+              "additionalProperties": {"type": "array", "items": _NUMBER, "minItems": 1},
+              "not": {"anyOf": [{"required": [k]} for k in (*FILE_KINDS, "generate")]},
+              "description": "columns of numbers, inline"}
+    files = [{"type": "object", "required": [k], "additionalProperties": False,
               "properties": {k: {"type": "string", "description": f"a {k} file, relative to the spec"},
-                             **FILE_OPTIONS.get(k, {})}, "additionalProperties": False} for k in files]
-    return {"oneOf": [inline, *kinds]}
+                             "columns": _COLUMNS, **{o: FILE_OPTIONS[o] for o in options}, **extra}}
+             for k, options in FILE_KINDS.items()]
+    generated = {"type": "object", "required": ["generate"], "additionalProperties": False,
+                 "properties": {"generate": _GENERATE, **extra}}
+    return {"oneOf": [*([] if nested else [inline]), *files, generated]}
 
 
 def spec_schema(optimizers: Mapping[str, Sequence[tuple[str, Any, bool]]] | None = None) -> dict[str, Any]:
@@ -106,6 +131,7 @@ def spec_schema(optimizers: Mapping[str, Sequence[tuple[str, Any, bool]]] | None
     }
     assert set(props) == set(TOP_KEYS), "every top-level key of the loader has a schema here"
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, "title": "optikit spec",
+            "$defs": {"source": _data(nested=True)},
             "type": "object", "required": ["parameters", "optimizer"],
             "oneOf": [{"required": ["model"]}, {"required": ["objective"]}],
             "properties": {k: {**props[k], "description": _DOCS[k]} for k in TOP_KEYS}, "additionalProperties": False}
