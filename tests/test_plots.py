@@ -50,7 +50,7 @@ def test_fit_plot_one_input_shows_data_and_model(line):
     a, b = line.parameters["a"], line.parameters["b"]
     np.testing.assert_allclose(ys, a * xs + b)  # the fitted line, computed independently
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("x", "y")
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["data", "model: a*x + b"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["data", "model: a*x + b", "95% confidence band"]
 
 
 def test_fit_plot_two_inputs_is_predicted_against_observed(write_spec):

@@ -90,10 +90,10 @@ def test_walk_through_from_a_csv_file_to_a_fit_plot(workdir, capsys):
     for command in _commands(steps[0][1]):
         assert run_command(command, capsys) == 0, (command, capsys.readouterr().err)
     out = capsys.readouterr().out
-    assert "stopped at the epoch limit" in out
+    assert "stopped at the epoch limit" in out and "standard error" in out.lower() and "R" in out
     assert (workdir / "fit.png").read_bytes()[:4] == b"\x89PNG"
     predictions = (workdir / "predictions.csv").read_text().splitlines()
-    assert predictions[0] == "x,prediction" and len(predictions) == 26
+    assert predictions[0] == "x,prediction,stderr,ci95_low,ci95_high,pi95_low,pi95_high" and len(predictions) == 26
     (workdir / "fit.png").unlink()
     exec(compile(steps[1][1], "README.md", "exec"), {"__name__": "readme_example"})
     printed = capsys.readouterr().out

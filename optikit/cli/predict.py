@@ -6,6 +6,7 @@ import argparse
 import csv
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,10 @@ def add_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parameters", required=True, type=Path, metavar="PATH",
                    help="the fitted parameters (JSON, from optikit run --save)")
     p.add_argument("--data", required=True, type=Path, metavar="FILE", help="the rows to predict for (CSV)")
+    p.add_argument("--uncertainty", action="store_true",
+                   help="add the standard error and the confidence and prediction bands (delta method, from the "
+                        "covariance --save kept)")
+    p.add_argument("--level", type=float, default=0.95, metavar="P", help="the bands' level (default 0.95)")
     p.add_argument("--out", type=Path, metavar="FILE",
                    help="write the input columns and the prediction to FILE (.csv) or the predictions alone "
                         "(.npy); default: CSV on standard output")
@@ -63,18 +68,39 @@ def cmd_predict(args: argparse.Namespace) -> int:
     problem = compile_spec(spec, data=data, plugins=[*args.plugins, *args.plugins_after])
     predicted = predict_with(problem, params, columns, keyword="--data")
     inputs = problem.symbolic.inputs
+    extra: dict[str, np.ndarray] = {}
+    if args.uncertainty:
+        extra = _bands(args, problem, params, {c: columns[c] for c in inputs})
     if args.out is not None and args.out.suffix.lower() == ".npy":
-        np.save(args.out, predicted, allow_pickle=False)
+        np.save(args.out, np.column_stack([predicted, *extra.values()]) if extra else predicted, allow_pickle=False)
     else:
         handle = open(args.out, "w", newline="", encoding="utf-8") if args.out is not None else sys.stdout
         try:
             writer = csv.writer(handle)
-            writer.writerow([*inputs, "prediction"])
+            writer.writerow([*inputs, "prediction", *extra])
             for i, value in enumerate(predicted):
-                writer.writerow([*(repr(float(columns[c][i])) for c in inputs), repr(float(value))])
+                writer.writerow([*(repr(float(columns[c][i])) for c in inputs), repr(float(value)),
+                                 *(repr(float(v[i])) for v in extra.values())])
         finally:
             if args.out is not None:
                 handle.close()
     if args.out is not None:
         print(f"{len(predicted)} predictions written to {args.out}", file=sys.stderr)
     return 0
+
+
+def _bands(args: argparse.Namespace, problem: Any, params: np.ndarray, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The standard error and the bands at ``--level``, as named columns."""
+    from ..fit.predict import model_gradient
+    from ..fit.report import saved_bands
+    from ..output.fitted import load_uncertainty
+
+    if not 0 < args.level < 1:
+        raise SpecError(f"expected a level between 0 and 1, got {args.level}", field="--level")
+    state = load_uncertainty(args.parameters)
+    got = saved_bands(state, model_gradient(problem.symbolic), params, inputs, args.level)
+    pct = f"{100 * args.level:g}"
+    out = {"stderr": got.stderr, f"ci{pct}_low": got.confidence[0], f"ci{pct}_high": got.confidence[1]}
+    if got.prediction is not None:
+        out.update({f"pi{pct}_low": got.prediction[0], f"pi{pct}_high": got.prediction[1]})
+    return out

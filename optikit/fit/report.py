@@ -84,28 +84,29 @@ class FitReport:
         return {k: (v - q * self.stderr[k], v + q * self.stderr[k]) for k, v in self.values.items()}
 
     def _quantile(self, level: float) -> float:
-        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-            raise ValueError(f"level must be a number in (0, 1), got {level!r}")
-        p = 0.5 + 0.5 * float(level)
-        return t_quantile(p, self.dof) if self.t_based and self.dof > 0 else normal_quantile(p)
+        return quantile(level, self.dof, self.t_based)
+
+    def uncertainty(self) -> dict[str, Any] | None:
+        """What predicting with uncertainty needs, as plain JSON-ready data (``optikit run --save``
+        keeps it for ``optikit predict --uncertainty``); None for an objective."""
+        if self.gradient is None or self.covariance is None:
+            return None
+        cov = self.covariance.copy()
+        held = [i for i, name in enumerate(self.values) if name in self.at_bound]
+        cov[held, :] = 0.0  # held at a bound: no spread; an undetermined parameter stays NaN
+        cov[:, held] = 0.0
+        return {"covariance": [[float(v) if math.isfinite(v) else None for v in row] for row in cov],
+                "dof": self.dof, "t_based": self.t_based, "noise_scale": self.noise_scale, "weighted": self.weighted}
 
     def predict_uncertainty(self, inputs: Mapping[str, Any], level: float = 0.95, sigma: Any = None) -> Bands:
         """The model at ``inputs`` (column -> values) with its standard error by the delta method,
         and the confidence and prediction bands at ``level``. A fit weighted by ``sigma:`` needs the
         new observations' ``sigma`` for the prediction band."""
-        if self.gradient is None or self.covariance is None:
+        state = self.uncertainty()
+        if state is None:
             raise ValueError("an objective spec has no model to predict with")
-        if sigma is not None and not self.weighted:
-            raise ValueError("sigma= is for a fit weighted by 'sigma:'; this one is not")
-        noise = None
-        if self.noise_scale is not None and (sigma is not None or not self.weighted):
-            noise = self.noise_scale * (np.asarray(sigma, dtype=float) ** 2 if sigma is not None else 1.0)
         p = np.array(list(self.values.values()), dtype=float)
-        cov = self.covariance.copy()
-        held = [i for i, name in enumerate(self.values) if name in self.at_bound]
-        cov[held, :] = 0.0  # held at a bound: no spread; an undetermined parameter stays NaN
-        cov[:, held] = 0.0
-        return bands(self.gradient, p, cov, inputs, self._quantile(level), noise, level)
+        return saved_bands(state, self.gradient, p, inputs, level, sigma)
 
     def to_dict(self, level: float = 0.95) -> dict[str, Any]:
         """The report as JSON-ready data (NaN becomes ``null``)."""
@@ -134,6 +135,28 @@ class FitReport:
         from .text import format_report
 
         return format_report(self)
+
+
+def quantile(level: float, dof: int, t_based: bool) -> float:
+    """The two-sided quantile at ``level``: Student's t with ``dof`` where the scale was estimated
+    from the residuals, the normal otherwise."""
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
+    p = 0.5 + 0.5 * float(level)
+    return t_quantile(p, dof) if t_based and dof > 0 else normal_quantile(p)
+
+
+def saved_bands(state: Mapping[str, Any], gradient: Any, params: np.ndarray, inputs: Mapping[str, Any],
+                level: float = 0.95, sigma: Any = None) -> Bands:
+    """:class:`Bands` from a report's :meth:`FitReport.uncertainty` (kept in a file, or not)."""
+    weighted = bool(state["weighted"])
+    if sigma is not None and not weighted:
+        raise ValueError("sigma= is for a fit weighted by 'sigma:'; this one is not")
+    noise = None
+    if state["noise_scale"] is not None and (sigma is not None or not weighted):
+        noise = state["noise_scale"] * (np.asarray(sigma, dtype=float) ** 2 if sigma is not None else 1.0)
+    cov = np.array([[math.nan if v is None else v for v in row] for row in state["covariance"]], dtype=float)
+    return bands(gradient, params, cov, inputs, quantile(level, int(state["dof"]), bool(state["t_based"])), noise, level)
 
 
 def _target_and_model(problem: Problem, p: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..backends import Problem
 from ..engine import Result
-from ..errors import SpecError
+from ..errors import OptikitError, SpecError
 from .plots import PLOT_KINDS, loss_figure, new_figure, spans_decades
 
 if TYPE_CHECKING:
@@ -127,6 +127,9 @@ def fit_figure(result: Result, problem: Problem) -> Figure:
         ax.plot(x, observed, "o", markersize=4, label="data")
         xs = np.linspace(float(np.min(x)), float(np.max(x)), 300)
         ax.plot(xs, np.broadcast_to(problem.predict(result.x, {name: xs}), xs.shape), label=f"model: {problem.spec.model}")
+        band = _band(result, {name: xs})
+        if band is not None:
+            ax.fill_between(xs, *band.confidence, alpha=0.25, label=f"{100 * band.level:g}% confidence band")
         ax.set_xlabel(name)
         ax.set_ylabel(target)
     else:
@@ -138,6 +141,18 @@ def fit_figure(result: Result, problem: Problem) -> Figure:
     ax.set_title(f"{problem.name}: fit ({result.optimizer})")
     ax.legend()
     return fig
+
+
+def _band(result: Result, inputs: dict[str, np.ndarray]) -> Any:
+    """The model's confidence band from the fit report, when the result has one and it is defined."""
+    report = getattr(result, "report", None)
+    if report is None or getattr(result, "reporter", None) is None:
+        return None
+    try:
+        band = report().predict_uncertainty(inputs)
+    except (OptikitError, ValueError, np.linalg.LinAlgError):
+        return None
+    return band if np.all(np.isfinite(band.stderr)) else None
 
 
 def residuals_figure(result: Result, problem: Problem) -> Figure:

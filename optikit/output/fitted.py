@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backends import Problem
 from ..engine import Result
-from ..errors import Location, SpecError
+from ..errors import Location, OptikitError, SpecError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -56,9 +56,19 @@ class FitResult(Result):
         fit.problem = problem
         return fit
 
-    def predict(self, data: Any) -> np.ndarray:
-        """The fitted model on ``data`` (``{"x": array, ...}`` or a data source), one value per row."""
-        return predict_with(self.problem, self.x, data)
+    def predict(self, data: Any, *, uncertainty: bool = False, level: float = 0.95) -> Any:
+        """The fitted model on ``data`` (``{"x": array, ...}`` or a data source), one value per row.
+
+        With ``uncertainty`` the :class:`~optikit.fit.predict.Bands` instead: the values, their
+        standard errors by the delta method with the model's exact gradient, and the confidence and
+        prediction bands at ``level`` (from the fit report's covariance)."""
+        values = predict_with(self.problem, self.x, data)
+        if not uncertainty:
+            return values
+        columns = data.take() if hasattr(data, "take") and not isinstance(data, Mapping) else data
+        inputs = {c: np.broadcast_to(np.asarray(columns[c], dtype=float), values.shape)
+                  for c in self.problem.symbolic.inputs}
+        return self.report().predict_uncertainty(inputs, level)
 
     def plot(self, kind: str = "loss", path: str | Path | None = None) -> Figure:
         """The figure ``kind`` ("loss", "surface", "fit" or "residuals"); also saved to ``path`` if given."""
@@ -79,12 +89,33 @@ class FitResult(Result):
         payload = {"format": PARAMETERS_FORMAT, "name": self.name, "optimizer": self.optimizer,
                    "model": spec.model if spec is not None else None,
                    "spec": str(spec.path) if spec is not None and spec.path else None,
-                   "parameters": {k: float(v) for k, v in self.parameters.items()}, "loss": self.loss}
+                   "parameters": {k: float(v) for k, v in self.parameters.items()}, "loss": self.loss,
+                   "uncertainty": self._uncertainty()}
         try:
             path.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n", encoding="utf-8")
         except OSError as exc:
             raise SpecError(f"cannot write the parameters: {exc.strerror or exc}", location=Location(str(path))) from None
         return path
+
+    def _uncertainty(self) -> Any:
+        """What ``optikit predict --uncertainty`` needs of the fit report (None without one)."""
+        if self.reporter is None or self.problem is None or self.problem.spec.model is None:
+            return None
+        try:
+            return self.report().uncertainty()
+        except (OptikitError, ValueError, np.linalg.LinAlgError):
+            return None
+
+
+def load_uncertainty(path: str | Path, option: str = "--parameters") -> Any:
+    """The fit report's uncertainty saved at ``path`` by :meth:`FitResult.save` (read after
+    :func:`load_parameters` accepted the file), or a clear error when there is none."""
+    state = json.loads(Path(path).read_text(encoding="utf-8")).get("uncertainty")
+    if not isinstance(state, dict) or not isinstance(state.get("covariance"), list):
+        raise SpecError("the parameters file holds no covariance (it was saved from a fit without a fit report, "
+                        "such as one whose loss is not a likelihood); rerun optikit run --save", field=option,
+                        location=Location(str(path)))
+    return state
 
 
 def load_parameters(path: str | Path, names: tuple[str, ...], option: str = "--parameters") -> np.ndarray:
