@@ -5,6 +5,13 @@ is summed strictly in row order (``cumsum``), so a hand-written loop over the ro
 digit for digit (the seed program's 102 lines); larger batches are summed pairwise (``sum``),
 which is faster and more accurate. A derivative that does not depend on the row is multiplied
 by the row count rather than summed.
+
+Evaluation: ``[loss, *grad]`` (and any other groups asked for together) is one function with
+common subexpressions shared (``cse``). Batches of up to :data:`SCALAR_ROWS` rows (a per-sample
+SGD step) run that function as scalar ``math`` code row by row, adding in row order, which the
+summation rule above prescribes anyway; +, -, *, / and integer squares are IEEE operations
+either way, so the two paths give the same digits on such models (functions such as ``exp``
+may differ from NumPy's vectorised ones in the last place).
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from ..data import DataError, DataSource
 from ..errors import did_you_mean
 from ..symbolic import SymbolicProblem
 from .base import Backend, Rows, Sums
+from .scalar import SCALAR_FUNCTIONS
 
-__all__ = ["NumpyBackend", "NumpyEvaluator", "SEQUENTIAL_SUM_ROWS"]
+__all__ = ["NumpyBackend", "NumpyEvaluator", "SEQUENTIAL_SUM_ROWS", "SCALAR_ROWS"]
 
 #: Batches up to this many rows are summed strictly in row order; larger ones pairwise.
 SEQUENTIAL_SUM_ROWS = 4096
+#: Batches up to this many rows are evaluated as scalar ``math`` code, row by row.
+SCALAR_ROWS = 8
 
 
 class NumpyBackend(Backend):
@@ -44,13 +54,54 @@ def _sum(values: Any, n: int) -> float:
     return float(arr.sum())
 
 
+class _Group:
+    """Expression groups compiled together: a NumPy function over columns and, on first use, the
+    same function as scalar ``math`` code; both share common subexpressions."""
+
+    def __init__(self, problem: SymbolicProblem, parts: tuple[str, ...]) -> None:
+        exprs = [e for part in parts for e in problem.part(part)]
+        self.columns = problem.columns_of(*exprs)
+        self.args = [*problem.params, *(problem.symbol(c) for c in self.columns)]
+        self.exprs = exprs
+        self.cse = problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
+        self.vector = sympy.lambdify(self.args, exprs, modules="numpy", cse=self.cse, docstring_limit=0)
+        col_symbols = {problem.symbol(c) for c in self.columns}
+        #: which outputs are the same on every row (multiplied by the row count, not summed)
+        self.constant = [not (e.free_symbols & col_symbols) for e in exprs]
+        self._scalar: Callable[..., Any] | None = None
+
+    @property
+    def scalar(self) -> Callable[..., Any]:
+        if self._scalar is None:
+            self._scalar = sympy.lambdify(self.args, self.exprs, modules=[SCALAR_FUNCTIONS, "math"], cse=self.cse,
+                                          docstring_limit=0)
+        return self._scalar
+
+    def scalar_sums(self, params: np.ndarray, columns: Mapping[str, np.ndarray], rows: Rows, n: int) -> list[float] | None:
+        """Row-ordered sums of the outputs over ``n`` (few) rows, or ``None`` where scalar code
+        cannot follow NumPy (a domain error, overflow or a complex power): the caller then uses
+        the vectorised path, which gives NaN or inf as NumPy does."""
+        fn, pv = self.scalar, params.tolist()
+        cols = [columns[c] for c in self.columns]
+        acc: list[Any] | None = None
+        try:
+            for i in (range(n) if rows is None else rows.tolist()):
+                vals = fn(*pv, *[c.item(i) for c in cols])
+                acc = list(vals) if acc is None else [a + v for a, v in zip(acc, vals)]
+        except (ArithmeticError, ValueError):
+            return None
+        if acc is None or any(isinstance(a, complex) for a in acc):
+            return None
+        return [float(v) * n if const else float(a) for a, v, const in zip(acc, vals, self.constant)]
+
+
 class NumpyEvaluator:
     """Loss, gradient and the rest of a :class:`SymbolicProblem` over an in-memory source."""
 
     def __init__(self, problem: SymbolicProblem, source: DataSource | None) -> None:
         self.problem = problem
         self.source = source
-        self._fns: dict[tuple[str, ...], tuple[Callable[..., Any], tuple[str, ...]]] = {}
+        self._groups: dict[tuple[str, ...], _Group] = {}
         wanted = problem.spec.columns
         if source is None:
             if problem.columns:
@@ -68,24 +119,28 @@ class NumpyEvaluator:
         self.n_rows = source.n_rows
 
     # ---- compilation, once per group of expression groups --------------------------------
-    def _fn(self, parts: tuple[str, ...]) -> tuple[Callable[..., Any], tuple[str, ...]]:
-        fns = self._fns
-        if parts not in fns:
-            exprs = [e for part in parts for e in self.problem.part(part)]
-            columns = self.problem.columns_of(*exprs)
-            args = [*self.problem.params, *(self.problem.symbol(c) for c in columns)]
-            cse = self.problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
-            fn = sympy.lambdify(args, exprs, modules="numpy", cse=cse, docstring_limit=0)
-            fns[parts] = (fn, columns)
-        return fns[parts]
+    def _group(self, parts: tuple[str, ...]) -> _Group:
+        group = self._groups.get(parts)
+        if group is None:
+            group = self._groups[parts] = _Group(self.problem, parts)
+        return group
 
     def _values(self, parts: tuple[str, ...], params: np.ndarray, rows: Rows) -> list[Any]:
-        fn, columns = self._fn(parts)
-        data = [self.columns[c] if rows is None else self.columns[c][rows] for c in columns]
-        return fn(*params, *data)
+        group = self._group(parts)
+        data = [self.columns[c] if rows is None else self.columns[c][rows] for c in group.columns]
+        return group.vector(*params, *data)
 
     def _n(self, rows: Rows) -> int:
         return self.n_rows if rows is None else len(rows)
+
+    def totals(self, parts: tuple[str, ...], params: np.ndarray, rows: Rows) -> list[float]:
+        """The sum over ``rows`` of each expression of ``parts``, by the summation rule."""
+        n = self._n(rows)
+        if 0 < n <= SCALAR_ROWS:
+            sums = self._group(parts).scalar_sums(params, self.columns, rows, n)
+            if sums is not None:
+                return sums
+        return [_sum(v, n) for v in self._values(parts, params, rows)]
 
     # ---- the Evaluator protocol ----------------------------------------------------------
     def sums(self, params: np.ndarray, rows: Rows = None, *, loss: bool = True, grad: bool = True,
@@ -94,13 +149,12 @@ class NumpyEvaluator:
         parts = tuple(p for p, on in (("loss", loss), ("grad", grad), ("hessian", hessian)) if on)
         out: dict[str, Any] = {}
         if parts:
-            values = self._values(parts, params, rows)
+            totals = self.totals(parts, params, rows)
             at = 0
             for part in parts:
                 size = 1 if part == "loss" else (k if part == "grad" else k * k)
-                sums = [_sum(v, n) for v in values[at:at + size]]
+                out[part] = totals[at] if part == "loss" else np.array(totals[at:at + size], dtype=float)
                 at += size
-                out[part] = sums[0] if part == "loss" else np.array(sums, dtype=float)
             if "hessian" in out:
                 out["hessian"] = out["hessian"].reshape(k, k)
         if gauss_newton:
@@ -121,7 +175,8 @@ class NumpyEvaluator:
         return out
 
     def predict(self, params: np.ndarray, inputs: Mapping[str, Any]) -> np.ndarray:
-        fn, columns = self._fn(("model",))
-        cols = [np.asarray(inputs[c], dtype=float) for c in columns]
+        group = self._group(("model",))
+        fn = group.vector
+        cols = [np.asarray(inputs[c], dtype=float) for c in group.columns]
         shape = np.broadcast_shapes(*(c.shape for c in cols)) if cols else ()
         return np.broadcast_to(np.asarray(fn(*params, *cols)[0], dtype=float), shape)
