@@ -127,3 +127,74 @@ class NumbaEvaluator:
 
     def predict(self, params: np.ndarray, inputs: Mapping[str, Any]) -> np.ndarray:
         return self.reference.predict(params, inputs)
+
+    # ---- whole epochs of mini-batch steps --------------------------------------------------
+    def epoch(self, kernel: Any, params: np.ndarray, state: Any, order: np.ndarray, batch_size: int, factor: float,
+              lower: np.ndarray, upper: np.ndarray, max_steps: int) -> tuple[np.ndarray, Any, int] | None:
+        """One epoch of steps over ``order`` cut into batches, in compiled code with ``kernel``
+        (an :class:`~optikit.Kernel`): ``(params, state, steps)``, or ``None`` when a gradient or
+        a parameter is not finite, or the kernel does not compile, so that the caller can replay
+        the epoch step by step in Python and handle it there."""
+        fn = self._epoch_fn(kernel.update)
+        if fn is None:
+            return None
+        grad_loop, data, _ = self._loop(("grad",))
+        bounded = bool(np.isfinite(lower).any() or np.isfinite(upper).any())
+        try:
+            p, new_state, steps, ok = fn(np.array(params, dtype=float), state, kernel.hyper,
+                                         np.ascontiguousarray(order, dtype=np.int64), int(batch_size), float(factor),
+                                         lower, upper, bounded, int(max_steps), np.empty(len(params)), grad_loop, data)
+        except self._numba.core.errors.TypingError:
+            self._epochs[kernel.update] = None
+            return None
+        return (p, new_state, int(steps)) if ok else None
+
+    def _epoch_fn(self, update: Callable[..., Any]) -> Callable[..., Any] | None:
+        if update not in self._epochs:
+            self._epochs[update] = _compile_epoch(self._numba, jit_pure(self._numba, update))
+        return self._epochs[update]
+
+
+_JITTED: dict[Any, Any] = {}
+
+
+def jit_pure(numba: Any, fn: Callable[..., Any]) -> Any:
+    """``fn`` compiled by numba together with the plain functions it calls by global name
+    (a kernel's helpers), each compiled once."""
+    if fn in _JITTED:
+        return _JITTED[fn]
+    globs = dict(fn.__globals__)
+    for name in fn.__code__.co_names:
+        value = globs.get(name)
+        if isinstance(value, type(fn)) and value is not fn:
+            globs[name] = jit_pure(numba, value)
+    clone = type(fn)(fn.__code__, globs, fn.__name__, fn.__defaults__, fn.__closure__)
+    jitted = _JITTED[fn] = numba.njit(cache=False, error_model="numpy")(clone)
+    return jitted
+
+
+def _compile_epoch(numba: Any, update: Any) -> Callable[..., Any]:
+    @numba.njit(cache=False, error_model="numpy")
+    def epoch(p, state, hyper, order, batch, factor, lo, hi, bounded, max_steps, gbuf, grad_loop, data):
+        # the engine's step, operation for operation: mean gradient, update, scale, clip, check
+        n = order.shape[0]
+        steps = 0
+        for start in range(0, n, batch):
+            if steps >= max_steps:
+                break
+            rows = order[start:start + batch]
+            grad_loop(p, rows, False, gbuf, *data)
+            g = gbuf / rows.shape[0]
+            if not np.all(np.isfinite(g)):
+                return p, state, steps, False
+            delta, new_state = update(g, state, p, hyper)
+            new = p + delta if factor == 1.0 else p + factor * delta
+            if bounded:
+                new = np.minimum(np.maximum(new, lo), hi)
+            if not np.all(np.isfinite(new)):
+                return p, state, steps, False
+            p, state = new, new_state
+            steps += 1
+        return p, state, steps, True
+
+    return epoch

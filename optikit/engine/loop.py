@@ -18,6 +18,7 @@ from ..backends import Problem
 from ..data import batches
 from ..errors import DivergenceError, PluginError, RunError, SpecError, counted
 from .checkpoint import RunControl, RunState
+from .fused import fused_epochs
 from .records import EpochRecord, History, Result
 from ..optimizers.base import Optimizer
 from ..settings import RunSettings
@@ -111,6 +112,7 @@ def run_problem(
     requires = frozenset(getattr(optimizer, "requires", ()))
     history = History(names)
     state = _checked_state(optimizer, optimizer.init(p.copy()))
+    fused = fused_epochs(problem, optimizer, batch_size, settings.shuffle, requires)
     step = 0
     epoch = 0
     start = time.perf_counter()
@@ -160,7 +162,12 @@ def run_problem(
                 reason = "gtol"
                 break
             factor = settings.schedule(epoch) if settings.schedule is not None else 1.0
-            for rows in batches(n, None if full_batch else batch_size, rng, settings.shuffle):
+            done = None
+            if fused is not None:  # the whole epoch in compiled code; None: step through it below
+                done = fused(p, state, rng, factor, settings.steps - step if settings.steps is not None else n)
+            if done is not None:
+                p, state, step = done[0], done[1], step + done[2]
+            for rows in (() if done is not None else batches(n, None if full_batch else batch_size, rng, settings.shuffle)):
                 if settings.steps is not None and step >= settings.steps:
                     break
                 if full_batch:  # one step per epoch, with the gradient of the epoch's pass

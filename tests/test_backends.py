@@ -1,0 +1,144 @@
+"""Every backend against the NumPy reference on every bundled spec; the NumPy backend's two
+evaluation paths against each other; compiled epochs against the Python loop."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import optikit
+from optikit.api import compile_spec
+from optikit.backends import NumbaBackend
+from optikit.backends.numba_backend import MISSING
+from optikit.cli import main
+
+from .conftest import SPECS
+
+numba = pytest.importorskip("numba")
+
+#: The documented tolerance: relative, on the loss and every parameter of every epoch.
+RTOL = 1e-12
+#: Specs whose models call exp/log/sigmoid: NumPy's vectorised functions and the C library's may
+#: differ in the last place, and many steps can grow that; they are held to this instead.
+RTOL_FUNCTIONS = {"exp_decay.yaml": 1e-9, "exp_decay_lm.yaml": 1e-9, "logistic.yaml": 1e-9}
+
+
+def _run(path, backend):
+    try:
+        return optikit.run(str(path), backend=backend)
+    except optikit.DivergenceError as exc:
+        return exc.result
+    except optikit.OptikitError as exc:  # refused before training: the same refusal on each backend
+        return str(exc)
+
+
+@pytest.mark.parametrize("path", sorted(SPECS.glob("*.yaml")), ids=lambda p: p.name)
+def test_numba_agrees_with_numpy_on_every_bundled_spec(path):
+    ref, got = _run(path, "numpy"), _run(path, "numba")
+    if isinstance(ref, str):
+        assert got == ref
+        return
+    rtol = RTOL_FUNCTIONS.get(path.name, RTOL)
+    floor = rtol * ref.initial_loss  # a loss fitted down to rounding noise is compared to its start
+    assert got.epochs == ref.epochs and got.steps == ref.steps and got.stop_reason == ref.stop_reason
+    assert got.loss == pytest.approx(ref.loss, rel=rtol, abs=floor)
+    for a, b in zip(got.history.records, ref.history.records):
+        assert a.loss == pytest.approx(b.loss, rel=rtol, abs=floor)
+        assert a.parameters == pytest.approx(b.parameters, rel=rtol, abs=1e-300)
+
+
+def test_seed_specs_are_digit_for_digit_on_numba():
+    for name in ("seed_gd.yaml", "seed_sgd.yaml"):
+        ref, got = _run(SPECS / name, "numpy"), _run(SPECS / name, "numba")
+        assert [r.parameters for r in got.history.records] == [r.parameters for r in ref.history.records]
+
+
+LINE = "model: a*x + b\nparameters: {a: 0.0, b: 0.0}\noptimizer: {name: sgd}\n"
+
+
+def _line(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 10, n)
+    return {"x": x, "y": 3 * x + 2 + rng.normal(0, 0.5, n)}
+
+
+@pytest.mark.parametrize("opt", [
+    {"name": "sgd", "lr": 0.001}, {"name": "sgd", "lr": 0.001, "momentum": 0.9, "nesterov": True},
+    {"name": "adam", "lr": 0.01, "amsgrad": True}, {"name": "adamw", "lr": 0.01, "weight_decay": 0.1},
+    {"name": "nadam", "lr": 0.01}, {"name": "radam", "lr": 0.01}, {"name": "rmsprop", "lr": 0.001, "centered": True},
+    {"name": "adagrad", "lr": 0.1}, {"name": "adadelta"}, {"name": "lion", "lr": 0.001},
+], ids=lambda o: "-".join(str(v) for v in o.values()))
+def test_compiled_epochs_equal_the_python_loop(opt, monkeypatch):
+    spec = optikit.loads_spec(LINE)
+    settings = {**opt, "epochs": 3, "batch_size": 7, "seed": 1}
+    settings["optimizer"] = settings.pop("name")
+    fused = optikit.run(spec, data=_line(100), backend="numba", **settings)
+    ref = optikit.run(spec, data=_line(100), backend="numpy", **settings)
+    monkeypatch.setattr(optikit.Optimizer, "kernel", lambda self: None)
+    for cls in optikit.plugins.Registry.build(optikit.plugins.plugin_manager()).optimizers.values():
+        monkeypatch.setattr(cls.obj, "kernel", lambda self: None, raising=False)
+    stepped = optikit.run(spec, data=_line(100), backend="numba", **settings)
+    assert fused.parameters == stepped.parameters  # bit for bit: same operations in the same order
+    assert fused.parameters == pytest.approx(ref.parameters, rel=RTOL)
+
+
+def test_compiled_epochs_keep_bounds_schedules_and_step_limits():
+    spec = optikit.loads_spec("model: a*x + b\nparameters: {a: {init: 0.0, max: 2.5}, b: 0.0}\n"
+                              "optimizer: {name: sgd, lr: 0.01, steps: 250, batch_size: 3, seed: 4,\n"
+                              "            schedule: {name: step, step_size: 2, gamma: 0.5}}\n")
+    ref = optikit.run(spec, backend="numpy", data=_line(60))
+    got = optikit.run(spec, backend="numba", data=_line(60))
+    assert got.steps == ref.steps == 250 and got.parameters["a"] <= 2.5
+    assert got.parameters == pytest.approx(ref.parameters, rel=RTOL)
+
+
+def test_divergence_inside_a_compiled_epoch_reads_as_on_numpy():
+    spec = optikit.loads_spec(LINE)
+    settings = {"optimizer": "sgd", "lr": 10.0, "epochs": 50, "batch_size": 2, "seed": 0}
+    errors = []
+    for backend in ("numpy", "numba"):
+        with pytest.raises(optikit.DivergenceError) as info:
+            optikit.run(spec, data=_line(40), backend=backend, **settings)
+        errors.append((str(info.value), info.value.result.history.records))
+    assert errors[0] == errors[1]
+
+
+def test_large_batches_agree_to_rounding():
+    spec = optikit.loads_spec(LINE.replace("{name: sgd}", "{name: gd, lr: 0.001, epochs: 3}"))
+    data = _line(50_000)
+    ref, got = optikit.run(spec, data=data), optikit.run(spec, data=data, backend="numba")
+    assert got.parameters == pytest.approx(ref.parameters, rel=1e-12)
+    assert got.loss == pytest.approx(ref.loss, rel=1e-12)
+
+
+def test_missing_numba_is_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    with pytest.raises(optikit.SpecError, match="install optikit\\[fast\\]"):
+        NumbaBackend().compile(compile_spec(SPECS / "seed_gd.yaml").symbolic, None)
+    assert main(["run", str(SPECS / "seed_gd.yaml"), "--backend", "numba", "--no-plot"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert MISSING in err and len(err.splitlines()) == 1
+
+
+# ---- the NumPy backend's scalar path ---------------------------------------------------------
+@pytest.mark.parametrize("model", ["a*x + b", "a*exp(-b*x)", "sigmoid(a*x + b)", "log(a*x + b)", "sqrt(a*x - b)"])
+def test_scalar_rows_agree_with_vector_rows(model):
+    spec = optikit.loads_spec(f"model: {model}\nparameters: {{a: 0.7, b: -0.3}}\noptimizer: {{name: gd}}\n")
+    problem = compile_spec(spec, data=_line(50, seed=2))
+    ev = problem.evaluator
+    for rows in (np.array([3]), np.array([5, 1, 7, 2, 2, 9, 4, 0]), np.arange(50)):
+        for p in (np.array([0.7, -0.3]), np.array([-2.0, 5.0])):
+            got = ev.totals(("loss", "grad"), p, rows)
+            want = [float(np.cumsum(np.broadcast_to(v, (len(rows),)))[-1]) for v in ev._values(("loss", "grad"), p, rows)]
+            np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)  # NaN where NumPy gives NaN
+
+
+def test_scalar_rows_are_exact_on_arithmetic_models():
+    problem = compile_spec(optikit.loads_spec("model: a*x**2 + b*x - 1/a\nparameters: {a: 0.7, b: -0.3}\noptimizer: {name: gd}\n"),
+                                   data=_line(30, seed=3))
+    ev, p = problem.evaluator, np.array([1.3, 0.2])
+    rows = np.array([4, 8, 15, 16, 23, 29])
+    vector = [float(np.cumsum(np.broadcast_to(v, (6,)))[-1]) for v in ev._values(("loss", "grad"), p, rows)]
+    assert ev.totals(("loss", "grad"), p, rows) == vector
