@@ -307,7 +307,8 @@ def test_backends_are_registered_with_their_plugin_and_listed(plugin_file, capsy
     code, out, _ = cli(capsys, "-p", path, "plugins")
     assert code == 0 and (f"backends:\n  numpy  [built-in]  Vectorised NumPy over columns held in memory; the "
                           f"reference every other backend is held to.\n  numba  [built-in]  Fused loops compiled with "
-                          "numba: loss and gradient in one pass, whole SGD epochs in compiled code.\n  twice  [-p {path}]  Evaluates twice as fast "
+                          "numba: loss and gradient in one pass, whole SGD epochs in compiled code.\n"
+                          f"  twice  [-p {path}]  Evaluates twice as fast "
                           "(not really).\n") in out
     data = json.loads(cli(capsys, "-p", path, "plugins", "--format", "json")[1])
     assert data["backends"][2:] == [{"name": "twice", "source": f"-p {path}", "doc": "Evaluates twice as fast (not really)."}]
