@@ -36,6 +36,12 @@ class _Printer(PythonCodePrinter):
     def _print_Symbol(self, e: sympy.Symbol) -> str:
         return self.names[e]
 
+    def _print_Pow(self, e: sympy.Expr, rational: bool = False) -> str:
+        if e.exp == 2:  # what NumPy's x**2 computes (square); a product, which compilers vectorise
+            base = self.parenthesize(e.base, sympy.printing.precedence.PRECEDENCE["Mul"])
+            return f"({base}*{base})"
+        return super()._print_Pow(e, rational)
+
     def _print_sigmoid(self, e: sympy.Expr) -> str:
         return f"sigmoid({self._print(e.args[0])})"
 
@@ -85,23 +91,26 @@ def loop_source(name: str, params: Sequence[sympy.Symbol], columns: Sequence[sym
     values = [printer.text(sympy.sympify(outs[k])) for k in varying]
 
     def row(index: str, lane: str, indent: str) -> list[str]:
-        out = [f"{indent}i = {index} if full else rows[{index}]"]
+        out = [f"{indent}i = {index}"]
         out += [f"{indent}v_{j} = {c}[i]" for j, c in enumerate(cols)]
         out += [indent + b for b in body]
         out += [f"{indent}s_{j}{lane} += {v}" for j, v in enumerate(values)]
         return out
     lanes = [f"_{q}" for q in range(LANES)]
     lines += [f"    s_{j} = 0.0" for j in range(len(varying))]
-    lines.append(f"    if n <= {sequential}:")
-    lines.append("        for j in range(n):")
-    lines += row("j", "", " " * 12)
-    lines.append("    else:")
-    lines += [f"        s_{j}{q} = 0.0" for j in range(len(varying)) for q in lanes]
-    lines.append(f"        for b in range(0, n - n % {LANES}, {LANES}):")
-    for q in range(LANES):
-        lines += row(f"b + {q}", lanes[q], " " * 12)
-    lines.append(f"        for j in range(n - n % {LANES}, n):")
-    lines += row("j", lanes[0], " " * 12)
+    lines += [f"    s_{j}{q} = 0.0" for j in range(len(varying)) for q in lanes]
+    # one copy over all rows (i = j, which compilers vectorise) and one over given rows
+    for test, at in (("full", "{}"), ("not full", "rows[{}]")):
+        lines.append(f"    if {test} and n <= {sequential}:")
+        lines.append("        for j in range(n):")
+        lines += row(at.format("j"), "", " " * 12)
+        lines.append(f"    elif {test}:")
+        lines.append(f"        for b in range(0, n - n % {LANES}, {LANES}):")
+        for q in range(LANES):
+            lines += row(at.format(f"b + {q}"), lanes[q], " " * 12)
+        lines.append(f"        for j in range(n - n % {LANES}, n):")
+        lines += row(at.format("j"), lanes[0], " " * 12)
+    lines.append(f"    if n > {sequential}:")
     lines += [f"        s_{j} = (s_{j}_0 + s_{j}_1) + (s_{j}_2 + s_{j}_3)" for j in range(len(varying))]
     lines += [f"    out[{k}] = s_{j}" for j, k in enumerate(varying)]
     return "\n".join(lines) + "\n"

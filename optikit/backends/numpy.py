@@ -44,14 +44,17 @@ class NumpyBackend(Backend):
         return NumpyEvaluator(problem, source)
 
 
-def _sum(values: Any, n: int) -> float:
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim == 0:  # the same value on every row
-        return float(arr) * n
-    arr = np.broadcast_to(arr, (n,))
+def _sum(values: Any, n: int, scratch: np.ndarray) -> float:
+    """The sum of one output over ``n`` rows by the summation rule (``scratch``: at least
+    ``min(n, SEQUENTIAL_SUM_ROWS)`` floats for the running sum, so no array is allocated)."""
+    if type(values) is not np.ndarray or values.shape != (n,):
+        arr = np.asarray(values, dtype=float)
+        if arr.ndim == 0:  # the same value on every row
+            return float(arr) * n
+        values = np.broadcast_to(arr, (n,))
     if n <= SEQUENTIAL_SUM_ROWS:
-        return float(np.cumsum(arr)[-1])  # sum() pairs rows up from 8 on; cumsum adds in row order
-    return float(arr.sum())
+        return float(np.cumsum(values, out=scratch[:n])[-1])  # sum() pairs rows up from 8 on; cumsum adds in row order
+    return float(values.sum())
 
 
 class _Group:
@@ -102,6 +105,7 @@ class NumpyEvaluator:
         self.problem = problem
         self.source = source
         self._groups: dict[tuple[str, ...], _Group] = {}
+        self._scratch = np.empty(SEQUENTIAL_SUM_ROWS)
         wanted = problem.spec.columns
         if source is None:
             if problem.columns:
@@ -140,7 +144,8 @@ class NumpyEvaluator:
             sums = self._group(parts).scalar_sums(params, self.columns, rows, n)
             if sums is not None:
                 return sums
-        return [_sum(v, n) for v in self._values(parts, params, rows)]
+        scratch = self._scratch
+        return [_sum(v, n, scratch) for v in self._values(parts, params, rows)]
 
     # ---- the Evaluator protocol ----------------------------------------------------------
     def sums(self, params: np.ndarray, rows: Rows = None, *, loss: bool = True, grad: bool = True,
