@@ -7,7 +7,8 @@ which is faster and more accurate. A derivative that does not depend on the row 
 by the row count rather than summed.
 
 Evaluation: ``[loss, *grad]`` (and any other groups asked for together) is one function with
-common subexpressions shared (``cse``). Batches of up to :data:`SCALAR_ROWS` rows (a per-sample
+common subexpressions shared (``cse``). A pass over all rows writes into buffers allocated
+once (:mod:`optikit.backends.buffers`, the same operations as ``lambdify``'s code). Batches of up to :data:`SCALAR_ROWS` rows (a per-sample
 SGD step) run that function as scalar ``math`` code row by row, adding in row order, which the
 summation rule above prescribes anyway; +, -, *, / and integer squares are IEEE operations
 either way, so the two paths give the same digits on such models (functions such as ``exp``
@@ -25,6 +26,7 @@ from ..data import DataError, DataSource
 from ..errors import did_you_mean
 from ..symbolic import SymbolicProblem
 from .base import Backend, Rows, Sums
+from .buffers import BufferedPass, buffered_pass
 from .scalar import SCALAR_FUNCTIONS
 
 __all__ = ["NumpyBackend", "NumpyEvaluator", "SEQUENTIAL_SUM_ROWS", "SCALAR_ROWS"]
@@ -72,6 +74,8 @@ class _Group:
         #: which outputs are the same on every row (multiplied by the row count, not summed)
         self.constant = [not (e.free_symbols & col_symbols) for e in exprs]
         self._scalar: Callable[..., Any] | None = None
+        self._buffered: BufferedPass | None | bool = False  # False: not built yet; None: not possible
+        self._problem = problem
 
     @property
     def scalar(self) -> Callable[..., Any]:
@@ -79,6 +83,12 @@ class _Group:
             self._scalar = sympy.lambdify(self.args, self.exprs, modules=[SCALAR_FUNCTIONS, "math"], cse=self.cse,
                                           docstring_limit=0)
         return self._scalar
+
+    def buffered(self, n: int) -> BufferedPass | None:
+        if self._buffered is False:
+            columns = [self._problem.symbol(c) for c in self.columns]
+            self._buffered = buffered_pass(self._problem.params, columns, self.exprs, self.cse, n, {})
+        return self._buffered  # type: ignore[return-value]
 
     def scalar_sums(self, params: np.ndarray, columns: Mapping[str, np.ndarray], rows: Rows, n: int) -> list[float] | None:
         """Row-ordered sums of the outputs over ``n`` (few) rows, or ``None`` where scalar code
@@ -140,11 +150,14 @@ class NumpyEvaluator:
     def totals(self, parts: tuple[str, ...], params: np.ndarray, rows: Rows) -> list[float]:
         """The sum over ``rows`` of each expression of ``parts``, by the summation rule."""
         n = self._n(rows)
+        group = self._group(parts)
+        scratch = self._scratch
         if 0 < n <= SCALAR_ROWS:
-            sums = self._group(parts).scalar_sums(params, self.columns, rows, n)
+            sums = group.scalar_sums(params, self.columns, rows, n)
             if sums is not None:
                 return sums
-        scratch = self._scratch
+        elif rows is None and group.columns and (buffered := group.buffered(n)) is not None:
+            return buffered(params.tolist(), [self.columns[c] for c in group.columns], lambda v: _sum(v, n, scratch))
         return [_sum(v, n, scratch) for v in self._values(parts, params, rows)]
 
     # ---- the Evaluator protocol ----------------------------------------------------------
