@@ -18,6 +18,14 @@ from .conftest import SPECS
 
 numba = pytest.importorskip("numba")
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _private_cache(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OPTIKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
 #: The documented tolerance: relative, on the loss and every parameter of every epoch.
 RTOL = 1e-12
 #: Specs whose models call exp/log/sigmoid: NumPy's vectorised functions and the C library's may
@@ -161,3 +169,39 @@ def test_buffered_pass_equals_lambdify_bit_for_bit(model, loss):
     with np.errstate(all="ignore"):
         got = ev.totals(("loss", "grad"), p, None)
     np.testing.assert_array_equal(got, want)
+
+
+# ---- the compiled-loop cache -------------------------------------------------------------------
+def _fresh_run(spec_path, env):
+    import os
+    import subprocess
+
+    code = (f"import optikit; r = optikit.run({str(spec_path)!r}, backend='numba'); "
+            "print(repr(r.parameters))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, **env, "PYTHONPATH": str(SPECS.parent)}).stdout
+
+
+def test_a_second_run_loads_the_cached_loops_and_a_changed_file_is_never_imported(tmp_path):
+    env = {"OPTIKIT_CACHE_DIR": str(tmp_path)}
+    first = _fresh_run(SPECS / "exp_decay.yaml", env)
+    files = sorted((tmp_path / "numba").glob("loop_*.py"))
+    assert files and sorted((tmp_path / "numba" / "__pycache__").glob("loop_*.nbi"))
+    assert _fresh_run(SPECS / "exp_decay.yaml", env) == first
+    original = files[0].read_bytes()
+    files[0].write_text("raise SystemExit('imported a file optikit did not write')\n")
+    assert _fresh_run(SPECS / "exp_decay.yaml", env) == first  # rewritten from the printed source, not run
+    assert files[0].read_bytes() == original
+
+
+def test_the_cache_is_off_when_asked_or_when_others_could_write_to_it(tmp_path, monkeypatch):
+    from optikit.backends.numba_cache import cache_dir
+
+    monkeypatch.setenv("OPTIKIT_CACHE_DIR", "off")
+    assert cache_dir() is None
+    monkeypatch.setenv("OPTIKIT_CACHE_DIR", str(tmp_path))
+    assert cache_dir() == tmp_path / "numba" and (tmp_path / "numba").stat().st_mode & 0o777 == 0o700
+    (tmp_path / "numba").chmod(0o777)
+    assert cache_dir() is None
+    (tmp_path / "numba").chmod(0o700)
+    assert cache_dir() is not None

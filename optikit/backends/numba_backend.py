@@ -14,7 +14,6 @@ optimizer's :meth:`~optikit.Optimizer.kernel`; the engine calls it when both are
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -25,6 +24,7 @@ from ..symbolic import SymbolicProblem
 from . import scalar
 from .base import Backend, Rows, Sums
 from .codegen import loop_source
+from .numba_cache import cached_function
 from .numpy import SEQUENTIAL_SUM_ROWS, NumpyEvaluator
 
 __all__ = ["NumbaBackend", "NumbaEvaluator", "MISSING", "load_numba"]
@@ -51,21 +51,9 @@ class NumbaBackend(Backend):
         return NumbaEvaluator(problem, source, load_numba())
 
 
-_HELPERS: dict[str, Any] = {}
-
-
-def _namespace(numba: Any) -> dict[str, Any]:
-    """What generated loops may call: ``math`` and the compiled scalar helpers."""
-    if not _HELPERS:
-        jit = numba.njit(cache=False)
-        logaddexp = jit(scalar.logaddexp)
-        _HELPERS.update(math=math, logaddexp=logaddexp)
-        # the helpers call logaddexp by their module's global name; recompile against the jitted one
-        for name in ("sigmoid", "softplus"):
-            fn = getattr(scalar, name)
-            glb = {**fn.__globals__, "logaddexp": logaddexp}
-            _HELPERS[name] = jit(type(fn)(fn.__code__, glb, name))
-    return dict(_HELPERS)
+#: The head of a cached loop's module: what the loop may call, then the decorator.
+_MODULE_HEAD = "import math\n\nimport numba\n\n"
+_JIT = "@numba.njit(cache=True, error_model='numpy')\n"
 
 
 class NumbaEvaluator:
@@ -86,9 +74,17 @@ class NumbaEvaluator:
             group = self.reference._group(parts)  # the same expressions and cse as the NumPy backend
             columns = [self.problem.symbol(c) for c in group.columns]
             text = loop_source("loop", self.problem.params, columns, group.exprs, SEQUENTIAL_SUM_ROWS, group.cse)
-            namespace = _namespace(self._numba)
-            exec(compile(text, f"<optikit loop {'+'.join(parts)}>", "exec"), namespace)  # noqa: S102 - printed from vetted trees
-            fn = self._numba.njit(cache=False, error_model="numpy")(namespace["loop"])
+
+            def in_memory() -> Any:
+                from .numba_helpers import NAMESPACE
+
+                namespace = dict(NAMESPACE)
+                exec(compile(text, f"<optikit loop {'+'.join(parts)}>", "exec"), namespace)  # noqa: S102 - printed from vetted trees
+                return self._numba.njit(cache=False, error_model="numpy")(namespace["loop"])
+
+            # a loop calling the compiled helpers is not cached: numba cannot reload the calls to them
+            helpers = "sigmoid(" in text or "softplus(" in text
+            fn = in_memory() if helpers else cached_function(_MODULE_HEAD + _JIT + text, "loop", self._numba, in_memory)
             data = tuple(self.reference.columns[c] for c in group.columns)
             hit = self._loops[parts] = (fn, data, np.empty(len(group.exprs)))
         return hit
