@@ -131,7 +131,7 @@ def buffered_pass(params: Sequence[sympy.Symbol], columns: Sequence[sympy.Symbol
                 emitter.lines.append(f"{names[str(sym)]} = {emitter.scalar_text(node)}")
         totals = []
         for j, value in enumerate(outs):
-            node = ast.parse(printer.doprint(sympy.sympify(value)), mode="eval").body
+            node = ast.parse(printer.doprint(value), mode="eval").body
             text, k = emitter.emit(node)
             emitter.lines.append(f"o_{j} = total({text})")
             emitter.release((text, k))

@@ -78,17 +78,17 @@ def loop_source(name: str, params: Sequence[sympy.Symbol], columns: Sequence[sym
             body.append(f"{names[sym]} = {printer.text(value)}")
         else:
             hoisted.append(f"    {names[sym]} = {printer.text(value)}")
-    varying = [k for k, e in enumerate(outs) if sympy.sympify(e).free_symbols & per_row]
+    varying = [k for k, e in enumerate(outs) if e.free_symbols & per_row]
     constant = [k for k in range(len(outs)) if k not in varying]
     cols = [f"c_{i}" for i in range(len(columns))]
     lines = [f"def {name}(P, rows, full, out{''.join(', ' + c for c in cols)}):"]
     lines += [f"    p_{i} = P[{i}]" for i in range(len(params))]
     lines.append(f"    n = {cols[0]}.shape[0] if full else rows.shape[0]" if cols else "    n = 1 if full else rows.shape[0]")
     lines += hoisted
-    lines += [f"    out[{k}] = ({printer.text(sympy.sympify(outs[k]))}) * n" for k in constant]
+    lines += [f"    out[{k}] = ({printer.text(outs[k])}) * n" for k in constant]
     if not varying:
         return "\n".join(lines) + "\n"
-    values = [printer.text(sympy.sympify(outs[k])) for k in varying]
+    values = [printer.text(outs[k]) for k in varying]
 
     def row(index: str, lane: str, indent: str) -> list[str]:
         out = [f"{indent}i = {index}"]
