@@ -205,3 +205,17 @@ def test_the_cache_is_off_when_asked_or_when_others_could_write_to_it(tmp_path, 
     assert cache_dir() is None
     (tmp_path / "numba").chmod(0o700)
     assert cache_dir() is not None
+
+
+def test_a_subclass_that_changes_update_is_not_run_with_its_parents_kernel():
+    from optikit.engine.fused import fused_epochs
+    from optikit.optimizers.sgd import SGD
+
+    class Halved(SGD):
+        def update(self, grad, state, params, oracle=None):
+            step, state = super().update(grad, state, params, oracle)
+            return step / 2, state
+
+    problem = compile_spec(optikit.loads_spec(LINE), data=_line(50), backend="numba")
+    assert fused_epochs(problem, SGD(), 5, True, frozenset()) is not None
+    assert fused_epochs(problem, Halved(), 5, True, frozenset()) is None

@@ -23,6 +23,10 @@ __all__ = ["fused_epochs"]
 FusedEpoch = Callable[[np.ndarray, Any, np.random.Generator, float, int], "tuple[np.ndarray, Any, int] | None"]
 
 
+def _owner(cls: type, name: str) -> type | None:
+    return next((c for c in cls.__mro__ if name in c.__dict__), None)
+
+
 def fused_epochs(problem: Problem, optimizer: Optimizer, batch_size: int | None, shuffle: bool,
                  requires: frozenset[str]) -> FusedEpoch | None:
     """A function running one epoch in compiled code, or ``None`` where the loop must step in Python."""
@@ -31,6 +35,8 @@ def fused_epochs(problem: Problem, optimizer: Optimizer, batch_size: int | None,
     n = problem.n_rows
     if epoch is None or make is None or requires or batch_size is None or batch_size >= n:
         return None
+    if _owner(type(optimizer), "update") is not _owner(type(optimizer), "kernel"):
+        return None  # a subclass changed update() but inherited kernel(): the kernel is not its rule
     kernel = make()
     if kernel is None:
         return None
