@@ -7,9 +7,10 @@ print as SymPy floats and rationals; functions as ``math.*`` or the scalar helpe
 :mod:`optikit.backends.scalar`.
 
 Summation follows the NumPy backend's rule where it can: a batch of up to ``sequential`` rows is
-summed in row order (the same digits as NumPy's ``cumsum``); above that, four interleaved
-accumulators (rows ``i mod 4``) are added at the end, which a compiler can vectorise without
-``fastmath``. Outputs that do not depend on the row are computed once and multiplied by the row count.
+summed in row order (the same digits as NumPy's ``cumsum``); a pass over more rows than that
+keeps four interleaved accumulators (rows ``i mod 4``) added at the end, which a compiler can
+vectorise without ``fastmath``, and a larger mini-batch of given rows is summed in row order.
+A long loop body (many parameters) is not unrolled: its sums are in row order throughout. Outputs that do not depend on the row are computed once and multiplied by the row count.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ __all__ = ["loop_source", "LANES"]
 
 #: Interleaved accumulators per output above the sequential limit.
 LANES = 4
+#: Loop bodies longer than this (statements) are not unrolled into lanes: compile time grows
+#: faster than the body, and a long body has enough independent work per row already.
+UNROLL_LIMIT = 48
 
 
 class _Printer(PythonCodePrinter):
@@ -96,21 +100,30 @@ def loop_source(name: str, params: Sequence[sympy.Symbol], columns: Sequence[sym
         out += [indent + b for b in body]
         out += [f"{indent}s_{j}{lane} += {v}" for j, v in enumerate(values)]
         return out
+    if len(body) + len(values) > UNROLL_LIMIT:  # one loop, in row order, for every case
+        lines += [f"    s_{j} = 0.0" for j in range(len(varying))]
+        lines.append("    for j in range(n):")
+        lines += row("j if full else rows[j]", "", " " * 8)
+        lines += [f"    out[{k}] = s_{j}" for j, k in enumerate(varying)]
+        return "\n".join(lines) + "\n"
     lanes = [f"_{q}" for q in range(LANES)]
     lines += [f"    s_{j} = 0.0" for j in range(len(varying))]
     lines += [f"    s_{j}{q} = 0.0" for j in range(len(varying)) for q in lanes]
-    # one copy over all rows (i = j, which compilers vectorise) and one over given rows
-    for test, at in (("full", "{}"), ("not full", "rows[{}]")):
-        lines.append(f"    if {test} and n <= {sequential}:")
-        lines.append("        for j in range(n):")
-        lines += row(at.format("j"), "", " " * 12)
-        lines.append(f"    elif {test}:")
-        lines.append(f"        for b in range(0, n - n % {LANES}, {LANES}):")
-        for q in range(LANES):
-            lines += row(at.format(f"b + {q}"), lanes[q], " " * 12)
-        lines.append(f"        for j in range(n - n % {LANES}, n):")
-        lines += row(at.format("j"), lanes[0], " " * 12)
-    lines.append(f"    if n > {sequential}:")
+    # all rows: in order up to the limit, else four lanes (i = j, which compilers vectorise);
+    # given rows (mini-batches): in order, whatever their number, to keep the compiled code small
+    lines.append(f"    if full and n <= {sequential}:")
+    lines.append("        for j in range(n):")
+    lines += row("j", "", " " * 12)
+    lines.append("    elif full:")
+    lines.append(f"        for b in range(0, n - n % {LANES}, {LANES}):")
+    for q in range(LANES):
+        lines += row(f"b + {q}", lanes[q], " " * 12)
+    lines.append(f"        for j in range(n - n % {LANES}, n):")
+    lines += row("j", lanes[0], " " * 12)
+    lines.append("    else:")
+    lines.append("        for j in range(n):")
+    lines += row("rows[j]", "", " " * 12)
+    lines.append(f"    if full and n > {sequential}:")
     lines += [f"        s_{j} = (s_{j}_0 + s_{j}_1) + (s_{j}_2 + s_{j}_3)" for j in range(len(varying))]
     lines += [f"    out[{k}] = s_{j}" for j, k in enumerate(varying)]
     return "\n".join(lines) + "\n"

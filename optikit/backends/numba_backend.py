@@ -4,8 +4,8 @@ loop over the rows that accumulates all its sums in a single pass.
 The loops are printed by :mod:`optikit.backends.codegen` and compiled with ``numba.njit``
 without ``fastmath``. Sums follow the NumPy backend's rule up to
 :data:`~optikit.backends.numpy.SEQUENTIAL_SUM_ROWS` rows (row order, the same digits); above,
-four interleaved accumulators replace NumPy's pairwise sum, so large batches agree with NumPy to
-about ``n * 1e-16`` relative rather than digit for digit. Per-row values, predictions and the
+four interleaved accumulators (all rows) or row order (given rows) replace NumPy's pairwise sum,
+so large batches agree with NumPy to about ``n * 1e-16`` relative rather than digit for digit. Per-row values, predictions and the
 Gauss-Newton pieces come from the NumPy evaluator, which this one holds.
 
 :meth:`NumbaEvaluator.epoch` runs a whole epoch of mini-batch steps in compiled code with an
@@ -14,6 +14,7 @@ optimizer's :meth:`~optikit.Optimizer.kernel`; the engine calls it when both are
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -51,9 +52,16 @@ class NumbaBackend(Backend):
         return NumbaEvaluator(problem, source, load_numba())
 
 
-#: The head of a cached loop's module: what the loop may call, then the decorator.
-_MODULE_HEAD = "import math\n\nimport numba\n\n"
 _JIT = "@numba.njit(cache=True, error_model='numpy')\n"
+
+
+def _module_head() -> str:
+    """The head of a cached loop's module: the scalar helpers' own source (numba reloads
+    cached calls only to functions of the same file), each compiled by numba."""
+    parts = ["import math\n\nimport numba\n\n_LOGE2 = math.log(2.0)\n"]
+    for fn in (scalar.logaddexp, scalar.sigmoid, scalar.softplus):
+        parts.append(_JIT + inspect.getsource(fn))
+    return "\n\n".join(parts) + "\n\n"
 
 
 class NumbaEvaluator:
@@ -82,9 +90,7 @@ class NumbaEvaluator:
                 exec(compile(text, f"<optikit loop {'+'.join(parts)}>", "exec"), namespace)  # noqa: S102 - printed from vetted trees
                 return self._numba.njit(cache=False, error_model="numpy")(namespace["loop"])
 
-            # a loop calling the compiled helpers is not cached: numba cannot reload the calls to them
-            helpers = "sigmoid(" in text or "softplus(" in text
-            fn = in_memory() if helpers else cached_function(_MODULE_HEAD + _JIT + text, "loop", self._numba, in_memory)
+            fn = cached_function(_module_head() + _JIT + text, "loop", self._numba, in_memory)
             data = tuple(self.reference.columns[c] for c in group.columns)
             hit = self._loops[parts] = (fn, data, np.empty(len(group.exprs)))
         return hit
