@@ -146,7 +146,7 @@ class NumbaEvaluator:
             p, new_state, steps, ok = fn(np.array(params, dtype=float), state, kernel.hyper,
                                          np.ascontiguousarray(order, dtype=np.int64), int(batch_size), float(factor),
                                          lower, upper, bounded, int(max_steps), np.empty(len(params)), grad_loop, data)
-        except self._numba.core.errors.TypingError:
+        except self._numba.core.errors.NumbaError:  # a kernel numba cannot compile: step in Python
             self._epochs[kernel.update] = None
             return None
         return (p, new_state, int(steps)) if ok else None

@@ -96,6 +96,13 @@ class _Group:
         the vectorised path, which gives NaN or inf as NumPy does."""
         fn, pv = self.scalar, params.tolist()
         cols = [columns[c] for c in self.columns]
+        if n == 1:  # a per-sample step: one row, nothing to add up
+            i = 0 if rows is None else int(rows[0])
+            try:
+                vals = fn(*pv, *[c.item(i) for c in cols])
+            except (ArithmeticError, ValueError):
+                return None
+            return None if any(type(v) is complex for v in vals) else [float(v) for v in vals]
         acc: list[Any] | None = None
         try:
             for i in (range(n) if rows is None else rows.tolist()):
