@@ -221,3 +221,35 @@ def test_a_subclass_that_changes_update_is_not_run_with_its_parents_kernel():
     problem = compile_spec(optikit.loads_spec(LINE), data=_line(50), backend="numba")
     assert fused_epochs(problem, SGD(), 5, True, frozenset()) is not None
     assert fused_epochs(problem, Halved(), 5, True, frozenset()) is None
+
+
+def test_a_plugin_kernel_runs_compiled_and_matches_its_update():
+    def sign_update(grad, state, params, hyper):
+        (lr,) = hyper
+        return -lr * np.sign(grad), state
+
+    class Sign(optikit.Optimizer):
+        name = "signgd"
+
+        def __init__(self, lr=0.01):
+            self.lr = lr
+
+        def init(self, params):
+            return optikit.EmptyState()
+
+        def update(self, grad, state, params, oracle=None):
+            return sign_update(grad, state, params, (self.lr,))
+
+        def kernel(self):
+            return optikit.Kernel(lambda p, h: optikit.EmptyState(), sign_update, (self.lr,))
+
+    from optikit.engine.loop import Settings, run_problem
+
+    problem = compile_spec(optikit.loads_spec(LINE), data=_line(40), backend="numba")
+    settings = Settings(epochs=4, batch_size=3, seed=2)
+    assert problem.evaluator.epoch(Sign().kernel(), problem.initial, optikit.EmptyState(), np.arange(40), 3, 1.0,
+                                   problem.lower, problem.upper, 40) is not None  # it did compile
+    fused = run_problem(problem, Sign(), settings)
+    Sign.kernel = lambda self: None
+    stepped = run_problem(problem, Sign(), settings)
+    assert fused.parameters == stepped.parameters and fused.steps == stepped.steps == 4 * 14
