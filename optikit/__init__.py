@@ -23,7 +23,7 @@ from .errors import (
     SpecError,
 )
 from .hookspecs import hookimpl
-from .optimizers.base import EmptyState, Optimizer, Oracle
+from .optimizers.base import EmptyState, Kernel, Optimizer, Oracle
 from .spec import Spec, load_spec, loads_spec
 from .version import __version__ as __version__
 
@@ -40,6 +40,7 @@ __all__ = [
     "Optimizer",
     "Oracle",
     "EmptyState",
+    "Kernel",
     "Spec",
     "Result",
     "FitReport",

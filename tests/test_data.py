@@ -234,7 +234,7 @@ def test_a_backend_registered_by_a_plugin_is_used_when_named(tmp_path):
     ours = optikit.run(spec, data=rows, backend="counting", plugins=[str(plugin)])
     assert _CountingBackend.compiled == [spec.name]
     assert ours.history.to_list() == optikit.run(spec, data=rows).history.to_list()
-    with pytest.raises(optikit.SpecError, match="unknown backend 'nope'; registered: numpy"):
+    with pytest.raises(optikit.SpecError, match="unknown backend 'nope'; registered: numba, numpy"):
         optikit.run(spec, data=rows, backend="nope")
 
 

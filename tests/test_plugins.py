@@ -306,10 +306,12 @@ def test_backends_are_registered_with_their_plugin_and_listed(plugin_file, capsy
     assert (entry.obj.__name__, entry.source, entry.doc) == ("Twice", f"-p {path}", "Evaluates twice as fast (not really).")
     code, out, _ = cli(capsys, "-p", path, "plugins")
     assert code == 0 and (f"backends:\n  numpy  [built-in]  Vectorised NumPy over columns held in memory; the "
-                          f"reference every other backend is held to.\n  twice  [-p {path}]  Evaluates twice as fast "
+                          f"reference every other backend is held to.\n  numba  [built-in]  Fused loops compiled with "
+                          "numba: loss and gradient in one pass, whole SGD epochs in compiled code.\n"
+                          f"  twice  [-p {path}]  Evaluates twice as fast "
                           "(not really).\n") in out
     data = json.loads(cli(capsys, "-p", path, "plugins", "--format", "json")[1])
-    assert data["backends"][1:] == [{"name": "twice", "source": f"-p {path}", "doc": "Evaluates twice as fast (not really)."}]
+    assert data["backends"][2:] == [{"name": "twice", "source": f"-p {path}", "doc": "Evaluates twice as fast (not really)."}]
     assert data["backends"][0]["name"] == "numpy" and data["backends"][0]["source"] == "built-in"
 
 
@@ -350,7 +352,7 @@ def test_a_backend_name_registered_twice_names_both_plugins(plugin_file, capsys)
             f"plugin -p {second}: backend 'twice' is registered twice: by -p {first} and by -p {second}")):
         Registry.build(plugin_manager([str(first), str(second)], autoload=False))
     data = json.loads(cli(capsys, "-p", first, "-p", second, "plugins", "--format", "json")[1])
-    assert [b["source"] for b in data["backends"]] == ["built-in", f"-p {first}"]
+    assert [b["source"] for b in data["backends"]] == ["built-in", "built-in", f"-p {first}"]
     assert data["failed"][0]["plugin"] == f"-p {second}"
 
 

@@ -1,7 +1,7 @@
 """Backends: a symbolic problem compiled against a data source into an evaluator of partial sums.
 
-The built-in ``numpy`` backend registers through the public ``optikit_register_backends`` hook,
-like a plugin's would.
+The built-in ``numpy`` and ``numba`` backends register through the public ``optikit_register_backends`` hook,
+like a plugin's would; ``numba`` needs the extra ``optikit[fast]``.
 """
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from __future__ import annotations
 from ..hookspecs import hookimpl
 from .base import Backend, BatchOracle, Evaluator, Sums
 from .compile import Data, compile_problem, find_backend, open_data
+from .numba_backend import NumbaBackend
 from .numpy import NumpyBackend
 from .problem import Problem
 
-__all__ = ["Backend", "Evaluator", "Sums", "BatchOracle", "NumpyBackend", "Problem", "DEFAULT_BACKEND", "Data",
+__all__ = ["Backend", "Evaluator", "Sums", "BatchOracle", "NumpyBackend", "NumbaBackend", "Problem", "DEFAULT_BACKEND", "Data",
            "compile_problem", "find_backend", "open_data"]
 
 DEFAULT_BACKEND = "numpy"
@@ -21,3 +22,4 @@ DEFAULT_BACKEND = "numpy"
 @hookimpl
 def optikit_register_backends(register) -> None:
     register(NumpyBackend)
+    register(NumbaBackend)  # numba itself is imported when the backend compiles (optikit[fast])

@@ -3,8 +3,16 @@
 Summation rule, the one place it is decided: a batch of up to :data:`SEQUENTIAL_SUM_ROWS` rows
 is summed strictly in row order (``cumsum``), so a hand-written loop over the rows is reproduced
 digit for digit (the seed program's 102 lines); larger batches are summed pairwise (``sum``),
-which is faster and more accurate. A derivative that does not depend on the row is summed over
-the rows like the others, as a hand-written loop would sum it.
+which is faster and more accurate. A derivative that does not depend on the row is multiplied
+by the row count rather than summed.
+
+Evaluation: ``[loss, *grad]`` (and any other groups asked for together) is one function with
+common subexpressions shared (``cse``). A pass over all rows writes into buffers allocated
+once (:mod:`optikit.backends.buffers`, the same operations as ``lambdify``'s code). Batches of up to :data:`SCALAR_ROWS` rows (a per-sample
+SGD step) run that function as scalar ``math`` code row by row, adding in row order, which the
+summation rule above prescribes anyway; +, -, *, / and integer squares are IEEE operations
+either way, so the two paths give the same digits on such models (functions such as ``exp``
+may differ from NumPy's vectorised ones in the last place).
 """
 
 from __future__ import annotations
@@ -18,11 +26,15 @@ from ..data import DataError, DataSource
 from ..errors import did_you_mean
 from ..symbolic import SymbolicProblem
 from .base import Backend, Rows, Sums
+from .buffers import BufferedPass, buffered_pass
+from .scalar import SCALAR_FUNCTIONS
 
-__all__ = ["NumpyBackend", "NumpyEvaluator", "SEQUENTIAL_SUM_ROWS", "lambdified", "generated_code"]
+__all__ = ["NumpyBackend", "NumpyEvaluator", "SEQUENTIAL_SUM_ROWS", "SCALAR_ROWS", "lambdified", "generated_code"]
 
 #: Batches up to this many rows are summed strictly in row order; larger ones pairwise.
 SEQUENTIAL_SUM_ROWS = 4096
+#: Batches up to this many rows are evaluated as scalar ``math`` code, row by row.
+SCALAR_ROWS = 8
 
 
 class NumpyBackend(Backend):
@@ -34,12 +46,17 @@ class NumpyBackend(Backend):
         return NumpyEvaluator(problem, source)
 
 
-def _sum(values: Any, n: int) -> float:
-    # a value that is the same on every row is summed like any other, as a loop over the rows would
-    arr = np.broadcast_to(np.asarray(values, dtype=float), (n,))
+def _sum(values: Any, n: int, scratch: np.ndarray) -> float:
+    """The sum of one output over ``n`` rows by the summation rule (``scratch``: at least
+    ``min(n, SEQUENTIAL_SUM_ROWS)`` floats for the running sum, so no array is allocated)."""
+    if type(values) is not np.ndarray or values.shape != (n,):
+        arr = np.asarray(values, dtype=float)
+        if arr.ndim == 0:  # the same value on every row
+            return float(arr) * n
+        values = np.broadcast_to(arr, (n,))
     if n <= SEQUENTIAL_SUM_ROWS:
-        return float(np.cumsum(arr)[-1])  # sum() pairs rows up from 8 on; cumsum adds in row order
-    return float(arr.sum())
+        return float(np.cumsum(values, out=scratch[:n])[-1])  # sum() pairs rows up from 8 on; cumsum adds in row order
+    return float(values.sum())
 
 
 def lambdified(problem: SymbolicProblem, parts: tuple[str, ...]) -> tuple[Callable[..., Any], tuple[str, ...]]:
@@ -69,15 +86,74 @@ def generated_code(problem: SymbolicProblem, parts: tuple[str, ...] = ("loss", "
             + inspect.getsource(fn))
 
 
+class _Group:
+    """Expression groups compiled together: a NumPy function over columns and, on first use, the
+    same function as scalar ``math`` code; both share common subexpressions."""
+
+    def __init__(self, problem: SymbolicProblem, parts: tuple[str, ...]) -> None:
+        exprs = [e for part in parts for e in problem.part(part)]
+        self.columns = problem.columns_of(*exprs)
+        self.args = [*problem.params, *(problem.symbol(c) for c in self.columns)]
+        self.exprs = exprs
+        self.cse = problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
+        self.vector, _ = lambdified(problem, parts)
+        col_symbols = {problem.symbol(c) for c in self.columns}
+        #: which outputs are the same on every row (multiplied by the row count, not summed)
+        self.constant = [not (e.free_symbols & col_symbols) for e in exprs]
+        self._scalar: Callable[..., Any] | None = None
+        # by row count: the evaluators of a streamed file's chunks share groups, and its last chunk is shorter
+        self._buffered: dict[int, BufferedPass | None] = {}
+        self._problem = problem
+
+    @property
+    def scalar(self) -> Callable[..., Any]:
+        if self._scalar is None:
+            self._scalar = sympy.lambdify(self.args, self.exprs, modules=[SCALAR_FUNCTIONS, "math"], cse=self.cse,
+                                          docstring_limit=0)
+        return self._scalar
+
+    def buffered(self, n: int) -> BufferedPass | None:
+        """The buffered pass over ``n`` rows (None where one cannot be built)."""
+        if n not in self._buffered:
+            columns = [self._problem.symbol(c) for c in self.columns]
+            self._buffered[n] = buffered_pass(self._problem.params, columns, self.exprs, self.cse, n, {})
+        return self._buffered[n]
+
+    def scalar_sums(self, params: np.ndarray, columns: Mapping[str, np.ndarray], rows: Rows, n: int) -> list[float] | None:
+        """Row-ordered sums of the outputs over ``n`` (few) rows, or ``None`` where scalar code
+        cannot follow NumPy (a domain error, overflow or a complex power): the caller then uses
+        the vectorised path, which gives NaN or inf as NumPy does."""
+        fn, pv = self.scalar, params.tolist()
+        cols = [columns[c] for c in self.columns]
+        if n == 1:  # a per-sample step: one row, nothing to add up
+            i = 0 if rows is None else int(rows[0])
+            try:
+                vals = fn(*pv, *[c.item(i) for c in cols])
+            except (ArithmeticError, ValueError):
+                return None
+            return None if any(type(v) is complex for v in vals) else [float(v) for v in vals]
+        acc: list[Any] | None = None
+        try:
+            for i in (range(n) if rows is None else rows.tolist()):
+                vals = fn(*pv, *[c.item(i) for c in cols])
+                acc = list(vals) if acc is None else [a + v for a, v in zip(acc, vals)]
+        except (ArithmeticError, ValueError):
+            return None
+        if acc is None or any(isinstance(a, complex) for a in acc):
+            return None
+        return [float(v) * n if const else float(a) for a, v, const in zip(acc, vals, self.constant)]
+
+
 class NumpyEvaluator:
     """Loss, gradient and the rest of a :class:`SymbolicProblem` over an in-memory source."""
 
     def __init__(self, problem: SymbolicProblem, source: DataSource | None, *,
-                 compiled: dict[tuple[str, ...], tuple[Callable[..., Any], tuple[str, ...]]] | None = None) -> None:
+                 compiled: dict[tuple[str, ...], _Group] | None = None) -> None:
         self.problem = problem
         self.source = source
         # shared by the evaluators of a streamed file's chunks, so that each expression compiles once
-        self._fns = compiled if compiled is not None else {}
+        self._groups: dict[tuple[str, ...], _Group] = compiled if compiled is not None else {}
+        self._scratch = np.empty(SEQUENTIAL_SUM_ROWS)
         wanted = problem.spec.columns
         if source is None:
             if problem.columns:
@@ -95,23 +171,37 @@ class NumpyEvaluator:
         self.n_rows = source.n_rows
 
     # ---- compilation, once per group of expression groups --------------------------------
-    def _fn(self, parts: tuple[str, ...]) -> tuple[Callable[..., Any], tuple[str, ...]]:
-        if parts not in self._fns:
-            self._fns[parts] = lambdified(self.problem, parts)
-        return self._fns[parts]
-
-    def _values(self, parts: tuple[str, ...], params: np.ndarray, rows: Rows) -> list[Any]:
-        fn, columns = self._fn(parts)
-        missing = [c for c in columns if c not in self.columns]
+    def _group(self, parts: tuple[str, ...]) -> _Group:
+        group = self._groups.get(parts)
+        if group is None:
+            group = self._groups[parts] = _Group(self.problem, parts)
+        missing = [c for c in group.columns if c not in self.columns]
         if missing:  # a column only a hand-written gradient uses, say
             have = ", ".join(self.columns) or "none"
             raise DataError(f"the data has no column {missing[0]!r}, which the {' and '.join(parts)} use(s) "
                             f"(columns: {have})", hint=did_you_mean(missing[0], self.columns))
-        data = [self.columns[c] if rows is None else self.columns[c][rows] for c in columns]
-        return fn(*params, *data)
+        return group
+
+    def _values(self, parts: tuple[str, ...], params: np.ndarray, rows: Rows) -> list[Any]:
+        group = self._group(parts)
+        data = [self.columns[c] if rows is None else self.columns[c][rows] for c in group.columns]
+        return group.vector(*params, *data)
 
     def _n(self, rows: Rows) -> int:
         return self.n_rows if rows is None else len(rows)
+
+    def totals(self, parts: tuple[str, ...], params: np.ndarray, rows: Rows) -> list[float]:
+        """The sum over ``rows`` of each expression of ``parts``, by the summation rule."""
+        n = self._n(rows)
+        group = self._group(parts)
+        scratch = self._scratch
+        if 0 < n <= SCALAR_ROWS:
+            sums = group.scalar_sums(params, self.columns, rows, n)
+            if sums is not None:
+                return sums
+        elif rows is None and group.columns and (buffered := group.buffered(n)) is not None:
+            return buffered(params.tolist(), [self.columns[c] for c in group.columns], lambda v: _sum(v, n, scratch))
+        return [_sum(v, n, scratch) for v in self._values(parts, params, rows)]
 
     # ---- the Evaluator protocol ----------------------------------------------------------
     def sums(self, params: np.ndarray, rows: Rows = None, *, loss: bool = True, grad: bool = True,
@@ -120,13 +210,12 @@ class NumpyEvaluator:
         parts = tuple(p for p, on in (("loss", loss), ("grad", grad), ("hessian", hessian)) if on)
         out: dict[str, Any] = {}
         if parts:
-            values = self._values(parts, params, rows)
+            totals = self.totals(parts, params, rows)
             at = 0
             for part in parts:
                 size = 1 if part == "loss" else (k if part == "grad" else k * k)
-                sums = [_sum(v, n) for v in values[at:at + size]]
+                out[part] = totals[at] if part == "loss" else np.array(totals[at:at + size], dtype=float)
                 at += size
-                out[part] = sums[0] if part == "loss" else np.array(sums, dtype=float)
             if "hessian" in out:
                 out["hessian"] = out["hessian"].reshape(k, k)
         if gauss_newton:
@@ -147,7 +236,8 @@ class NumpyEvaluator:
         return out
 
     def predict(self, params: np.ndarray, inputs: Mapping[str, Any]) -> np.ndarray:
-        fn, columns = self._fn(("model",))
-        cols = [np.asarray(inputs[c], dtype=float) for c in columns]
+        group = self._group(("model",))
+        fn = group.vector
+        cols = [np.asarray(inputs[c], dtype=float) for c in group.columns]
         shape = np.broadcast_shapes(*(c.shape for c in cols)) if cols else ()
         return np.broadcast_to(np.asarray(fn(*params, *cols)[0], dtype=float), shape)

@@ -18,6 +18,7 @@ from ..backends import Problem
 from ..errors import DivergenceError, PluginError, RunError, SpecError, counted
 from .bounds import BoundTransform, TransformedOracle
 from .checkpoint import RunControl, RunState
+from .fused import fused_epochs
 from .records import EpochRecord, History, Result
 from ..optimizers.base import Optimizer
 from ..settings import RunSettings
@@ -119,6 +120,8 @@ def run_problem(
     transform = BoundTransform(lo, hi) if bounded and not getattr(optimizer, "supports_bounds", True) else None
     u = transform.internal(p) if transform is not None else p
     state = _checked_state(optimizer, optimizer.init(u.copy()))
+    # a whole epoch in compiled code where the backend and the optimizer allow (not in internal coordinates)
+    fused = fused_epochs(problem, optimizer, batch_size, settings.shuffle, requires) if transform is None else None
     step = 0
     epoch = 0
     start = time.perf_counter()
@@ -171,7 +174,12 @@ def run_problem(
                 reason = "gtol"
                 break
             factor = settings.schedule(epoch) if settings.schedule is not None else 1.0
-            for rows in problem.batches(None if full_batch else batch_size, rng, settings.shuffle):
+            done = None
+            if fused is not None:  # the whole epoch in compiled code; None: step through it below
+                done = fused(p, state, rng, factor, settings.steps - step if settings.steps is not None else n)
+            if done is not None:
+                p, state, step = done[0], done[1], step + done[2]
+            for rows in (() if done is not None else problem.batches(None if full_batch else batch_size, rng, settings.shuffle)):
                 if settings.steps is not None and step >= settings.steps:
                     break
                 if full_batch:  # one step per epoch, with the gradient of the epoch's pass

@@ -5,9 +5,9 @@ from __future__ import annotations
 from importlib import import_module
 
 from ..hookspecs import hookimpl
-from .base import EmptyState, Hyperparameter, Optimizer, Oracle, hyperparameters
+from .base import EmptyState, Hyperparameter, Kernel, Optimizer, Oracle, hyperparameters
 
-__all__ = ["Optimizer", "Oracle", "EmptyState", "Hyperparameter", "hyperparameters", "builtin_optimizers"]
+__all__ = ["Optimizer", "Oracle", "EmptyState", "Kernel", "Hyperparameter", "hyperparameters", "builtin_optimizers"]
 
 _MODULES = ("sgd", "adaptive", "adam", "infinity", "averaged", "lion", "second_order", "lbfgs")
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .adaptive import _flag, _lerp, _real, _signed_grad
-from .base import Optimizer
+from .base import Kernel, Optimizer
 
 
 def _betas(betas, *, closed: bool = False) -> tuple[float, float]:
@@ -37,6 +37,34 @@ class AdamState(NamedTuple):
     exp_avg_sq: np.ndarray
     max_exp_avg_sq: np.ndarray
     count: int
+
+
+def adam_init(params: np.ndarray, hyper: tuple) -> AdamState:
+    return AdamState(np.zeros_like(params, dtype=float), np.zeros_like(params, dtype=float),
+                     np.zeros_like(params, dtype=float), 0)
+
+
+def adam_update(grad: np.ndarray, state: AdamState, params: np.ndarray, hyper: tuple):
+    """``hyper``: ``(lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay)``."""
+    lr, beta1, beta2, eps, wd, amsgrad, maximize, decoupled_wd = hyper
+    decoupled = decoupled_wd and wd != 0
+    g = _signed_grad(grad, params, maximize, 0.0 if decoupled else wd)
+    count = state.count + 1
+    step = float(count)  # torch's step counter is a float tensor read back with .item()
+    exp_avg = _lerp(state.exp_avg, g, 1 - beta1)
+    exp_avg_sq = state.exp_avg_sq * beta2 + (1 - beta2) * g * g
+    step_size = lr / (1 - beta1**step)
+    bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+    max_exp_avg_sq = state.max_exp_avg_sq
+    if amsgrad:
+        max_exp_avg_sq = np.maximum(max_exp_avg_sq, exp_avg_sq)
+        denom = np.sqrt(max_exp_avg_sq) / bias_correction2_sqrt + eps
+    else:
+        denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
+    delta = -step_size * (exp_avg / denom)
+    if decoupled:  # torch's new parameter minus the old (see the module docstring)
+        delta = (params * (1 - lr * wd) + delta) - params
+    return delta, AdamState(exp_avg, exp_avg_sq, max_exp_avg_sq, count)
 
 
 class Adam(Optimizer):
@@ -82,29 +110,17 @@ class Adam(Optimizer):
         self.decoupled_weight_decay = _flag("decoupled_weight_decay", decoupled_weight_decay)
 
     def init(self, params: np.ndarray) -> AdamState:
-        return AdamState(*(np.zeros_like(params, dtype=float) for _ in range(3)), count=0)
+        return adam_init(params, ())
 
     def update(self, grad, state, params, oracle=None):
-        beta1, beta2 = self.betas
-        lr, wd = self.lr, self.weight_decay
-        decoupled = self.decoupled_weight_decay and wd != 0
-        g = _signed_grad(grad, params, self.maximize, 0.0 if decoupled else wd)
-        count = state.count + 1
-        step = float(count)  # torch's step counter is a float tensor read back with .item()
-        exp_avg = _lerp(state.exp_avg, g, 1 - beta1)
-        exp_avg_sq = state.exp_avg_sq * beta2 + (1 - beta2) * g * g
-        step_size = lr / (1 - beta1**step)
-        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-        max_exp_avg_sq = state.max_exp_avg_sq
-        if self.amsgrad:
-            max_exp_avg_sq = np.maximum(max_exp_avg_sq, exp_avg_sq)
-            denom = np.sqrt(max_exp_avg_sq) / bias_correction2_sqrt + self.eps
-        else:
-            denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + self.eps
-        delta = -step_size * (exp_avg / denom)
-        if decoupled:  # torch's new parameter minus the old (see the module docstring)
-            delta = (params * (1 - lr * wd) + delta) - params
-        return delta, AdamState(exp_avg, exp_avg_sq, max_exp_avg_sq, count)
+        return adam_update(grad, state, params, self._hyper())
+
+    def kernel(self) -> Kernel:
+        return Kernel(adam_init, adam_update, self._hyper())
+
+    def _hyper(self) -> tuple:
+        return (self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay, self.amsgrad, self.maximize,
+                self.decoupled_weight_decay)
 
 
 class AdamW(Adam):
@@ -192,28 +208,43 @@ class NAdam(Optimizer):
         self.maximize = _flag("maximize", maximize)
 
     def init(self, params: np.ndarray) -> NAdamState:
-        return NAdamState(np.zeros_like(params, dtype=float), np.zeros_like(params, dtype=float), 1.0, 0)
+        return nadam_init(params, ())
 
     def update(self, grad, state, params, oracle=None):
-        beta1, beta2 = self.betas
-        lr, wd, md = self.lr, self.weight_decay, self.momentum_decay
-        decoupled = self.decoupled_weight_decay and wd != 0
-        g = _signed_grad(grad, params, self.maximize, 0.0 if decoupled else wd)
-        count = state.count + 1
-        step = float(count)
-        bias_correction2 = 1 - beta2**step
-        mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * md)))
-        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * md)))
-        # torch keeps mu_product in the default dtype; this is float64 throughout
-        mu_product = state.mu_product * mu
-        mu_product_next = mu_product * mu_next
-        exp_avg = _lerp(state.exp_avg, g, 1 - beta1)
-        exp_avg_sq = state.exp_avg_sq * beta2 + (1 - beta2) * g * g
-        denom = np.sqrt(exp_avg_sq / bias_correction2) + self.eps
-        new = params * (1 - lr * wd) if decoupled else params
-        new = new + (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
-        new = new + ((-lr * mu_next) / (1.0 - mu_product_next)) * (exp_avg / denom)
-        return new - params, NAdamState(exp_avg, exp_avg_sq, mu_product, count)
+        return nadam_update(grad, state, params, self._hyper())
+
+    def kernel(self) -> Kernel:
+        return Kernel(nadam_init, nadam_update, self._hyper())
+
+    def _hyper(self) -> tuple:
+        return (self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay, self.momentum_decay,
+                self.decoupled_weight_decay, self.maximize)
+
+
+def nadam_init(params: np.ndarray, hyper: tuple) -> NAdamState:
+    return NAdamState(np.zeros_like(params, dtype=float), np.zeros_like(params, dtype=float), 1.0, 0)
+
+
+def nadam_update(grad: np.ndarray, state: NAdamState, params: np.ndarray, hyper: tuple):
+    """``hyper``: ``(lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize)``."""
+    lr, beta1, beta2, eps, wd, md, decoupled_wd, maximize = hyper
+    decoupled = decoupled_wd and wd != 0
+    g = _signed_grad(grad, params, maximize, 0.0 if decoupled else wd)
+    count = state.count + 1
+    step = float(count)
+    bias_correction2 = 1 - beta2**step
+    mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * md)))
+    mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * md)))
+    # torch keeps mu_product in the default dtype; this is float64 throughout
+    mu_product = state.mu_product * mu
+    mu_product_next = mu_product * mu_next
+    exp_avg = _lerp(state.exp_avg, g, 1 - beta1)
+    exp_avg_sq = state.exp_avg_sq * beta2 + (1 - beta2) * g * g
+    denom = np.sqrt(exp_avg_sq / bias_correction2) + eps
+    new = params * (1 - lr * wd) if decoupled else params
+    new = new + (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
+    new = new + ((-lr * mu_next) / (1.0 - mu_product_next)) * (exp_avg / denom)
+    return new - params, NAdamState(exp_avg, exp_avg_sq, mu_product, count)
 
 
 class RAdamState(NamedTuple):
@@ -266,32 +297,47 @@ class RAdam(Optimizer):
         self.maximize = _flag("maximize", maximize)
 
     def init(self, params: np.ndarray) -> RAdamState:
-        return RAdamState(np.zeros_like(params, dtype=float), np.zeros_like(params, dtype=float), 0)
+        return radam_init(params, ())
 
     def update(self, grad, state, params, oracle=None):
-        beta1, beta2 = self.betas
-        lr, wd = self.lr, self.weight_decay
-        decoupled = self.decoupled_weight_decay and wd != 0
-        g = _signed_grad(grad, params, self.maximize, 0.0 if decoupled else wd)
-        count = state.count + 1
-        step = float(count)
-        exp_avg = _lerp(state.exp_avg, g, 1 - beta1)
-        exp_avg_sq = state.exp_avg_sq * beta2 + (1 - beta2) * g * g
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        bias_corrected_exp_avg = exp_avg / bias_correction1
-        rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
-        if rho_t > 5.0:
-            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            # torch evaluates ``scalar / tensor`` as ``tensor.reciprocal() * scalar``
-            adaptive_lr = (1.0 / (np.sqrt(exp_avg_sq) + self.eps)) * bias_correction2**0.5
-            delta = -(bias_corrected_exp_avg * lr * adaptive_lr * rect)
-        else:
-            delta = -(bias_corrected_exp_avg * lr)
-        if decoupled:
-            delta = (params * (1 - lr * wd) + delta) - params
-        return delta, RAdamState(exp_avg, exp_avg_sq, count)
+        return radam_update(grad, state, params, self._hyper())
+
+    def kernel(self) -> Kernel:
+        return Kernel(radam_init, radam_update, self._hyper())
+
+    def _hyper(self) -> tuple:
+        return (self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay, self.decoupled_weight_decay,
+                self.maximize)
+
+
+def radam_init(params: np.ndarray, hyper: tuple) -> RAdamState:
+    return RAdamState(np.zeros_like(params, dtype=float), np.zeros_like(params, dtype=float), 0)
+
+
+def radam_update(grad: np.ndarray, state: RAdamState, params: np.ndarray, hyper: tuple):
+    """``hyper``: ``(lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, maximize)``."""
+    lr, beta1, beta2, eps, wd, decoupled_wd, maximize = hyper
+    decoupled = decoupled_wd and wd != 0
+    g = _signed_grad(grad, params, maximize, 0.0 if decoupled else wd)
+    count = state.count + 1
+    step = float(count)
+    exp_avg = _lerp(state.exp_avg, g, 1 - beta1)
+    exp_avg_sq = state.exp_avg_sq * beta2 + (1 - beta2) * g * g
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    bias_corrected_exp_avg = exp_avg / bias_correction1
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+    if rho_t > 5.0:
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        # torch evaluates ``scalar / tensor`` as ``tensor.reciprocal() * scalar``
+        adaptive_lr = (1.0 / (np.sqrt(exp_avg_sq) + eps)) * bias_correction2**0.5
+        delta = -(bias_corrected_exp_avg * lr * adaptive_lr * rect)
+    else:
+        delta = -(bias_corrected_exp_avg * lr)
+    if decoupled:
+        delta = (params * (1 - lr * wd) + delta) - params
+    return delta, RAdamState(exp_avg, exp_avg_sq, count)
 
 
 OPTIMIZERS = (Adam, AdamW, NAdam, RAdam)

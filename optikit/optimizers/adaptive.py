@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .base import Optimizer, check_flag as _flag, check_real as _real
+from .base import Kernel, Optimizer, check_flag as _flag, check_real as _real
 
 
 def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
@@ -75,16 +75,32 @@ class Adagrad(Optimizer):
         self.maximize = _flag("maximize", maximize)
 
     def init(self, params: np.ndarray) -> AdagradState:
-        return AdagradState(sum=np.full_like(params, self.initial_accumulator_value, dtype=float), count=0)
+        return adagrad_init(params, self._hyper())
 
     def update(self, grad, state, params, oracle=None):
-        count = state.count + 1
-        g = _signed_grad(grad, params, self.maximize, self.weight_decay)
-        # torch keeps the step counter as a float tensor and reads it back with .item()
-        clr = self.lr / (1 + (float(count) - 1) * self.lr_decay)
-        total = state.sum + g * g
-        std = np.sqrt(total) + self.eps
-        return -clr * (g / std), AdagradState(total, count)
+        return adagrad_update(grad, state, params, self._hyper())
+
+    def kernel(self) -> Kernel:
+        return Kernel(adagrad_init, adagrad_update, self._hyper())
+
+    def _hyper(self) -> tuple:
+        return (self.lr, self.lr_decay, self.weight_decay, self.initial_accumulator_value, self.eps, self.maximize)
+
+
+def adagrad_init(params: np.ndarray, hyper: tuple) -> AdagradState:
+    return AdagradState(np.full_like(params, hyper[3], dtype=float), 0)
+
+
+def adagrad_update(grad: np.ndarray, state: AdagradState, params: np.ndarray, hyper: tuple):
+    """``hyper``: ``(lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize)``."""
+    lr, lr_decay, weight_decay, _, eps, maximize = hyper
+    count = state.count + 1
+    g = _signed_grad(grad, params, maximize, weight_decay)
+    # torch keeps the step counter as a float tensor and reads it back with .item()
+    clr = lr / (1 + (float(count) - 1) * lr_decay)
+    total = state.sum + g * g
+    std = np.sqrt(total) + eps
+    return -clr * (g / std), AdagradState(total, count)
 
 
 class RMSpropState(NamedTuple):
@@ -138,25 +154,42 @@ class RMSprop(Optimizer):
         self.maximize = _flag("maximize", maximize)
 
     def init(self, params: np.ndarray) -> RMSpropState:
-        return RMSpropState(*(np.zeros_like(params, dtype=float) for _ in range(3)))
+        return rmsprop_init(params, ())
 
     def update(self, grad, state, params, oracle=None):
-        g = _signed_grad(grad, params, self.maximize, self.weight_decay)
-        square_avg = state.square_avg * self.alpha + (1 - self.alpha) * g * g
-        grad_avg = state.grad_avg
-        if self.centered:
-            grad_avg = _lerp(grad_avg, g, 1 - self.alpha)
-            avg = np.sqrt(square_avg - grad_avg * grad_avg)
-        else:
-            avg = np.sqrt(square_avg)
-        avg = avg + self.eps
-        buf = state.momentum_buffer
-        if self.momentum > 0:
-            buf = buf * self.momentum + g / avg
-            step = -self.lr * buf
-        else:
-            step = -self.lr * (g / avg)
-        return step, RMSpropState(square_avg, grad_avg, buf)
+        return rmsprop_update(grad, state, params, self._hyper())
+
+    def kernel(self) -> Kernel:
+        return Kernel(rmsprop_init, rmsprop_update, self._hyper())
+
+    def _hyper(self) -> tuple:
+        return (self.lr, self.alpha, self.eps, self.weight_decay, self.momentum, self.centered, self.maximize)
+
+
+def rmsprop_init(params: np.ndarray, hyper: tuple) -> RMSpropState:
+    return RMSpropState(np.zeros_like(params, dtype=float), np.zeros_like(params, dtype=float),
+                        np.zeros_like(params, dtype=float))
+
+
+def rmsprop_update(grad: np.ndarray, state: RMSpropState, params: np.ndarray, hyper: tuple):
+    """``hyper``: ``(lr, alpha, eps, weight_decay, momentum, centered, maximize)``."""
+    lr, alpha, eps, weight_decay, momentum, centered, maximize = hyper
+    g = _signed_grad(grad, params, maximize, weight_decay)
+    square_avg = state.square_avg * alpha + (1 - alpha) * g * g
+    grad_avg = state.grad_avg
+    if centered:
+        grad_avg = _lerp(grad_avg, g, 1 - alpha)
+        avg = np.sqrt(square_avg - grad_avg * grad_avg)
+    else:
+        avg = np.sqrt(square_avg)
+    avg = avg + eps
+    buf = state.momentum_buffer
+    if momentum > 0:
+        buf = buf * momentum + g / avg
+        step = -lr * buf
+    else:
+        step = -lr * (g / avg)
+    return step, RMSpropState(square_avg, grad_avg, buf)
 
 
 class AdadeltaState(NamedTuple):
@@ -201,15 +234,31 @@ class Adadelta(Optimizer):
         self.maximize = _flag("maximize", maximize)
 
     def init(self, params: np.ndarray) -> AdadeltaState:
-        return AdadeltaState(np.zeros_like(params, dtype=float), np.zeros_like(params, dtype=float))
+        return adadelta_init(params, ())
 
     def update(self, grad, state, params, oracle=None):
-        g = _signed_grad(grad, params, self.maximize, self.weight_decay)
-        square_avg = state.square_avg * self.rho + (1 - self.rho) * g * g
-        std = np.sqrt(square_avg + self.eps)
-        delta = np.sqrt(state.acc_delta + self.eps) / std * g
-        acc_delta = state.acc_delta * self.rho + (1 - self.rho) * delta * delta
-        return -self.lr * delta, AdadeltaState(square_avg, acc_delta)
+        return adadelta_update(grad, state, params, self._hyper())
+
+    def kernel(self) -> Kernel:
+        return Kernel(adadelta_init, adadelta_update, self._hyper())
+
+    def _hyper(self) -> tuple:
+        return (self.lr, self.rho, self.eps, self.weight_decay, self.maximize)
+
+
+def adadelta_init(params: np.ndarray, hyper: tuple) -> AdadeltaState:
+    return AdadeltaState(np.zeros_like(params, dtype=float), np.zeros_like(params, dtype=float))
+
+
+def adadelta_update(grad: np.ndarray, state: AdadeltaState, params: np.ndarray, hyper: tuple):
+    """``hyper``: ``(lr, rho, eps, weight_decay, maximize)``."""
+    lr, rho, eps, weight_decay, maximize = hyper
+    g = _signed_grad(grad, params, maximize, weight_decay)
+    square_avg = state.square_avg * rho + (1 - rho) * g * g
+    std = np.sqrt(square_avg + eps)
+    delta = np.sqrt(state.acc_delta + eps) / std * g
+    acc_delta = state.acc_delta * rho + (1 - rho) * delta * delta
+    return -lr * delta, AdadeltaState(square_avg, acc_delta)
 
 
 OPTIMIZERS = (Adagrad, RMSprop, Adadelta)

@@ -24,7 +24,7 @@ import math
 import numbers
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Optimizer",
+    "Kernel",
     "Oracle",
     "EmptyState",
     "Hyperparameter",
@@ -48,6 +49,21 @@ REQUIREMENTS = frozenset({"loss", "hessian", "residuals"})
 
 class EmptyState(NamedTuple):
     """State of an optimizer that keeps none."""
+
+
+class Kernel(NamedTuple):
+    """An optimizer's update rule as pure functions of arrays, numbers and a tuple of
+    hyperparameters, which a compiled backend can compile and call inside its loop.
+
+    ``init(params, hyper)`` returns the state (a NamedTuple of arrays and numbers, the same type
+    ``Optimizer.init`` returns); ``update(grad, state, params, hyper)`` returns ``(step, state)``
+    exactly as ``Optimizer.update`` does. They may use NumPy array arithmetic, ``math`` and
+    other plain functions of the same kind, nothing else (no attributes of ``self``, no oracle).
+    """
+
+    init: Callable[[np.ndarray, tuple], Any]
+    update: Callable[[np.ndarray, Any, np.ndarray, tuple], tuple[np.ndarray, Any]]
+    hyper: tuple
 
 
 @runtime_checkable
@@ -127,6 +143,16 @@ class Optimizer:
         The default never does; the engine stops the run after the epoch in which this is true.
         """
         return False
+
+    def kernel(self) -> Kernel | None:
+        """The update rule as pure functions (:class:`Kernel`), or ``None`` (the default).
+
+        Optional. With a kernel, a compiled backend (``numba``) runs a whole epoch of mini-batch
+        steps in compiled code; without one the engine calls :meth:`update` step by step. A
+        kernel's ``update`` must give the same steps as :meth:`update`; the built-ins' ``update``
+        calls their kernel's.
+        """
+        return None
 
     def __repr__(self) -> str:
         args = ", ".join(f"{h.name}={getattr(self, h.name, h.default)!r}" for h in hyperparameters(type(self)))

@@ -20,7 +20,7 @@ import numpy as np
 
 from .adam import _betas
 from .adaptive import _real
-from .base import Optimizer
+from .base import Kernel, Optimizer
 
 
 class LionState(NamedTuple):
@@ -59,13 +59,28 @@ class Lion(Optimizer):
         self.weight_decay = _real("weight_decay value", weight_decay)
 
     def init(self, params: np.ndarray) -> LionState:
-        return LionState(np.zeros_like(params, dtype=float))
+        return lion_init(params, ())
 
     def update(self, grad, state, params, oracle=None):
-        beta1, beta2 = self.betas
-        m = state.exp_avg
-        direction = np.sign((1.0 - beta1) * grad + beta1 * m) + self.weight_decay * params
-        return -self.lr * direction, LionState((1.0 - beta2) * grad + beta2 * m)
+        return lion_update(grad, state, params, self._hyper())
+
+    def kernel(self) -> Kernel:
+        return Kernel(lion_init, lion_update, self._hyper())
+
+    def _hyper(self) -> tuple:
+        return (self.lr, self.betas[0], self.betas[1], self.weight_decay)
+
+
+def lion_init(params: np.ndarray, hyper: tuple) -> LionState:
+    return LionState(np.zeros_like(params, dtype=float))
+
+
+def lion_update(grad: np.ndarray, state: LionState, params: np.ndarray, hyper: tuple):
+    """``hyper``: ``(lr, beta1, beta2, weight_decay)``."""
+    lr, beta1, beta2, weight_decay = hyper
+    m = state.exp_avg
+    direction = np.sign((1.0 - beta1) * grad + beta1 * m) + weight_decay * params
+    return -lr * direction, LionState((1.0 - beta2) * grad + beta2 * m)
 
 
 OPTIMIZERS = (Lion,)

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .base import Optimizer, check_flag, check_real
+from .base import Kernel, Optimizer, check_flag, check_real
 
 
 class MomentumState(NamedTuple):
@@ -20,6 +20,24 @@ class MomentumState(NamedTuple):
 
     buf: np.ndarray
     count: int
+
+
+def gd_init(params: np.ndarray, hyper: tuple) -> MomentumState:
+    return MomentumState(buf=np.zeros_like(params), count=0)
+
+
+def gd_update(grad: np.ndarray, state: MomentumState, params: np.ndarray, hyper: tuple):
+    """``hyper``: ``(lr, momentum, dampening, nesterov, weight_decay, maximize)``."""
+    lr, momentum, dampening, nesterov, weight_decay, maximize = hyper
+    g = -grad if maximize else grad
+    if weight_decay:
+        g = g + weight_decay * params
+    buf, count = state
+    if momentum:
+        # torch seeds the buffer with the first gradient, undampened
+        buf = g.copy() if count == 0 else momentum * buf + (1 - dampening) * g
+        g = g + momentum * buf if nesterov else buf
+    return -lr * g, MomentumState(buf, count + 1)
 
 
 class GD(Optimizer):
@@ -63,18 +81,16 @@ class GD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def init(self, params: np.ndarray) -> MomentumState:
-        return MomentumState(buf=np.zeros_like(params), count=0)
+        return gd_init(params, ())
 
     def update(self, grad, state, params, oracle=None):
-        g = -grad if self.maximize else grad
-        if self.weight_decay:
-            g = g + self.weight_decay * params
-        buf, count = state
-        if self.momentum:
-            # torch seeds the buffer with the first gradient, undampened
-            buf = g.copy() if count == 0 else self.momentum * buf + (1 - self.dampening) * g
-            g = g + self.momentum * buf if self.nesterov else buf
-        return -self.lr * g, MomentumState(buf, count + 1)
+        return gd_update(grad, state, params, self._hyper())
+
+    def kernel(self) -> Kernel:
+        return Kernel(gd_init, gd_update, self._hyper())
+
+    def _hyper(self) -> tuple:
+        return (self.lr, self.momentum, self.dampening, self.nesterov, self.weight_decay, self.maximize)
 
 
 class SGD(GD):

@@ -1,0 +1,348 @@
+"""optikit's backends against the code people write by hand, measured in one run on the same data.
+
+    python benchmarks/run.py [--quick] [--json PATH]
+
+Batch gradient descent on ``w*x + b`` (mean squared error, float64) per epoch at 1e3..1e7 rows;
+per-sample SGD per step at 1e5 rows; spec to first epoch (a fresh interpreter: import, parse,
+derive, compile, one epoch) at 2..200 parameters, twice; peak memory of a batch epoch. Baselines:
+hand-written NumPy, PyTorch CPU with torch.optim, JAX with jit / lax.scan, a hand-written numba
+loop, the blog's pure-Python loop (where it finishes) and the bandwidth floor ``np.dot(x, y)``.
+Each figure is the median of several repeats; absent packages are left out. Prints ratios to
+the hand-written NumPy (batch) or numba (SGD) figure measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import optikit  # noqa: E402
+from optikit.api import prepare  # noqa: E402
+from optikit.engine.loop import run_problem  # noqa: E402
+
+LR = 1e-3
+
+
+def _data(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, n)
+    return x, 3.0 * x + 2.0 + rng.normal(0, 0.1, n)
+
+
+def _median(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _have(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+# ---- batch gradient descent, seconds per epoch ----------------------------------------------
+def optikit_epoch(backend: str, x, y, optimizer: str = "gd", batch: int | None = None) -> Callable[[int], float]:
+    """Seconds for ``epochs`` epochs of a prepared run (compiled once, outside the timing)."""
+    opt = f"{{name: {optimizer}, lr: {LR}, epochs: 1, seed: 0{', batch_size: %d' % batch if batch else ''}}}"
+    spec = optikit.loads_spec(f"model: w*x + b\nparameters: {{w: 0.0, b: 0.0}}\noptimizer: {opt}\n")
+    prep = prepare(spec, data={"x": x, "y": y}, backend=backend)
+    run_problem(prep.problem, prep.optimizer, prep.settings)  # compile and warm up
+
+    def timed(epochs: int) -> float:
+        settings = dataclasses.replace(prep.settings, epochs=epochs)
+        start = time.perf_counter()
+        run_problem(prep.problem, prep.optimizer, settings)
+        return time.perf_counter() - start
+
+    return timed
+
+
+def per_epoch(timed: Callable[[int], float], epochs: int, repeat: int) -> float:
+    """Median of (time of 1 + epochs) - (time of 1): the per-run start and final pass cancel."""
+    return statistics.median((timed(1 + epochs) - timed(1)) / epochs for _ in range(repeat))
+
+
+def hand_numpy(x, y, epochs: int) -> None:
+    w = b = 0.0
+    for _ in range(epochs):
+        r = w * x + b - y
+        loss = np.mean(r * r)  # noqa: F841 - the epoch's loss, as optikit reports it
+        w, b = w - LR * np.mean(2 * x * r), b - LR * np.mean(2 * r)
+
+
+def torch_gd(x, y, epochs: int) -> None:
+    import torch
+
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    p = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=LR)
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = torch.mean((p[0] * xt + p[1] - yt) ** 2)
+        loss.backward()
+        opt.step()
+
+
+def jax_gd(x, y) -> Callable[[int], None]:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    @jax.jit
+    def step(p):
+        loss, g = jax.value_and_grad(lambda q: jnp.mean((q[0] * xj + q[1] - yj) ** 2))(p)
+        return p - LR * g, loss
+
+    step(jnp.zeros(2))[0].block_until_ready()
+
+    def run(epochs: int) -> None:
+        p = jnp.zeros(2)
+        for _ in range(epochs):
+            p, _ = step(p)
+        p.block_until_ready()
+
+    return run
+
+
+def numba_kernels() -> dict[str, Callable[..., Any]]:
+    import numba
+
+    @numba.njit
+    def gd(x, y, epochs):
+        w = b = 0.0
+        for _ in range(epochs):
+            s0 = s1 = s2 = 0.0
+            for i in range(x.shape[0]):
+                r = w * x[i] + b - y[i]
+                s0 += r * r
+                s1 += 2 * x[i] * r
+                s2 += 2 * r
+            w, b = w - LR * s1 / x.shape[0], b - LR * s2 / x.shape[0]
+        return w, b
+
+    @numba.njit
+    def sgd(x, y, order):
+        w = b = 0.0
+        for i in order:
+            r = w * x[i] + b - y[i]
+            w, b = w - LR * 2 * x[i] * r, b - LR * 2 * r
+        return w, b
+
+    return {"gd": gd, "sgd": sgd}
+
+
+def pure_python_gd(xs: list[float], ys: list[float], epochs: int) -> None:
+    w = b = 0.0
+    n = len(xs)
+    for _ in range(epochs):
+        gw = gb = loss = 0.0
+        for xi, yi in zip(xs, ys):
+            r = w * xi + b - yi
+            loss += r * r
+            gw += 2 * xi * r
+            gb += 2 * r
+        w, b = w - LR * gw / n, b - LR * gb / n
+
+
+def bench_batch(sizes: list[int], repeat: int) -> list[dict[str, Any]]:
+    rows = []
+    kernels = numba_kernels() if _have("numba") else None
+    for n in sizes:
+        x, y = _data(n)
+        epochs = max(2, min(50, 2_000_000 // n))
+        add = lambda impl, sec: rows.append({"n": n, "impl": impl, "us_per_epoch": sec * 1e6})  # noqa: E731
+        for backend in ("numpy", *(("numba",) if kernels else ())):
+            add(f"optikit-{backend}", per_epoch(optikit_epoch(backend, x, y), epochs, repeat))
+        add("hand-numpy", _median(lambda: hand_numpy(x, y, epochs), repeat) / epochs)
+        if _have("torch"):
+            add("torch.optim", _median(lambda: torch_gd(x, y, epochs), repeat) / epochs)
+        if _have("jax"):
+            run = jax_gd(x, y)
+            add("jax-jit", _median(lambda: run(epochs), repeat) / epochs)
+        if kernels:
+            kernels["gd"](x, y, 1)
+            add("hand-numba", _median(lambda: kernels["gd"](x, y, epochs), repeat) / epochs)
+        if n <= 100_000:
+            xs, ys = x.tolist(), y.tolist()
+            add("pure-python", _median(lambda: pure_python_gd(xs, ys, 2), repeat) / 2)
+        add("floor np.dot", _median(lambda: [np.dot(x, y) for _ in range(epochs)], repeat) / epochs)
+    return rows
+
+
+# ---- per-sample SGD, seconds per step ----------------------------------------------------------
+def bench_sgd(n: int, repeat: int) -> list[dict[str, Any]]:
+    x, y = _data(n)
+    rows = []
+    add = lambda impl, sec: rows.append({"n": n, "impl": impl, "ns_per_step": sec * 1e9})  # noqa: E731
+    for backend in ("numpy", *(("numba",) if _have("numba") else ())):
+        timed = optikit_epoch(backend, x, y, optimizer="sgd", batch=1)
+        add(f"optikit-{backend}", per_epoch(timed, 1, repeat) / n)
+    if _have("torch"):
+        import torch
+
+        k = min(n, 5000)
+        xt, yt = torch.from_numpy(x[:k]), torch.from_numpy(y[:k])
+
+        def torch_sgd() -> None:
+            p = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+            opt = torch.optim.SGD([p], lr=LR)
+            for i in range(k):
+                opt.zero_grad()
+                ((p[0] * xt[i] + p[1] - yt[i]) ** 2).backward()
+                opt.step()
+
+        add("torch.optim", _median(torch_sgd, repeat) / k)
+    if _have("jax"):
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+
+        xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+        @jax.jit
+        def epoch(p, order):
+            def step(q, i):
+                g = jax.grad(lambda r: (r[0] * xj[i] + r[1] - yj[i]) ** 2)(q)
+                return q - LR * g, None
+
+            return jax.lax.scan(step, p, order)[0]
+
+        order = jnp.asarray(np.random.default_rng(0).permutation(n))
+        epoch(jnp.zeros(2), order).block_until_ready()
+        add("jax lax.scan", _median(lambda: epoch(jnp.zeros(2), order).block_until_ready(), repeat) / n)
+    if _have("numba"):
+        kernel = numba_kernels()["sgd"]
+        order = np.random.default_rng(0).permutation(n)
+        kernel(x, y, order)
+        add("hand-numba", _median(lambda: kernel(x, y, order), repeat) / n)
+    xs, ys = x.tolist(), y.tolist()
+
+    def blog_sgd() -> None:
+        w = b = 0.0
+        for i in np.random.default_rng(0).permutation(n).tolist():
+            r = w * xs[i] + b - ys[i]
+            w, b = w - LR * 2 * xs[i] * r, b - LR * 2 * r
+
+    add("pure-python", _median(blog_sgd, repeat) / n)
+    return rows
+
+
+# ---- spec to first epoch ----------------------------------------------------------------------
+def _wide_spec(params: int) -> str:
+    terms = " + ".join(f"w{i}*x{i}" for i in range(params - 1))
+    cols = ", ".join(f"x{i}" for i in range(params - 1))
+    pars = ", ".join([*(f"w{i}: 0.1" for i in range(params - 1)), "b: 0.0"])
+    return f"model: sigmoid({terms} + b)\nparameters: {{{pars}}}\noptimizer: {{name: adam, lr: 0.01, epochs: 1}}\n", cols
+
+
+def bench_compile(sizes: list[int], backends: list[str], repeat: int) -> list[dict[str, Any]]:
+    rows = []
+    for params in sizes:
+        text, cols = _wide_spec(params)
+        code = ("import time; t = time.perf_counter(); import numpy as np; import optikit\n"
+                f"rng = np.random.default_rng(0); data = {{c: rng.normal(size=200) for c in {cols.split(', ')!r}}}\n"
+                "data['y'] = rng.uniform(size=200)\n"
+                f"optikit.run(optikit.loads_spec({text!r}), data=data, backend=BACKEND)\n"
+                "print(time.perf_counter() - t)")
+        for backend in backends:
+            for attempt in ("first", "second"):
+                out = subprocess.run([sys.executable, "-c", code.replace("BACKEND", repr(backend))], capture_output=True,
+                                     text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+                if out.returncode:
+                    print(f"spec to first epoch, {params} parameters, {backend}: failed: {out.stderr.strip()[-300:]}")
+                    break
+                wall = float(out.stdout.strip().splitlines()[-1])
+                rows.append({"params": params, "impl": f"optikit-{backend} ({attempt} run)", "seconds": wall})
+    return rows
+
+
+# ---- memory ---------------------------------------------------------------------------------
+def bench_memory(n: int) -> list[dict[str, Any]]:
+    x, y = _data(n)
+    rows = []
+    timed = optikit_epoch("numpy", x, y)
+    for impl, fn in (("optikit-numpy", lambda: timed(3)), ("hand-numpy", lambda: hand_numpy(x, y, 3))):
+        tracemalloc.start()
+        fn()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        rows.append({"n": n, "impl": impl, "peak_over_data": peak / (x.nbytes + y.nbytes)})
+    return rows
+
+
+def machine() -> dict[str, Any]:
+    versions = {m: __import__(m).__version__ for m in ("numpy", "sympy", "numba", "torch", "jax") if _have(m)}
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "optikit": optikit.__version__, **versions}
+
+
+def _table(rows: list[dict[str, Any]], key: str, unit: str, base: str) -> None:
+    for n in sorted({r[key] for r in rows}):
+        group = [r for r in rows if r[key] == n]
+        ref = next((r[unit] for r in group if r["impl"] == base), None)
+        print(f"  {key} = {n:g}")
+        for r in group:
+            ratio = f"{r[unit] / ref:8.2f}x {base}" if ref else ""
+            print(f"    {r['impl']:<32} {r[unit]:>14.4g} {unit}  {ratio}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (under two minutes)")
+    ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    args = ap.parse_args(argv)
+    repeat = 3 if args.quick else 7
+    backends = ["numpy", *(["numba"] if _have("numba") else [])]
+    out = {
+        "batch_gd": bench_batch([1_000, 100_000, 1_000_000] if args.quick else [1_000, 100_000, 1_000_000, 10_000_000], repeat),
+        "sgd": bench_sgd(20_000 if args.quick else 100_000, repeat),
+        "compile": bench_compile([2, 10] if args.quick else [2, 10, 50, 200], backends, 1),
+        "memory": bench_memory(1_000_000),
+        "machine": machine(),
+    }
+    print("batch gradient descent, per epoch (ratio to hand-written NumPy):")
+    _table(out["batch_gd"], "n", "us_per_epoch", "hand-numpy")
+    print("per-sample SGD, per step (ratio to a hand-written numba loop):")
+    _table(out["sgd"], "n", "ns_per_step", "hand-numba")
+    print("spec to first epoch, import included (fresh interpreter):")
+    _table(out["compile"], "params", "seconds", "")
+    print("peak memory of 3 batch epochs over the data's size:")
+    _table(out["memory"], "n", "peak_over_data", "hand-numpy")
+    print("machine:", json.dumps(out["machine"]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""SymPy expression groups printed as the source of one loop over rows that sums them.
+
+The text is built only from SymPy trees that passed the expression allowlist
+(:mod:`optikit.expr`), with every symbol printed as a name chosen here (``p_0``, ``v_0``, ...):
+no name or string from a spec reaches the source as written. Numbers
+print as SymPy floats and rationals; functions as ``math.*`` or the scalar helpers of
+:mod:`optikit.backends.scalar`.
+
+Summation follows the NumPy backend's rule where it can: a batch of up to ``sequential`` rows is
+summed in row order (the same digits as NumPy's ``cumsum``); a pass over more rows than that
+keeps four interleaved accumulators (rows ``i mod 4``) added at the end, which a compiler can
+vectorise without ``fastmath``, and a larger mini-batch of given rows is summed in row order.
+A long loop body (many parameters) is not unrolled: its sums are in row order throughout. Outputs that do not depend on the row are computed once and multiplied by the row count.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import sympy
+from sympy.printing.pycode import PythonCodePrinter
+
+__all__ = ["loop_source", "LANES"]
+
+#: Interleaved accumulators per output above the sequential limit.
+LANES = 4
+#: Loop bodies longer than this (statements) are not unrolled into lanes: compile time grows
+#: faster than the body, and a long body has enough independent work per row already.
+UNROLL_LIMIT = 48
+
+
+class _Printer(PythonCodePrinter):
+    """Python's printer with every symbol replaced by a name chosen here (``names``)."""
+
+    def __init__(self, names: dict[sympy.Symbol, str]) -> None:
+        # lambdify's settings, so terms print in the order (and round the way) the NumPy backend's do
+        super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
+        self.names = names
+
+    def _print_Symbol(self, e: sympy.Symbol) -> str:
+        return self.names[e]
+
+    def _print_Pow(self, e: sympy.Expr, rational: bool = False) -> str:
+        if e.exp == 2:  # what NumPy's x**2 computes (square); a product, which compilers vectorise
+            base = self.parenthesize(e.base, sympy.printing.precedence.PRECEDENCE["Mul"])
+            return f"({base}*{base})"
+        return super()._print_Pow(e, rational)
+
+    def _print_sigmoid(self, e: sympy.Expr) -> str:
+        return f"sigmoid({self._print(e.args[0])})"
+
+    def _print_softplus(self, e: sympy.Expr) -> str:
+        return f"softplus({self._print(e.args[0])})"
+
+    def text(self, e: sympy.Expr) -> str:
+        self._not_supported = set()
+        out = self.doprint(e)
+        if self._not_supported:
+            bad = ", ".join(sorted(type(x).__name__ for x in self._not_supported))
+            raise NotImplementedError(f"no scalar code for {bad}")
+        return out
+
+
+def loop_source(name: str, params: Sequence[sympy.Symbol], columns: Sequence[sympy.Symbol],
+                exprs: Sequence[sympy.Expr], sequential: int, cse: Any = True) -> str:
+    """Source of ``name(P, rows, full, out, *columns)``: writes into ``out[k]`` the sum of
+    ``exprs[k]`` over the rows (all of them in order when ``full``, else the indices ``rows``).
+
+    ``cse`` is what the NumPy backend hands ``sympy.lambdify`` for the same list (``True`` or a
+    callable), so both evaluate the same subexpressions in the same order.
+    """
+    subs, outs = cse(list(exprs)) if callable(cse) else sympy.cse(list(exprs), list=False)
+    names = {s: f"p_{i}" for i, s in enumerate(params)}
+    names.update({s: f"v_{i}" for i, s in enumerate(columns)})
+    names.update({s: f"t_{i}" for i, (s, _) in enumerate(subs)})
+    printer = _Printer(names)
+    per_row = set(columns)  # what changes from row to row: the columns and what uses them
+    hoisted, body = [], []
+    for sym, value in subs:
+        if value.free_symbols & per_row:
+            per_row.add(sym)
+            body.append(f"{names[sym]} = {printer.text(value)}")
+        else:
+            hoisted.append(f"    {names[sym]} = {printer.text(value)}")
+    varying = [k for k, e in enumerate(outs) if e.free_symbols & per_row]
+    constant = [k for k in range(len(outs)) if k not in varying]
+    cols = [f"c_{i}" for i in range(len(columns))]
+    lines = [f"def {name}(P, rows, full, out{''.join(', ' + c for c in cols)}):"]
+    lines += [f"    p_{i} = P[{i}]" for i in range(len(params))]
+    lines.append(f"    n = {cols[0]}.shape[0] if full else rows.shape[0]" if cols else "    n = 1 if full else rows.shape[0]")
+    lines += hoisted
+    lines += [f"    out[{k}] = ({printer.text(outs[k])}) * n" for k in constant]
+    if not varying:
+        return "\n".join(lines) + "\n"
+    values = [printer.text(outs[k]) for k in varying]
+
+    def row(index: str, lane: str, indent: str) -> list[str]:
+        out = [f"{indent}i = {index}"]
+        out += [f"{indent}v_{j} = {c}[i]" for j, c in enumerate(cols)]
+        out += [indent + b for b in body]
+        out += [f"{indent}s_{j}{lane} += {v}" for j, v in enumerate(values)]
+        return out
+    if len(body) + len(values) > UNROLL_LIMIT:  # one loop, in row order, for every case
+        lines += [f"    s_{j} = 0.0" for j in range(len(varying))]
+        lines.append("    for j in range(n):")
+        lines += row("j if full else rows[j]", "", " " * 8)
+        lines += [f"    out[{k}] = s_{j}" for j, k in enumerate(varying)]
+        return "\n".join(lines) + "\n"
+    lanes = [f"_{q}" for q in range(LANES)]
+    lines += [f"    s_{j} = 0.0" for j in range(len(varying))]
+    lines += [f"    s_{j}{q} = 0.0" for j in range(len(varying)) for q in lanes]
+    # all rows: in order up to the limit, else four lanes (i = j, which compilers vectorise);
+    # given rows (mini-batches): in order, whatever their number, to keep the compiled code small
+    lines.append(f"    if full and n <= {sequential}:")
+    lines.append("        for j in range(n):")
+    lines += row("j", "", " " * 12)
+    lines.append("    elif full:")
+    lines.append(f"        for b in range(0, n - n % {LANES}, {LANES}):")
+    for q in range(LANES):
+        lines += row(f"b + {q}", lanes[q], " " * 12)
+    lines.append(f"        for j in range(n - n % {LANES}, n):")
+    lines += row("j", lanes[0], " " * 12)
+    lines.append("    else:")
+    lines.append("        for j in range(n):")
+    lines += row("rows[j]", "", " " * 12)
+    lines.append(f"    if full and n > {sequential}:")
+    lines += [f"        s_{j} = (s_{j}_0 + s_{j}_1) + (s_{j}_2 + s_{j}_3)" for j in range(len(varying))]
+    lines += [f"    out[{k}] = s_{j}" for j, k in enumerate(varying)]
+    return "\n".join(lines) + "\n"
