@@ -21,6 +21,7 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from .scalar import SCALAR_FUNCTIONS
+from .codegen import define_function
 
 __all__ = ["BufferedPass", "buffered_pass"]
 
@@ -142,5 +143,4 @@ def buffered_pass(params: Sequence[sympy.Symbol], columns: Sequence[sympy.Symbol
     head = f"def buffered(B, total, {', '.join([*(f'p_{i}' for i in range(len(params))), *cols])}):"
     src = "\n    ".join([head, *emitter.lines, f"return [{', '.join(totals)}]"]) + "\n"
     scope = {"numpy": np, "functools": functools, **SCALAR_FUNCTIONS, **namespace}
-    exec(compile(src, "<optikit buffered pass>", "exec"), scope)  # noqa: S102 - rewritten from printed, vetted trees
-    return BufferedPass(scope["buffered"], emitter.count, n)
+    return BufferedPass(define_function(src, "buffered", scope, "<optikit buffered pass>"), emitter.count, n)

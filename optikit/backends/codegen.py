@@ -15,12 +15,13 @@ A long loop body (many parameters) is not unrolled: its sums are in row order th
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import types
+from typing import Any, Callable, Sequence
 
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
-__all__ = ["loop_source", "LANES"]
+__all__ = ["loop_source", "define_function", "LANES"]
 
 #: Interleaved accumulators per output above the sequential limit.
 LANES = 4
@@ -59,6 +60,18 @@ class _Printer(PythonCodePrinter):
             bad = ", ".join(sorted(type(x).__name__ for x in self._not_supported))
             raise NotImplementedError(f"no scalar code for {bad}")
         return out
+
+
+def define_function(source: str, name: str, namespace: dict[str, Any], filename: str) -> Callable[..., Any]:
+    """The function ``name`` that ``source`` defines, built from its compiled code object.
+
+    ``source`` is one ``def`` that optikit printed from SymPy trees it built and checked (names
+    chosen by optikit, never text from a spec); the module around it is not run, only the
+    function's own code is bound to ``namespace`` (its globals), as a ``def`` statement would.
+    """
+    module = compile(source, filename, "exec")
+    code = next(c for c in module.co_consts if isinstance(c, types.CodeType) and c.co_name == name)
+    return types.FunctionType(code, namespace, name)
 
 
 def loop_source(name: str, params: Sequence[sympy.Symbol], columns: Sequence[sympy.Symbol],

@@ -24,7 +24,7 @@ from ..errors import SpecError
 from ..symbolic import SymbolicProblem
 from . import scalar
 from .base import Backend, Rows, Sums
-from .codegen import loop_source
+from .codegen import define_function, loop_source
 from .numba_cache import cached_function
 from .numpy import SEQUENTIAL_SUM_ROWS, NumpyEvaluator
 
@@ -86,9 +86,8 @@ class NumbaEvaluator:
             def in_memory() -> Any:
                 from .numba_helpers import NAMESPACE
 
-                namespace = dict(NAMESPACE)
-                exec(compile(text, f"<optikit loop {'+'.join(parts)}>", "exec"), namespace)  # noqa: S102 - printed from vetted trees
-                return self._numba.njit(cache=False, error_model="numpy")(namespace["loop"])
+                loop = define_function(text, "loop", dict(NAMESPACE), f"<optikit loop {'+'.join(parts)}>")
+                return self._numba.njit(cache=False, error_model="numpy")(loop)
 
             fn = cached_function(_module_head() + _JIT + text, "loop", self._numba, in_memory)
             data = tuple(self.reference.columns[c] for c in group.columns)
