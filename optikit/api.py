@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from .backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend, open_data
-from .data import DataSource
+from .data import DataSource, gather
 from .engine import EpochRecord, Result, Settings, run_problem
 from .fit import fit_report
 from .gradcheck import verify_training_gradient
@@ -221,7 +221,7 @@ def _check_sigma(spec: Spec, problem: Problem) -> None:
     """Standard deviations must be positive and finite: a zero would weight its row infinitely."""
     if spec.sigma is None or problem.data is None:
         return
-    sigma = np.asarray(problem.data[spec.sigma], dtype=float)
+    sigma = np.asarray(gather(problem.data, [spec.sigma])[spec.sigma], dtype=float)
     bad = np.flatnonzero(~(np.isfinite(sigma) & (sigma > 0)))
     if len(bad):
         raise spec.error(f"sigma column {spec.sigma!r} must be positive and finite; row {int(bad[0]) + 1} is "

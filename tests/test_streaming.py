@@ -171,3 +171,25 @@ def test_a_second_source_gives_the_validation_rows(tmp_path):
         with pytest.raises(optikit.SpecError) as info:
             optikit.load_spec(_spec(tmp_path, data))
         assert info.value.field == field and info.value.line == 3, data
+
+
+def test_fit_report_plots_and_save_work_on_a_streamed_file(tmp_path):
+    from optikit.cli import main
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 4, 1500)
+    y = 2.5 * np.exp(-1.3 * x) + 0.5 + rng.normal(0, 0.01, x.size)
+    with open(tmp_path / "d.csv", "w") as handle:
+        handle.write("x,y,dy\n")
+        handle.writelines(f"{a!r},{b!r},0.01\n" for a, b in zip(x.tolist(), y.tolist()))
+    body = ("model: a*exp(-b*x) + c\nparameters: {{a: 1.0, b: 1.0, c: 0.0}}\ndata: {{csv: d.csv{extra}}}\n"
+            "sigma: dy\noptimizer: {{name: levenberg-marquardt}}\n")
+    streamed, held = tmp_path / "streamed.yaml", tmp_path / "held.yaml"
+    streamed.write_text(body.format(extra=", stream: true, chunk_rows: 97"))
+    held.write_text(body.format(extra=", stream: false"))
+    assert main(["run", str(streamed), "--report", "--save", str(tmp_path / "p.json"), "--plot-fit",
+                 str(tmp_path / "f.png"), "-q"]) == 0
+    ours, reference = optikit.run(streamed).report(), optikit.run(held).report()
+    for name in ("a", "b", "c"):
+        assert ours.stderr[name] == pytest.approx(reference.stderr[name], rel=1e-9)
+    assert ours.r2 == pytest.approx(reference.r2, rel=1e-12)

@@ -152,12 +152,13 @@ def _domain_warnings(checked: Any) -> list[Any]:
     """Likely domain problems of a validated spec, with the data's lowest values when it was read."""
     import numpy as np
 
+    from ..data import gather
     from ..symbolic.domain import domain_warnings
 
     if isinstance(checked, Spec):
         return domain_warnings(checked)
     source = checked.problem.source
-    lows = {c: float(np.min(v)) for c, v in source.take().items()} if source is not None else {}
+    lows = {c: float(np.min(v)) for c, v in gather(source).items()} if source is not None else {}
     return domain_warnings(checked.spec, lows)
 
 

@@ -16,7 +16,7 @@ from .. import expr
 from ..errors import ExpressionError
 from .ref import DataError
 
-__all__ = ["DataSource", "ArraySource", "check_columns", "chunked_digest"]
+__all__ = ["DataSource", "ArraySource", "check_columns", "chunked_digest", "gather"]
 
 
 @runtime_checkable
@@ -45,6 +45,21 @@ class DataSource(Protocol):
         """A SHA-256 of the names and values (of ``columns`` only, if given): equal for equal data,
         whatever its storage or column order."""
         ...
+
+
+def gather(source: DataSource, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """Columns ``names`` (default: all) of any source as whole arrays: taken from one held in
+    memory, gathered chunk by chunk from one that is streamed (the caller asks for a few columns
+    of the rows, where a whole pass is the price)."""
+    names = list(source.columns if names is None else names)
+    if not getattr(source, "streaming", False):
+        taken = source.take(None)
+        return {c: np.asarray(taken[c]) for c in names}
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in names}
+    for chunk in source.chunks(getattr(source, "chunk_rows", 65536)):
+        for c in names:
+            parts[c].append(np.asarray(chunk[c], dtype=float))
+    return {c: np.concatenate(v) if v else np.empty(0) for c, v in parts.items()}
 
 
 def check_columns(columns: Mapping[str, np.ndarray], path: tuple[Any, ...] = ("data",)) -> None:

@@ -20,6 +20,7 @@ from ..backends import Problem
 from ..engine import Result
 from ..engine.bounds import at_bounds
 from ..symbolic.problem import least_squares_form
+from ..data import gather
 from .diagnose import explain_singular, null_directions
 from .predict import Bands, bands, model_gradient
 from .stats import normal_quantile, t_quantile
@@ -163,7 +164,7 @@ def _target_and_model(problem: Problem, p: np.ndarray) -> tuple[np.ndarray, np.n
     spec = problem.spec
     if spec.model is None or problem.data is None:
         return None
-    y = np.asarray(problem.data[spec.target], dtype=float)
+    y = np.asarray(gather(problem.data, [spec.target])[spec.target], dtype=float)
     return y, np.asarray(problem.evaluator.per_row(p, ("model",))[0][0], dtype=float)
 
 
@@ -221,7 +222,7 @@ def fit_report(problem: Problem, result: Result) -> FitReport:
     rss = r2 = None
     if pair is not None:
         y, model = pair
-        w = 1.0 / np.asarray(problem.data[spec.sigma], dtype=float) ** 2 if spec.sigma else np.ones_like(y)
+        w = 1.0 / np.asarray(gather(problem.data, [spec.sigma])[spec.sigma], dtype=float) ** 2 if spec.sigma else np.ones_like(y)
         rss = float(np.sum((model - y) ** 2))
         ybar = float(np.sum(w * y) / np.sum(w))
         tss = float(np.sum(w * (y - ybar) ** 2))

@@ -10,6 +10,7 @@ import numpy as np
 from ..backends import Problem
 from ..engine import Result
 from ..errors import OptikitError, SpecError
+from ..data import gather
 from .plots import PLOT_KINDS, loss_figure, new_figure, spans_decades
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def surface_figure(results: Result | Sequence[Result], problem: Problem, *, grid
 
 def _observed(result: Result, problem: Problem) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """The data's input columns, the observed target and the model's prediction at the result."""
-    data = problem.source.take()
+    data = gather(problem.source, [*problem.symbolic.inputs, problem.spec.target])
     inputs = {c: np.asarray(data[c]) for c in problem.symbolic.inputs}
     observed = np.asarray(data[problem.spec.target], dtype=float)
     predicted = np.broadcast_to(problem.predict(result.x, inputs), observed.shape)

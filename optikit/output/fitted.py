@@ -17,6 +17,7 @@ import numpy as np
 from ..backends import Problem
 from ..engine import Result
 from ..errors import Location, OptikitError, SpecError
+from ..data import DataSource, gather
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -31,7 +32,7 @@ def predict_with(problem: Problem, params: np.ndarray, data: Any, keyword: str =
     one value per row; a missing input column is a :class:`SpecError` naming ``keyword``."""
     if problem.spec.model is None:
         raise SpecError("an objective has no model to predict with", field=keyword)
-    columns = data.take() if hasattr(data, "take") and not isinstance(data, Mapping) else data
+    columns = gather(data) if isinstance(data, DataSource) else data
     if not isinstance(columns, Mapping):
         raise SpecError(f"expected a mapping of column names to values, got {type(data).__name__}", field=keyword)
     inputs = problem.symbolic.inputs
@@ -65,7 +66,7 @@ class FitResult(Result):
         values = predict_with(self.problem, self.x, data)
         if not uncertainty:
             return values
-        columns = data.take() if hasattr(data, "take") and not isinstance(data, Mapping) else data
+        columns = gather(data) if isinstance(data, DataSource) else data
         inputs = {c: np.broadcast_to(np.asarray(columns[c], dtype=float), values.shape)
                   for c in self.problem.symbolic.inputs}
         return self.report().predict_uncertainty(inputs, level)
