@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import optikit
 from optikit.engine.bounds import BoundTransform, TransformedOracle, at_bounds
+
+from .conftest import SPECS
 
 INF = np.inf
 LOWER = np.array([0.0, -INF, 1.0, -INF, -2.0])
@@ -24,7 +27,12 @@ def test_internal_inverts_params():
     t = BoundTransform(LOWER, UPPER)
     p = t.params(U)
     np.testing.assert_allclose(t.params(t.internal(p)), p, rtol=1e-14, atol=1e-15)
-    assert t.internal(np.array([2.0, 3.0, 1.0, 0.25, -2.0]))[[0, 1, 2, 3]] == pytest.approx([np.pi / 2, 0, 0, 0.25])
+    on = np.array([2.0, 3.0, 1.0, 0.25, -2.0])  # the first three on their bounds
+    u = t.internal(on)
+    assert u[[0, 1, 2, 3]] == pytest.approx([np.pi / 2, 0, 0, 0.25], abs=1e-3)
+    # a hair inside, where dp/du is not zero, so that a start on a bound can leave it
+    np.testing.assert_allclose(t.params(u), on, atol=1e-7)
+    assert np.all(t.derivatives(u)[0][:3] != 0)
 
 
 def test_derivatives_match_finite_differences():
@@ -74,3 +82,12 @@ def test_transformed_oracle_is_the_chain_rule():
 def test_at_bounds_names_the_side():
     assert at_bounds(np.array([0.0, 3.0 - 1e-9, 5.0, 1.0]), np.array([0.0, -INF, 1.0, -INF]),
                      np.array([2.0, 3.0, INF, INF])) == ["lower", "upper", "", ""]
+
+
+@pytest.mark.parametrize("optimizer", ["levenberg-marquardt", "newton", "lbfgs"])
+def test_a_start_exactly_on_a_bound_can_leave_it(optimizer):
+    # dp/du is zero on a bound: started there, the internal coordinate's gradient would vanish
+    text = (SPECS / "exp_decay_lm.yaml").read_text().replace("  c: 0.0", "  c: {init: 0.0, min: 0.0}")
+    result = optikit.run(optikit.loads_spec(text), optimizer=optimizer, epochs=500)
+    assert result.parameters["c"] == pytest.approx(0.5, rel=1e-6)
+    assert result.parameters["a"] == pytest.approx(2.5, rel=1e-6)

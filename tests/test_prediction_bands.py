@@ -89,3 +89,26 @@ def test_the_fit_plot_shows_the_confidence_band():
     ys = bands[0].get_paths()[0].vertices[:, 1]
     fitted = np.polyval(np.polyfit(X, Y, 1), X)
     assert ys.min() < fitted.min() and ys.max() > fitted.max()  # the band encloses the line
+
+
+def test_predict_refuses_parameters_of_another_model_and_needs_no_sigma_column(tmp_path, capsys):
+    spec = tmp_path / "w.yaml"
+    dy = [0.1] * len(X)
+    spec.write_text(LINE + "sigma: dy\ndata:\n  x: " + json.dumps(X.tolist()) + "\n  y: " + json.dumps(Y.tolist())
+                    + "\n  dy: " + json.dumps(dy) + "\n")
+    assert main(["run", str(spec), "--save", str(tmp_path / "p.json"), "--no-plot", "-q"]) == 0
+    (tmp_path / "new.csv").write_text("x\n1\n2\n")
+    capsys.readouterr()
+    assert main(["predict", str(spec), "--parameters", str(tmp_path / "p.json"), "--data", str(tmp_path / "new.csv"),
+                 "--uncertainty"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header == "x,prediction,stderr,ci95_low,ci95_high"  # no new sigma: no prediction band
+    (tmp_path / "new_dy.csv").write_text("x,dy\n1,0.1\n2,0.1\n")
+    assert main(["predict", str(spec), "--parameters", str(tmp_path / "p.json"), "--data",
+                 str(tmp_path / "new_dy.csv"), "--uncertainty"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("pi95_low,pi95_high")
+    other = tmp_path / "other.yaml"
+    other.write_text(spec.read_text().replace("a*x + b", "a*x - b"))
+    assert main(["predict", str(other), "--parameters", str(tmp_path / "p.json"), "--data",
+                 str(tmp_path / "new.csv")]) == 2
+    assert "were fitted to the model 'a*x + b'" in capsys.readouterr().err

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import json
+import re
 
 import numpy as np
 import pytest
@@ -184,3 +186,20 @@ def test_the_random_table_draws_from_numpy_generators(tmp_path):
              for name, (args, fn) in generate_module.RANDOM.items()}
     assert np.array_equal(draws["normal"], np.random.default_rng(0).normal(0.5, 0.5, 4))
     assert set(np.unique(draws["bernoulli"])) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("columns, words", [
+    ({"x": "uniform(1, 0)", "y": "2*x"}, "cannot draw uniform(1, 0)"),
+    ({"x": "normal(0, -1)", "y": "2*x"}, "cannot draw normal(0, -1)"),
+    ({"random_draw_0_": "1", "x": "uniform(0, 1)", "y": "2*x"}, "are reserved"),
+])
+def test_generated_columns_refuse_bad_draws_and_reserved_names(tmp_path, columns, words):
+    from optikit.cli import main
+
+    spec = tmp_path / "g.yaml"
+    spec.write_text("model: a*x\nparameters: {a: 1.0}\ndata:\n  generate: {rows: 10, seed: 0, columns: "
+                    + json.dumps(columns) + "}\noptimizer: gd\n")
+    with pytest.raises(optikit.SpecError, match=re.escape(words)) as info:
+        optikit.run(spec)
+    assert info.value.line == 4 and info.value.field.startswith("data.generate.columns")
+    assert main(["validate", str(spec)]) == 2

@@ -56,12 +56,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if spec.model is None:
         raise SpecError("an objective has no model to predict with", field="spec", location=Location(str(args.spec)))
-    params = load_parameters(args.parameters, spec.parameter_names)
+    params = load_parameters(args.parameters, spec.parameter_names, model=spec.model)
     columns = _read(args.data)
     n = len(next(iter(columns.values())))
-    # compiled over the new rows; the target is not read to predict, but the loss names it
-    data = {**columns, **({spec.target: np.zeros(n)} if spec.target not in columns else {})}
-    missing = [c for c in spec.used_columns if c not in data]
+    # compiled over the new rows; neither the target nor sigma is read to predict, but the loss names them
+    stand_in = {spec.target: np.zeros(n), **({spec.sigma: np.ones(n)} if spec.sigma else {})}
+    data = {**{k: v for k, v in stand_in.items() if k not in columns}, **columns}
+    reads = {s.name for s in spec.model_expr.free_symbols}
+    missing = [c for c in spec.used_columns if c not in data and c in reads]
     if missing:
         raise SpecError(f"the data has no column {missing[0]!r}, which the model reads (columns: "
                         f"{', '.join(columns)})", field="--data", location=Location(str(args.data)))
@@ -70,7 +72,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     inputs = problem.symbolic.inputs
     extra: dict[str, np.ndarray] = {}
     if args.uncertainty:
-        extra = _bands(args, problem, params, {c: columns[c] for c in inputs})
+        sigma = columns.get(spec.sigma) if spec.sigma else None
+        extra = _bands(args, problem, params, {c: columns[c] for c in inputs}, sigma)
     if args.out is not None and args.out.suffix.lower() == ".npy":
         np.save(args.out, np.column_stack([predicted, *extra.values()]) if extra else predicted, allow_pickle=False)
     else:
@@ -89,8 +92,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bands(args: argparse.Namespace, problem: Any, params: np.ndarray, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The standard error and the bands at ``--level``, as named columns."""
+def _bands(args: argparse.Namespace, problem: Any, params: np.ndarray, inputs: dict[str, np.ndarray],
+           sigma: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The standard error and the bands at ``--level``, as named columns (the prediction band of a
+    fit weighted by ``sigma:`` needs the new rows' sigma column)."""
     from ..fit.predict import model_gradient
     from ..fit.report import saved_bands
     from ..output.fitted import load_uncertainty
@@ -98,7 +103,7 @@ def _bands(args: argparse.Namespace, problem: Any, params: np.ndarray, inputs: d
     if not 0 < args.level < 1:
         raise SpecError(f"expected a level between 0 and 1, got {args.level}", field="--level")
     state = load_uncertainty(args.parameters)
-    got = saved_bands(state, model_gradient(problem.symbolic), params, inputs, args.level)
+    got = saved_bands(state, model_gradient(problem.symbolic), params, inputs, args.level, sigma)
     pct = f"{100 * args.level:g}"
     out = {"stderr": got.stderr, f"ci{pct}_low": got.confidence[0], f"ci{pct}_high": got.confidence[1]}
     if got.prediction is not None:

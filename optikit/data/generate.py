@@ -92,6 +92,8 @@ def generate_ref(section: Any) -> DataRef:
             symbol = expr.make_symbol(name)
         except ExpressionError as exc:
             raise DataError(exc.message, where, hint=exc.hint) from None
+        if name.startswith("random_draw_"):  # the names the random calls are rewritten to
+            raise DataError(f"column names starting with 'random_draw_' are reserved; rename {name!r}", where)
         if not isinstance(text, (str, int, float)) or isinstance(text, bool):
             raise DataError("expected an expression", where)
         rewritten, draws = _draws(str(text), where)
@@ -114,7 +116,11 @@ def generate(ref: DataRef) -> ArraySource:
     n, rng = ref.options["rows"], np.random.default_rng(ref.options["seed"])
     columns: dict[str, np.ndarray] = {}
     for name, tree, draws in ref.options["plans"]:
-        values = {f"random_draw_{i}_": RANDOM[fn][1](rng, n, *args) for i, (fn, args) in enumerate(draws)}
+        try:
+            values = {f"random_draw_{i}_": RANDOM[fn][1](rng, n, *args) for i, (fn, args) in enumerate(draws)}
+        except ValueError as exc:  # NumPy refuses the arguments (a negative scale, low > high, ...)
+            calls = ", ".join(f"{fn}({', '.join(f'{a:g}' for a in args)})" for fn, args in draws)
+            raise DataError(f"cannot draw {calls}: {exc}", (*FIELD, "columns", name)) from None
         values.update(columns)
         free = sorted(tree.free_symbols, key=lambda s: s.name)
         fn = sympy.lambdify(free, tree, modules="numpy")

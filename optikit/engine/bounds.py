@@ -45,8 +45,16 @@ class BoundTransform:
         return np.clip(p, self.lower, self.upper)
 
     def internal(self, p: np.ndarray) -> np.ndarray:
-        """``u`` for ``p`` (clipped into the bounds first)."""
+        """``u`` for ``p`` (clipped into the bounds first). A value exactly on a bound is moved a
+        hair inside: there ``dp/du`` is zero, so the gradient in ``u`` would vanish and the
+        parameter could never leave the bound, whatever the loss wants."""
         p = np.clip(np.asarray(p, dtype=float), self.lower, self.upper)
+        with np.errstate(invalid="ignore", over="ignore"):
+            span = np.where(np.isfinite(self.upper - self.lower), (self.upper - self.lower) / 4, np.inf)
+            low = self.lower + np.minimum(1e-8 * np.maximum(1.0, np.abs(self.lower)), span)
+            high = self.upper - np.minimum(1e-8 * np.maximum(1.0, np.abs(self.upper)), span)
+            p = np.where(np.isfinite(self.lower) & (p <= self.lower), low, p)
+            p = np.where(np.isfinite(self.upper) & (p >= self.upper), high, p)
         u = p.copy()
         with np.errstate(invalid="ignore", divide="ignore"):
             span = self.upper - self.lower

@@ -119,8 +119,10 @@ def load_uncertainty(path: str | Path, option: str = "--parameters") -> Any:
     return state
 
 
-def load_parameters(path: str | Path, names: tuple[str, ...], option: str = "--parameters") -> np.ndarray:
-    """The parameter vector (in ``names`` order) saved at ``path`` by :meth:`FitResult.save`."""
+def load_parameters(path: str | Path, names: tuple[str, ...], option: str = "--parameters",
+                    model: str | None = None) -> np.ndarray:
+    """The parameter vector (in ``names`` order) saved at ``path`` by :meth:`FitResult.save`; with
+    ``model``, the file must have been saved from that model (as written, spaces aside)."""
     where = Location(str(path))
     try:
         payload = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -139,6 +141,10 @@ def load_parameters(path: str | Path, names: tuple[str, ...], option: str = "--p
                         + "; ".join(p for p in (f"missing {', '.join(missing)}" if missing else "",
                                                 f"unknown {', '.join(extra)}" if extra else "") if p),
                         field=option, location=where)
+    saved = payload.get("model")
+    if model is not None and isinstance(saved, str) and "".join(saved.split()) != "".join(model.split()):
+        raise SpecError(f"the parameters were fitted to the model {saved!r}, not to this spec's {model!r}",
+                        field=option, location=where, hint="predict with the spec they were saved from")
     bad = [n for n in names if isinstance(values[n], bool) or not isinstance(values[n], (int, float))]
     if bad:
         raise SpecError(f"parameter {bad[0]!r} is not a number: {values[bad[0]]!r}", field=option, location=where)
