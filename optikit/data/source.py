@@ -16,7 +16,10 @@ from .. import expr
 from ..errors import ExpressionError
 from .ref import DataError
 
-__all__ = ["DataSource", "ArraySource", "check_columns", "chunked_digest", "gather"]
+__all__ = ["DataSource", "ArraySource", "check_columns", "chunked_digest", "gather", "DEFAULT_CHUNK_ROWS"]
+
+#: Rows a streamed source reads at a time unless its spec says otherwise (``chunk_rows``).
+DEFAULT_CHUNK_ROWS = 65536
 
 
 @runtime_checkable
@@ -56,7 +59,7 @@ def gather(source: DataSource, names: Iterable[str] | None = None) -> dict[str, 
         taken = source.take(None)
         return {c: np.asarray(taken[c]) for c in names}
     parts: dict[str, list[np.ndarray]] = {c: [] for c in names}
-    for chunk in source.chunks(getattr(source, "chunk_rows", 65536)):
+    for chunk in source.chunks(getattr(source, "chunk_rows", DEFAULT_CHUNK_ROWS)):
         for c in names:
             parts[c].append(np.asarray(chunk[c], dtype=float))
     return {c: np.concatenate(v) if v else np.empty(0) for c, v in parts.items()}

@@ -9,7 +9,7 @@ from typing import Iterator, Mapping, Sequence
 import numpy as np
 
 from .ref import DataError
-from .source import ArraySource, DataSource, chunked_digest
+from .source import DEFAULT_CHUNK_ROWS, ArraySource, DataSource, chunked_digest
 
 __all__ = ["split_source", "SplitStream"]
 
@@ -30,7 +30,7 @@ class SplitStream:
 
     def __init__(self, source: DataSource, fraction: float, seed: int, validation: bool) -> None:
         self.source, self.fraction, self.seed, self.validation = source, fraction, seed, validation
-        self.chunk_rows = getattr(source, "chunk_rows", 65536)
+        self.chunk_rows = getattr(source, "chunk_rows", DEFAULT_CHUNK_ROWS)
         self._n: int | None = None
         self._digest: str | None = None
         self.ref = getattr(source, "ref", None)

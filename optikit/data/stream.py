@@ -13,14 +13,12 @@ from typing import Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .ref import DataError, DataRef
-from .source import ArraySource, chunked_digest
+from .source import DEFAULT_CHUNK_ROWS, ArraySource, chunked_digest
 
 __all__ = ["FileSource", "StreamSource", "Reader", "DEFAULT_CHUNK_ROWS"]
 
 #: ``read(rows)``: the file's rows, ``rows`` at a time (whole chunks of any size for ``None``).
 Reader = Callable[[int | None], Iterator[Mapping[str, np.ndarray]]]
-#: Rows per chunk when streaming, unless the spec says ``chunk_rows``.
-DEFAULT_CHUNK_ROWS = 65536
 
 
 def _named(ref: DataRef) -> str:
