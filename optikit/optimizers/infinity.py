@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .adam import _betas
+from .betas import betas as _betas
 from .adaptive import _flag, _lerp, _real, _signed_grad
 from .base import Optimizer
 

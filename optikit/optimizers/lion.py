@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .adam import _betas
+from .betas import betas as _betas
 from .adaptive import _real
 from .base import Kernel, Optimizer
 
