@@ -133,11 +133,12 @@ def test_record_folder(tmp_path, capsys):
     assert main(["run", str(SPECS / "seed_sgd.yaml"), "--record", str(folder), "--epochs", "20"]) == 0
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["expressions.json", "fit.png", "history.csv", "loss.png", "residuals.png", "run.json",
-                     "spec.yaml", "surface.png"]
+                     "spec.as_written.yaml", "spec.yaml", "surface.png"]
     run = json.loads((folder / "run.json").read_text())
     assert run["seed"] == 0 and run["settings"]["epochs"] == 20 and run["versions"]["numpy"] == np.__version__
     assert run["final"]["parameters"]["w"] == optikit.run(SPECS / "seed_sgd.yaml", epochs=20).parameters["w"]
-    assert (folder / "spec.yaml").read_text() == (SPECS / "seed_sgd.yaml").read_text()
+    assert (folder / "spec.as_written.yaml").read_text() == (SPECS / "seed_sgd.yaml").read_text()
+    assert optikit.load_spec(folder / "spec.yaml").optimizer.epochs == 20  # the spec as run
     rows = list(csv.reader((folder / "history.csv").open()))
     assert rows[0] == ["epoch", "step", "loss", "w"] and len(rows) == 21
     import sympy
@@ -165,3 +166,20 @@ def test_a_record_repeats_its_run(tmp_path, capsys):
     again = optikit.run(folder / "spec.yaml")
     assert again.parameters == run["final"]["parameters"]  # bit for bit
     assert optikit.load_data(folder / "spec.yaml").fingerprint() == run["data"]["fingerprint"]
+
+
+def test_a_record_repeats_a_run_with_overrides_a_drawn_seed_and_a_validation_file(tmp_path, capsys):
+    spec_dir = tmp_path / "specs"
+    spec_dir.mkdir()
+    (spec_dir / "line_bias.csv").write_bytes((SPECS / "line_bias.csv").read_bytes())
+    (spec_dir / "va.csv").write_text("x,y\n0.1,2.3\n0.9,4.6\n")
+    (spec_dir / "v.yaml").write_text((SPECS / "line_bias.yaml").read_text().replace(
+        "csv: line_bias.csv", "{csv: line_bias.csv, validation: {csv: va.csv}}"))
+    folder = tmp_path / "rec"
+    assert main(["run", str(spec_dir / "v.yaml"), "--optimizer", "sgd", "--lr", "0.01", "--batch-size", "4",
+                 "--epochs", "12", "--record", str(folder), "--quiet"]) == 0
+    run = json.loads((folder / "run.json").read_text())
+    again = optikit.run(folder / "spec.yaml")  # no options: the record holds them, and the seed drawn
+    assert again.parameters == run["final"]["parameters"] and again.seed == run["seed"]
+    rows = list(csv.reader((folder / "history.csv").open()))
+    assert rows[0][:4] == ["epoch", "step", "loss", "validation_loss"] and len(rows) == 13

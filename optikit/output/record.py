@@ -1,6 +1,7 @@
 """A record of a run in a folder of plain files, enough to reproduce it and to compare runs.
 
-``spec.yaml`` (the spec's text as written, with its data file next to it), ``run.json`` (settings as run, seed, data fingerprint,
+``spec.yaml`` (the spec as run: overrides and the seed applied; ``spec.as_written.yaml`` is the
+text as written), its data files next to it, ``run.json`` (settings as run, seed, data fingerprint,
 package and plugin versions, the final state), ``expressions.json`` (the canonical SymPy
 expressions: loss, model, gradient), ``history.csv`` and the plots as PNG. JSON, CSV and PNG only:
 nothing in a record is ever unpickled or executed.
@@ -8,13 +9,13 @@ nothing in a record is ever unpickled or executed.
 
 from __future__ import annotations
 
-import csv
 import importlib.metadata
 import platform
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from ..engine.runio import HistoryWriter
 from ..errors import Location, SpecError
 
 __all__ = ["check_record_dir", "write_record", "RECORD_FORMAT"]
@@ -67,19 +68,54 @@ def _expressions(problem: Any) -> dict[str, Any]:
 
 
 def _copy_data(spec: Any, folder: Path) -> None:
-    """A data file the spec names, copied to the same place relative to the record's ``spec.yaml``,
-    so that ``optikit run DIR/spec.yaml`` repeats the run (files above :data:`MAX_COPY_BYTES` are
-    left out; ``run.json`` still names them and their fingerprint)."""
-    ref = spec.data
-    if ref is None or ref.path is None or not isinstance(ref.options.get("file"), str):
-        return
-    source = Path(ref.path)
-    target = (folder / ref.options["file"]).resolve()
-    # the loader keeps a spec's data in its folder or below it, so the copy stays in the record
-    if folder.resolve() not in target.parents or source.stat().st_size > MAX_COPY_BYTES:
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    """The data files the spec names (its source, and a ``validation`` source's), copied to the same
+    place relative to the record's ``spec.yaml``, so that ``optikit run DIR/spec.yaml`` repeats the
+    run (files above :data:`MAX_COPY_BYTES` are left out; ``run.json`` still names them and the
+    data's fingerprint)."""
+    refs = [spec.data, spec.data.options.get("validation")] if spec.data is not None else []
+    for ref in refs:
+        if ref is None or getattr(ref, "path", None) is None or not isinstance(ref.options.get("file"), str):
+            continue
+        source = Path(ref.path)
+        target = (folder / ref.options["file"]).resolve()
+        # the loader keeps a spec's data in its folder or below it, so the copy stays in the record
+        if folder.resolve() not in target.parents or source.stat().st_size > MAX_COPY_BYTES:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+
+def _effective_spec(spec: Any, prepared: Any, seed: int | None) -> str:
+    """The spec's text with the optimizer section and the initial values the run actually used
+    (command-line overrides applied, the drawn seed written in), so the record repeats the run."""
+    import yaml
+
+    from ..spec.yamlsafe import load
+
+    raw, _ = load(Path(spec.path).read_text(encoding="utf-8"), str(spec.path))
+    opt = spec.optimizer
+    section: dict[str, Any] = {"name": opt.name, **_plain(dict(opt.hyperparameters))}
+    for key, value in opt.values().items():
+        if value is not None and key != "seed":
+            section[key] = _plain(value)
+    if seed is not None:
+        section["seed"] = seed
+    if "steps" in section and opt.epochs is None:
+        section.pop("epochs", None)
+    raw["optimizer"] = section
+    raw["parameters"] = {p.name: p.init if p.min is None and p.max is None else
+                         {k: v for k, v in (("init", p.init), ("min", p.min), ("max", p.max)) if v is not None}
+                         for p in spec.parameters}
+    head = "# The spec as run (overrides and the seed applied); the text as written is spec.as_written.yaml\n"
+    return head + yaml.safe_dump(raw, sort_keys=False, allow_unicode=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def write_record(folder: str | Path, prepared: Any, result: Any) -> Path:
@@ -94,7 +130,8 @@ def write_record(folder: str | Path, prepared: Any, result: Any) -> Path:
     try:
         folder.mkdir(exist_ok=True)
         if spec.path is not None and Path(spec.path).is_file():
-            (folder / "spec.yaml").write_text(Path(spec.path).read_text(encoding="utf-8"), encoding="utf-8")
+            (folder / "spec.as_written.yaml").write_text(Path(spec.path).read_text(encoding="utf-8"), encoding="utf-8")
+            (folder / "spec.yaml").write_text(_effective_spec(spec, prepared, result.seed), encoding="utf-8")
             _copy_data(spec, folder)
         settings = {k: v for k, v in prepared.settings.values().items() if k != "schedule"}
         settings["schedule"] = spec.optimizer.schedule
@@ -113,11 +150,12 @@ def write_record(folder: str | Path, prepared: Any, result: Any) -> Path:
         }
         (folder / "run.json").write_text(to_json(run) + "\n", encoding="utf-8")
         (folder / "expressions.json").write_text(to_json(_expressions(problem)) + "\n", encoding="utf-8")
-        with open(folder / "history.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["epoch", "step", "loss", *problem.parameter_names])
-            for r in result.history:
-                writer.writerow([r.epoch, r.step, repr(r.loss), *(repr(r.parameters[n]) for n in problem.parameter_names)])
+        history = HistoryWriter(folder / "history.csv", problem.parameter_names)  # what --history writes
+        try:
+            for record in result.history:
+                history(record)
+        finally:
+            history.close()
         for kind in ("loss", "surface", "fit", "residuals"):
             try:
                 check_plot_kind(problem, kind)
