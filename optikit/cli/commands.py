@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import DivergenceError, OptikitError, SpecError
 from ..settings import run_settings
+from ..data import steps_per_epoch
 from ..spec import Spec
 
 __all__ = ["cmd_run", "cmd_check", "cmd_grad", "cmd_validate", "cmd_compare", "cmd_plugins", "cmd_schema"]
@@ -89,8 +90,7 @@ def _every(prepared: Any) -> int:
     settings, n = prepared.settings, prepared.problem.n_rows
     epochs = settings.epochs
     if settings.steps is not None:
-        per_epoch = 1 if settings.batch_size is None or settings.batch_size >= n else -(-n // settings.batch_size)
-        implied = -(-settings.steps // per_epoch)
+        implied = -(-settings.steps // steps_per_epoch(n, settings.batch_size))
         epochs = implied if epochs is None else min(epochs, implied)
     return 1 if not epochs or epochs <= 200 else -(-epochs // 50)
 

@@ -12,13 +12,13 @@ from typing import Any, Collection
 
 from .kinds import FILE_KINDS, data_ref, open_source, open_validation
 from .ref import KINDS, DataError, DataRef
-from .sampling import batches, buffered_batches
+from .sampling import batches, buffered_batches, steps_per_epoch
 from .source import ArraySource, DataSource, check_columns, gather
 from .split import split_source
 from .stream import FileSource, StreamSource
 
 __all__ = ["DataRef", "DataError", "DataSource", "ArraySource", "FileSource", "StreamSource", "KINDS", "FILE_KINDS",
-           "open_source", "open_validation", "from_arrays", "data_ref", "check_columns", "gather", "batches", "buffered_batches",
+           "open_source", "open_validation", "from_arrays", "data_ref", "check_columns", "gather", "batches", "steps_per_epoch", "buffered_batches",
            "split_source"]
 
 

@@ -8,7 +8,12 @@ import numpy as np
 
 from .stream import _cut
 
-__all__ = ["batches", "buffered_batches"]
+__all__ = ["batches", "buffered_batches", "steps_per_epoch"]
+
+
+def steps_per_epoch(n_rows: int, batch_size: int | None) -> int:
+    """How many batches, so optimizer steps, one epoch over ``n_rows`` rows takes."""
+    return 1 if batch_size is None or batch_size >= n_rows else -(-n_rows // batch_size)
 
 
 def batches(n: int, batch_size: int | None, rng: np.random.Generator | None, shuffle: bool = True) -> Iterator[np.ndarray | None]:

@@ -13,6 +13,7 @@ import time
 from typing import Any, TextIO
 
 from ..engine import EpochRecord
+from ..data import steps_per_epoch
 
 __all__ = ["Progress", "wanted", "DELAY"]
 
@@ -28,7 +29,7 @@ def wanted(stream: TextIO, quiet: bool = False) -> bool:
 
 def total_steps(epochs: int | None, steps: int | None, n_rows: int, batch_size: int | None) -> int | None:
     """The steps a run will take when its limits say so (``None`` if only tol/gtol/max_time end it)."""
-    per_epoch = 1 if batch_size is None or batch_size >= n_rows else -(-n_rows // batch_size)
+    per_epoch = steps_per_epoch(n_rows, batch_size)
     bounds = [b for b in (steps, epochs * per_epoch if epochs is not None else None) if b is not None]
     return min(bounds) if bounds else None
 
