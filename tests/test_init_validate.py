@@ -112,3 +112,13 @@ def test_objective_warnings(write_spec):
         optimizer: {name: gd, epochs: 1}
     """))
     assert [(w.field, w.message) for w in domain_warnings(spec)] == [("objective", "division by x, which can be zero")]
+
+
+def test_init_warns_when_a_model_name_looks_like_a_column_and_quotes_odd_file_names(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my data: #1.csv").write_text("x,y\n1,2\n2,4\n3,6\n")
+    assert main(["init", "fit", "--model", "a*X + b", "--data", "my data: #1.csv"]) == 0
+    err = capsys.readouterr().err
+    assert "parameters a, X, b; data columns x, y" in err
+    assert "'X' is not a column of my data: #1.csv, so it is fitted as a parameter; did you mean 'x'?" in err
+    assert optikit.load_spec(tmp_path / "fit.yaml").data.path == tmp_path / "my data: #1.csv"

@@ -88,7 +88,7 @@ def spec_text(name: str, model: str, data: Path | None, folder: Path) -> str:
                             field="--data", location=Location(str(data)))
         target = _target_of(header, used)
         inputs = [n for n in used if n in header]
-        section = f"data:\n  csv: {relative.as_posix()}   # columns from its header: {', '.join(header)}\n"
+        section = f"data:\n  csv: {_scalar(relative.as_posix())}   # columns from its header: {', '.join(header)}\n"
     else:
         inputs = [n for n in used if n == "x"] or used[-1:]
         target = "y"
@@ -119,6 +119,8 @@ def spec_text(name: str, model: str, data: Path | None, folder: Path) -> str:
 def cmd_init(args: argparse.Namespace) -> int:
     """``optikit init NAME``: write ``NAME.yaml``, then validate it so that it runs as written."""
     from ..api import validate
+    from ..errors import did_you_mean
+    from ..spec import load_spec
 
     path = Path(args.name if args.name.endswith((".yaml", ".yml")) else f"{args.name}.yaml")
     if path.exists() and not args.force:
@@ -132,5 +134,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     except SpecError:
         path.unlink()  # a spec that does not load is no start; the error says why
         raise
-    print(f"wrote {path}; run it with: optikit run {path}", file=sys.stderr)
+    spec = load_spec(path)
+    print(f"wrote {path}: parameters {', '.join(spec.parameter_names)}; data columns {', '.join(spec.columns)}; "
+          f"run it with: optikit run {path}", file=sys.stderr)
+    if args.data is not None:  # a misspelt column would quietly become a parameter
+        for name in spec.parameter_names:
+            hint = did_you_mean(name, spec.columns) or did_you_mean(name.lower(), [c.lower() for c in spec.columns])
+            if hint:
+                print(f"optikit: warning: {name!r} is not a column of {args.data}, so it is fitted as a parameter; "
+                      f"{hint}", file=sys.stderr)
     return 0
