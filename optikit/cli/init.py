@@ -32,7 +32,11 @@ def _scalar(text: str) -> str:
 
     import yaml
 
-    return text if yaml.safe_load(f"k: {text}") == {"k": text} else json.dumps(text)
+    try:
+        bare = yaml.safe_load(f"k: {text}") == {"k": text}
+    except yaml.YAMLError:
+        bare = False
+    return text if bare else json.dumps(text)
 
 
 def _target_of(header: list[str], names: list[str]) -> str:
