@@ -20,7 +20,9 @@ def _open_npy(file: Path) -> np.ndarray:
     try:
         return np.load(file, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"not a NumPy .npy file of numbers ({exc})") from None
+        # NumPy's own words suggest allow_pickle=True, which would run code from the file: never
+        why = "it holds Python objects, which are never read" if "pickle" in str(exc) else str(exc)
+        raise ValueError(f"not a NumPy .npy file of numbers ({why})") from None
 
 
 def npy_header(file: Path, columns: list[str] | None) -> list[str]:
@@ -75,8 +77,9 @@ def check_rows(ref: DataRef, columns: Mapping[str, np.ndarray]) -> None:
     """Columns of one length with finite values; errors name the row and column."""
     lengths = {c: len(a) for c, a in columns.items()}
     if len(set(lengths.values())) > 1:
-        raise DataError(f"columns differ in length: {lengths}", ref.field)
+        raise DataError(f"{ref.options.get('file', ref.path)}: columns differ in length: {lengths}", ref.field)
     for c, a in columns.items():
         bad = np.flatnonzero(~np.isfinite(a))
         if bad.size:
-            raise DataError(f"row {int(bad[0])}, column {c!r}: {a[bad[0]]} is not a finite number", ref.field)
+            raise DataError(f"{ref.options.get('file', ref.path)}: row {int(bad[0])}, column {c!r}: {a[bad[0]]} is not "
+                            "a finite number", ref.field)
