@@ -15,7 +15,7 @@ import numpy as np
 from ..data import DataSource
 from ..symbolic import SymbolicProblem
 
-__all__ = ["Sums", "Evaluator", "Backend", "BatchOracle", "Rows"]
+__all__ = ["Sums", "Evaluator", "Backend", "BatchOracle", "Rows", "summed_parts", "split_totals"]
 
 #: Rows of the data: an index array, or ``None`` for all of them in order.
 Rows = np.ndarray | None
@@ -39,6 +39,24 @@ class Sums:
 
         return Sums(self.n + other.n, add(self.loss, other.loss), add(self.grad, other.grad),
                     add(self.hessian, other.hessian), add(self.jtj, other.jtj), add(self.jtr, other.jtr))
+
+
+def summed_parts(loss: bool, grad: bool, hessian: bool) -> tuple[str, ...]:
+    """The expression groups a :meth:`Evaluator.sums` call totals, in the order they are evaluated together."""
+    return tuple(p for p, on in (("loss", loss), ("grad", grad), ("hessian", hessian)) if on)
+
+
+def split_totals(parts: tuple[str, ...], totals: Any, k: int) -> dict[str, Any]:
+    """The totals of ``parts`` (one flat sequence) as :class:`Sums` fields for ``k`` parameters."""
+    out: dict[str, Any] = {}
+    at = 0
+    for part in parts:
+        size = 1 if part == "loss" else (k if part == "grad" else k * k)
+        out[part] = float(totals[at]) if part == "loss" else np.array(totals[at:at + size], dtype=float)
+        at += size
+    if "hessian" in out:
+        out["hessian"] = out["hessian"].reshape(k, k)
+    return out
 
 
 @runtime_checkable

@@ -23,7 +23,7 @@ from ..data import DataSource
 from ..errors import SpecError
 from ..symbolic import SymbolicProblem
 from . import scalar
-from .base import Backend, Rows, Sums
+from .base import Backend, Rows, Sums, split_totals, summed_parts
 from .codegen import define_function, loop_source
 from .numba_cache import cached_function
 from .numpy import SEQUENTIAL_SUM_ROWS, NumpyEvaluator
@@ -107,17 +107,8 @@ class NumbaEvaluator:
              hessian: bool = False, gauss_newton: bool = False) -> Sums:
         n = self.n_rows if rows is None else len(rows)
         k = len(params)
-        parts = tuple(p for p, on in (("loss", loss), ("grad", grad), ("hessian", hessian)) if on)
-        out: dict[str, Any] = {}
-        if parts:
-            totals = self._totals(parts, params, rows)
-            at = 0
-            for part in parts:
-                size = 1 if part == "loss" else (k if part == "grad" else k * k)
-                out[part] = float(totals[at]) if part == "loss" else totals[at:at + size].copy()
-                at += size
-            if "hessian" in out:
-                out["hessian"] = out["hessian"].reshape(k, k)
+        parts = summed_parts(loss, grad, hessian)
+        out: dict[str, Any] = split_totals(parts, self._totals(parts, params, rows), k) if parts else {}
         if gauss_newton:
             g = self.reference.sums(params, rows, loss=False, grad=False, gauss_newton=True)
             out["jtj"], out["jtr"] = g.jtj, g.jtr

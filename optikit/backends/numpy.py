@@ -25,7 +25,7 @@ import sympy
 from ..data import DataError, DataSource
 from ..errors import did_you_mean
 from ..symbolic import SymbolicProblem
-from .base import Backend, Rows, Sums
+from .base import Backend, Rows, Sums, split_totals, summed_parts
 from .buffers import BufferedPass, buffered_pass
 from .scalar import SCALAR_FUNCTIONS
 
@@ -207,17 +207,8 @@ class NumpyEvaluator:
     def sums(self, params: np.ndarray, rows: Rows = None, *, loss: bool = True, grad: bool = True,
              hessian: bool = False, gauss_newton: bool = False) -> Sums:
         n, k = self._n(rows), len(params)
-        parts = tuple(p for p, on in (("loss", loss), ("grad", grad), ("hessian", hessian)) if on)
-        out: dict[str, Any] = {}
-        if parts:
-            totals = self.totals(parts, params, rows)
-            at = 0
-            for part in parts:
-                size = 1 if part == "loss" else (k if part == "grad" else k * k)
-                out[part] = totals[at] if part == "loss" else np.array(totals[at:at + size], dtype=float)
-                at += size
-            if "hessian" in out:
-                out["hessian"] = out["hessian"].reshape(k, k)
+        parts = summed_parts(loss, grad, hessian)
+        out: dict[str, Any] = split_totals(parts, self.totals(parts, params, rows), k) if parts else {}
         if gauss_newton:
             r, jac = self.per_row(params, ("residual", "jacobian"), rows)
             out["jtj"], out["jtr"] = jac @ jac.T, jac @ r[0]
