@@ -12,7 +12,6 @@ Run on demand: ``python benchmarks/bench_data.py [--quick] [--gb 2] [--no-stream
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,16 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from timing import median
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _median(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _write_csv(path: Path, rows: int, seed: int = 0, block: int = 200_000) -> None:
@@ -70,8 +62,8 @@ def read_case(folder: Path, rows: int, repeat: int) -> None:
     _write_csv(file, rows)
     spec = folder / "read.yaml"
     spec.write_text(SPEC.format(file=file.name, extra=", stream: false", batch=32))
-    ours = _median(lambda: optikit.load_data(spec)["x1"], repeat)  # a fresh source reads the file each time
-    base = _median(lambda: np.loadtxt(file, delimiter=",", skiprows=1), repeat)
+    ours = median(lambda: optikit.load_data(spec)["x1"], repeat)  # a fresh source reads the file each time
+    base = median(lambda: np.loadtxt(file, delimiter=",", skiprows=1), repeat)
     same = np.array_equal(np.column_stack([optikit.load_data(spec)[c] for c in ("x1", "x2", "x3", "y")]),
                           np.loadtxt(file, delimiter=",", skiprows=1))
     print(f"{'read a ' + format(rows, ',') + '-row CSV (s, median)':44} {ours:9.3f} {base:9.3f} {ours / base:7.2f}"

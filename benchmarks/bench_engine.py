@@ -15,14 +15,7 @@ import numpy as np
 
 import optikit
 
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import median
 
 
 def _spec(n: int, optimizer: str, epochs: int, batch_size: int | None = None) -> optikit.Spec:
@@ -72,8 +65,8 @@ def main() -> None:
         prepared = optikit.prepare(spec)
         data = optikit.load_data(spec)
         x, y = data["x"], data["y"]
-        ours = _best(lambda: prepared.run(), repeat)
-        base = _best((lambda: _hand_gd(x, y, epochs)) if batch is None else (lambda: _hand_sgd(x, y, epochs, batch)), repeat)
+        ours = median(lambda: prepared.run(), repeat)
+        base = median((lambda: _hand_gd(x, y, epochs)) if batch is None else (lambda: _hand_sgd(x, y, epochs, batch)), repeat)
         print(f"{label:40} {ours:10.4f} {base:10.4f} {ours / base:7.2f}")
 
     spec = _spec(200_000 // scale, "gd", 5)

@@ -35,6 +35,8 @@ import optikit  # noqa: E402
 from optikit.api import prepare  # noqa: E402
 from optikit.engine.loop import run_problem  # noqa: E402
 
+from timing import median  # noqa: E402
+
 LR = 1e-3
 
 
@@ -42,15 +44,6 @@ def _data(n: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, n)
     return x, 3.0 * x + 2.0 + rng.normal(0, 0.1, n)
-
-
-def _median(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _have(name: str) -> bool:
@@ -177,19 +170,19 @@ def bench_batch(sizes: list[int], repeat: int) -> list[dict[str, Any]]:
         add = lambda impl, sec: rows.append({"n": n, "impl": impl, "us_per_epoch": sec * 1e6})  # noqa: E731
         for backend in ("numpy", *(("numba",) if kernels else ())):
             add(f"optikit-{backend}", per_epoch(optikit_epoch(backend, x, y), epochs, repeat))
-        add("hand-numpy", _median(lambda: hand_numpy(x, y, epochs), repeat) / epochs)
+        add("hand-numpy", median(lambda: hand_numpy(x, y, epochs), repeat) / epochs)
         if _have("torch"):
-            add("torch.optim", _median(lambda: torch_gd(x, y, epochs), repeat) / epochs)
+            add("torch.optim", median(lambda: torch_gd(x, y, epochs), repeat) / epochs)
         if _have("jax"):
             run = jax_gd(x, y)
-            add("jax-jit", _median(lambda: run(epochs), repeat) / epochs)
+            add("jax-jit", median(lambda: run(epochs), repeat) / epochs)
         if kernels:
             kernels["gd"](x, y, 1)
-            add("hand-numba", _median(lambda: kernels["gd"](x, y, epochs), repeat) / epochs)
+            add("hand-numba", median(lambda: kernels["gd"](x, y, epochs), repeat) / epochs)
         if n <= 100_000:
             xs, ys = x.tolist(), y.tolist()
-            add("pure-python", _median(lambda: pure_python_gd(xs, ys, 2), repeat) / 2)
-        add("floor np.dot", _median(lambda: [np.dot(x, y) for _ in range(epochs)], repeat) / epochs)
+            add("pure-python", median(lambda: pure_python_gd(xs, ys, 2), repeat) / 2)
+        add("floor np.dot", median(lambda: [np.dot(x, y) for _ in range(epochs)], repeat) / epochs)
     return rows
 
 
@@ -215,7 +208,7 @@ def bench_sgd(n: int, repeat: int) -> list[dict[str, Any]]:
                 ((p[0] * xt[i] + p[1] - yt[i]) ** 2).backward()
                 opt.step()
 
-        add("torch.optim", _median(torch_sgd, repeat) / k)
+        add("torch.optim", median(torch_sgd, repeat) / k)
     if _have("jax"):
         import jax
 
@@ -234,12 +227,12 @@ def bench_sgd(n: int, repeat: int) -> list[dict[str, Any]]:
 
         order = jnp.asarray(np.random.default_rng(0).permutation(n))
         epoch(jnp.zeros(2), order).block_until_ready()
-        add("jax lax.scan", _median(lambda: epoch(jnp.zeros(2), order).block_until_ready(), repeat) / n)
+        add("jax lax.scan", median(lambda: epoch(jnp.zeros(2), order).block_until_ready(), repeat) / n)
     if _have("numba"):
         kernel = numba_kernels()["sgd"]
         order = np.random.default_rng(0).permutation(n)
         kernel(x, y, order)
-        add("hand-numba", _median(lambda: kernel(x, y, order), repeat) / n)
+        add("hand-numba", median(lambda: kernel(x, y, order), repeat) / n)
     xs, ys = x.tolist(), y.tolist()
 
     def blog_sgd() -> None:
@@ -248,7 +241,7 @@ def bench_sgd(n: int, repeat: int) -> list[dict[str, Any]]:
             r = w * xs[i] + b - ys[i]
             w, b = w - LR * 2 * xs[i] * r, b - LR * 2 * r
 
-    add("pure-python", _median(blog_sgd, repeat) / n)
+    add("pure-python", median(blog_sgd, repeat) / n)
     return rows
 
 
