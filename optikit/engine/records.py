@@ -100,6 +100,7 @@ class Result:
     problem: Any = field(default=None, repr=False, compare=False)
     #: builds the fit report (set by ``optikit.api`` when it runs a compiled spec)
     reporter: Callable[[Result], Any] | None = field(default=None, repr=False, compare=False)
+    _report: Any = field(default=None, init=False, repr=False, compare=False)
 
     def report(self) -> Any:
         """The :class:`~optikit.fit.FitReport`: standard errors, confidence intervals, correlations,
@@ -107,7 +108,10 @@ class Result:
         if self.reporter is None:
             raise RunError("this result has no compiled problem to report on; run it through optikit.run "
                            "or Prepared.run")
-        return self.reporter(self)
+        # built once: --report, --save, the fit plot's band and predictions with uncertainty all read it
+        if self._report is None:
+            self._report = self.reporter(self)
+        return self._report
 
     @property
     def x(self) -> np.ndarray:

@@ -53,7 +53,7 @@ class FitResult(Result):
 
     @classmethod
     def of(cls, result: Result, problem: Problem) -> FitResult:
-        fit = cls(**{f.name: getattr(result, f.name) for f in fields(Result)})
+        fit = cls(**{f.name: getattr(result, f.name) for f in fields(Result) if f.init})
         fit.problem = problem
         return fit
 
