@@ -345,7 +345,7 @@ def test_piecewise_lambdifies_to_select():
         expr.check_tree(x < 1)  # a comparison is only allowed as a Piecewise condition
 
 
-@pytest.mark.parametrize("name", sorted(expr.FUNCTIONS))
+@pytest.mark.parametrize("name", sorted(set(expr.FUNCTIONS) - {"sum", "dot"}))  # sums: tests/test_vectors.py
 def test_every_function_differentiates_to_an_allowed_tree(name):
     text = {"max": "max(w*x, y)", "min": "min(w*x, y)", "acosh": "acosh(w*x + 2)"}.get(name, f"{name}(w*x)")
     e = parse(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
-from ..data import DataError, DataSource, from_arrays, open_source, open_validation, split_source
+from ..data import DataError, DataSource, VectorColumns, vector_inputs, from_arrays, open_source, open_validation, split_source
 from ..errors import SpecError, did_you_mean
 from ..spec import Spec
 from ..symbolic import symbolic_problem
@@ -46,11 +46,28 @@ def open_data(spec: Spec, data: Data | None = None) -> DataSource | None:
         return source
     if spec.data is not None:
         with _located(spec):
-            return open_source(spec.data)
+            return _grouped(spec, open_source(spec.data))
     if spec.model is not None:
         raise spec.error("the spec has no 'data' section and no data was given", "data", key=True,
                          hint="add a 'data' section, or pass the columns: optikit.run(spec, data={...})")
     return None
+
+
+def _grouped(spec: Spec, source: DataSource) -> DataSource:
+    """``source`` with the spec's vector inputs (``vectors:``) stacked from their columns."""
+    groups = spec.data.options.get("vectors") if spec.data is not None else None
+    return VectorColumns(source, groups) if groups else source
+
+
+def _scalar_columns(spec: Spec, used: tuple[str, ...], source: DataSource, keyword: bool) -> None:
+    """Refuse a vector input where a problem without sums reads one number per row."""
+    vectors = [c for c in vector_inputs(source) if c in used]
+    if vectors:
+        where = ("data=", vectors[0]) if keyword else ("data",)
+        raise DataError(f"{vectors[0]!r} is a vector input (a 2-D array, or several columns), but the "
+                        f"{'model' if spec.model else 'objective'} reads it as one number per row",
+                        where, hint=f"use it inside sum() or dot(), e.g. dot(w, {vectors[0]}) with a parameter "
+                        "w: {shape: N, init: 0.0}")
 
 
 def find_backend(name: str, backends: Mapping[str, Any]) -> Backend:
@@ -68,13 +85,15 @@ def compile_problem(spec: Spec, losses: Mapping[str, str], backend: Backend, *, 
     ``backend`` against its data."""
     symbolic = symbolic_problem(spec, losses, use_hand_gradient=use_hand_gradient)
     source = open_data(spec, data)
+    if symbolic.vectors is None and source is not None:
+        _scalar_columns(spec, symbolic.columns, source, data is not None)
     with _located(spec):
         validation = None
         options = spec.data.options if data is None and spec.data is not None else {}
         if options.get("split") is not None and source is not None:
             source, validation = split_source(source, *options["split"])
         elif options.get("validation") is not None:
-            validation = open_validation(options["validation"])
+            validation = _grouped(spec, open_validation(options["validation"]))
         buffer = spec.data.options.get("shuffle_buffer") if spec.data is not None else None
         held = evaluator_for(symbolic, validation, backend) if validation is not None else None
         return Problem(symbolic, evaluator_for(symbolic, source, backend, buffer), source, backend,

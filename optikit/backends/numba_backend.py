@@ -27,6 +27,7 @@ from .base import Backend, Rows, Sums, split_totals, summed_parts
 from .codegen import define_function, loop_source
 from .numba_cache import cached_function
 from .numpy import SEQUENTIAL_SUM_ROWS, NumpyEvaluator
+from .vectors import VectorEvaluator
 
 __all__ = ["NumbaBackend", "NumbaEvaluator", "MISSING", "load_numba"]
 
@@ -48,7 +49,11 @@ class NumbaBackend(Backend):
 
     name = "numba"
 
-    def compile(self, problem: SymbolicProblem, source: DataSource | None) -> NumbaEvaluator:
+    def compile(self, problem: SymbolicProblem, source: DataSource | None) -> NumbaEvaluator | VectorEvaluator:
+        load_numba()  # the missing extra is reported whatever the problem
+        if problem.vectors is not None:
+            # sums over vectors are matrix products, which NumPy already hands to BLAS
+            return VectorEvaluator(problem, source)
         return NumbaEvaluator(problem, source, load_numba())
 
 

@@ -1,10 +1,7 @@
 """The NumPy backend, the default: ``sympy.lambdify`` to NumPy, sums over rows in memory.
 
-Summation rule, the one place it is decided: a batch of up to :data:`SEQUENTIAL_SUM_ROWS` rows
-is summed strictly in row order (``cumsum``), so a hand-written loop over the rows is reproduced
-digit for digit (the seed program's 102 lines); larger batches are summed pairwise (``sum``),
-which is faster and more accurate. A derivative that does not depend on the row is multiplied
-by the row count rather than summed.
+Sums over rows follow the summation rule of :mod:`optikit.backends.summation`. A problem with
+vector parameters or sums is evaluated by :mod:`optikit.backends.vectors`.
 
 Evaluation: ``[loss, *grad]`` (and any other groups asked for together) is one function with
 common subexpressions shared (``cse``). A pass over all rows writes into buffers allocated
@@ -28,11 +25,11 @@ from ..symbolic import SymbolicProblem
 from .base import Backend, Rows, Sums, split_totals, summed_parts
 from .buffers import BufferedPass, buffered_pass
 from .scalar import SCALAR_FUNCTIONS
+from .summation import SEQUENTIAL_SUM_ROWS, row_sum
+from .vectors import VectorEvaluator
 
 __all__ = ["NumpyBackend", "NumpyEvaluator", "SEQUENTIAL_SUM_ROWS", "SCALAR_ROWS", "lambdified", "generated_code"]
 
-#: Batches up to this many rows are summed strictly in row order; larger ones pairwise.
-SEQUENTIAL_SUM_ROWS = 4096
 #: Batches up to this many rows are evaluated as scalar ``math`` code, row by row.
 SCALAR_ROWS = 8
 
@@ -42,21 +39,10 @@ class NumpyBackend(Backend):
 
     name = "numpy"
 
-    def compile(self, problem: SymbolicProblem, source: DataSource | None) -> NumpyEvaluator:
+    def compile(self, problem: SymbolicProblem, source: DataSource | None) -> NumpyEvaluator | VectorEvaluator:
+        if problem.vectors is not None:
+            return VectorEvaluator(problem, source)
         return NumpyEvaluator(problem, source)
-
-
-def _sum(values: Any, n: int, scratch: np.ndarray) -> float:
-    """The sum of one output over ``n`` rows by the summation rule (``scratch``: at least
-    ``min(n, SEQUENTIAL_SUM_ROWS)`` floats for the running sum, so no array is allocated)."""
-    if type(values) is not np.ndarray or values.shape != (n,):
-        arr = np.asarray(values, dtype=float)
-        if arr.ndim == 0:  # the same value on every row
-            return float(arr) * n
-        values = np.broadcast_to(arr, (n,))
-    if n <= SEQUENTIAL_SUM_ROWS:
-        return float(np.cumsum(values, out=scratch[:n])[-1])  # sum() pairs rows up from 8 on; cumsum adds in row order
-    return float(values.sum())
 
 
 def lambdified(problem: SymbolicProblem, parts: tuple[str, ...]) -> tuple[Callable[..., Any], tuple[str, ...]]:
@@ -200,8 +186,8 @@ class NumpyEvaluator:
             if sums is not None:
                 return sums
         elif rows is None and group.columns and (buffered := group.buffered(n)) is not None:
-            return buffered(params.tolist(), [self.columns[c] for c in group.columns], lambda v: _sum(v, n, scratch))
-        return [_sum(v, n, scratch) for v in self._values(parts, params, rows)]
+            return buffered(params.tolist(), [self.columns[c] for c in group.columns], lambda v: row_sum(v, n, scratch))
+        return [row_sum(v, n, scratch) for v in self._values(parts, params, rows)]
 
     # ---- the Evaluator protocol ----------------------------------------------------------
     def sums(self, params: np.ndarray, rows: Rows = None, *, loss: bool = True, grad: bool = True,

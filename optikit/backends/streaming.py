@@ -15,6 +15,7 @@ from ..data import DataSource, buffered_batches
 from ..symbolic import SymbolicProblem
 from .base import Backend, Evaluator, Rows, Sums
 from .numpy import NumpyBackend, NumpyEvaluator
+from .vectors import VectorEvaluator
 
 __all__ = ["StreamingEvaluator", "evaluator_for", "DEFAULT_BUFFER_ROWS"]
 
@@ -60,6 +61,8 @@ class StreamingEvaluator:
     def _over(self, columns: Mapping[str, np.ndarray]) -> Evaluator:
         rows = _Rows(columns)
         if isinstance(self.backend, NumpyBackend):
+            if self.problem.vectors is not None:
+                return VectorEvaluator(self.problem, rows, compiled=self._compiled)
             return NumpyEvaluator(self.problem, rows, compiled=self._compiled)
         return self.backend.compile(self.problem, rows)  # type: ignore[arg-type]
 

@@ -16,10 +16,11 @@ from .sampling import batches, buffered_batches, steps_per_epoch
 from .source import ArraySource, DataSource, check_columns, gather
 from .split import split_source
 from .stream import FileSource, StreamSource
+from .vectors import VectorColumns, group_columns, vector_inputs, with_vectors
 
 __all__ = ["DataRef", "DataError", "DataSource", "ArraySource", "FileSource", "StreamSource", "KINDS", "FILE_KINDS",
            "open_source", "open_validation", "from_arrays", "data_ref", "check_columns", "gather", "batches", "steps_per_epoch", "buffered_batches",
-           "split_source"]
+           "split_source", "VectorColumns", "group_columns", "vector_inputs", "with_vectors"]
 
 
 def from_arrays(columns: Any, keyword: str = "data", only: Collection[str] | None = None) -> DataSource:

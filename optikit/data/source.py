@@ -80,7 +80,8 @@ def check_columns(columns: Mapping[str, np.ndarray], path: tuple[Any, ...] = ("d
 
 
 class ArraySource(Mapping[str, np.ndarray]):
-    """Columns in memory: 1-D float64 arrays of one length, finite, copied and made read-only.
+    """Columns in memory: float64 arrays of one length, finite, copied and made read-only (2-D arrays,
+    rows x elements, are vector inputs).
 
     A mapping of column names to arrays, as a spec's inline data always was. Each array handed
     out is a view of a read-only array the source alone holds, so it cannot be made writeable
@@ -164,17 +165,20 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 
 def _column(values: Any, where: tuple[Any, ...]) -> np.ndarray:
-    """``values`` as a fresh read-only 1-D float64 array; errors say what is wrong and where."""
+    """``values`` as a fresh read-only float64 array (1-D, or 2-D for a vector input); errors say what is
+    wrong and where."""
     if isinstance(values, (str, bytes, Mapping)):
         raise DataError(f"expected a sequence of numbers, got {type(values).__name__}", where)
     try:
         arr = np.array(values, dtype=float, copy=True)
     except (TypeError, ValueError) as exc:
         raise DataError(f"expected numbers ({exc})", where) from None
-    if arr.ndim != 1:
-        raise DataError(f"expected a 1-D column, got an array of shape {arr.shape}", where)
+    if arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.shape[1] == 0):
+        raise DataError(f"expected a 1-D column, or a 2-D array (rows x elements) for a vector input, got an array "
+                        f"of shape {arr.shape}", where)
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         more = f" ({bad.size} rows are not finite)" if bad.size > 1 else ""
-        raise DataError(f"row {int(bad[0])} is {float(arr[bad[0]])}, not a finite number{more}", where)
+        row = int(bad[0]) // (arr.shape[1] if arr.ndim == 2 else 1)
+        raise DataError(f"row {row} is {float(arr.flat[bad[0]])}, not a finite number{more}", where)
     return _frozen(arr)

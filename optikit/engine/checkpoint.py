@@ -201,7 +201,7 @@ def spec_identity(spec: Any, optimizer: Any = None, data: DataSource | None = No
     h.update(repr((spec.model, spec.objective, spec.loss, spec.target)).encode())
     opt = spec.optimizer
     h.update(repr((opt.name, sorted(opt.hyperparameters.items()), opt.batch_size, opt.shuffle,
-                   sorted((opt.schedule or {}).items()), [(p.name, p.init.hex(), p.min, p.max) for p in spec.parameters],
+                   sorted((opt.schedule or {}).items()), [(p.name, p.init.hex(), p.min, p.max) for p in spec.flat_parameters],
                    getattr(optimizer, "name", None))).encode())
     if data is None and spec.data is not None:
         data = open_source(spec.data)

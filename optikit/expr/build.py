@@ -21,7 +21,7 @@ import sympy
 from sympy import S
 
 from ..errors import ExpressionError
-from .special import sigmoid, softplus
+from .special import sigmoid, softplus, vsum
 
 MAX_TEXT_LENGTH = 4000  # characters of expression text
 MAX_NODES = 1000  # expression nodes in the syntax tree
@@ -127,6 +127,15 @@ def _minmax(cls: type) -> Callable[..., sympy.Expr]:
     return build
 
 
+def _reduce(body: sympy.Expr) -> sympy.Expr:
+    """``sum(body)`` over a vector's elements; one level only, since a sum inside a sum would mix
+    the elements of two vectors."""
+    if body.has(vsum):
+        raise ExpressionError("sum() or dot() inside another sum() or dot() is not supported",
+                              hint="take the inner sum apart as its own term")
+    return vsum(body)
+
+
 def _terms(e: sympy.Expr, memo: dict) -> int:
     """Terms that fully expanding ``e`` would give (saturating); a function counts once.
 
@@ -157,8 +166,9 @@ FUNCTIONS: Mapping[str, Callable[..., sympy.Expr]] = types.MappingProxyType({
     "abs": sympy.Abs, "sign": sympy.sign,
     "sigmoid": _growing(sigmoid), "softplus": _growing(softplus),
     "relu": lambda x: sympy.Max(0, x), "max": _minmax(sympy.Max), "min": _minmax(sympy.Min),
+    "sum": lambda v: _reduce(v), "dot": lambda a, b: _reduce(a * b),
 })
-_ARITY = {n: (1, 1) for n in FUNCTIONS} | {"max": (2, MAX_MINMAX_ARGS), "min": (2, MAX_MINMAX_ARGS)}
+_ARITY = {n: (1, 1) for n in FUNCTIONS} | {"max": (2, MAX_MINMAX_ARGS), "min": (2, MAX_MINMAX_ARGS), "dot": (2, 2)}
 _CONSTANTS = {"pi": _float(math.pi)}
 # Names sympy.lambdify(..., modules="numpy") prints for allowed nodes: a symbol so named would shadow
 # them inside the generated function (a symbol 'e' next to E would compute e*e).
@@ -215,7 +225,7 @@ def _deadline(seconds: float) -> Iterator[float]:
 
 _FUNCS = (sympy.Add, sympy.Mul, sympy.Pow, sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tan, sympy.asin,
           sympy.acos, sympy.atan, sympy.sinh, sympy.cosh, sympy.tanh, sympy.asinh, sympy.acosh, sympy.atanh,
-          sympy.Abs, sympy.sign, sympy.Max, sympy.Min, sympy.Heaviside, sigmoid, softplus)
+          sympy.Abs, sympy.sign, sympy.Max, sympy.Min, sympy.Heaviside, sigmoid, softplus, vsum)
 _CONDITIONS = (sympy.StrictLessThan, sympy.LessThan, sympy.StrictGreaterThan, sympy.GreaterThan, sympy.Equality,
                sympy.Unequality, sympy.And, sympy.Or, sympy.Not, sympy.logic.boolalg.BooleanAtom)
 _WHY = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sympy
 
-__all__ = ["sigmoid", "softplus", "stabilize", "elementary"]
+__all__ = ["sigmoid", "softplus", "vsum", "stabilize", "elementary"]
 
 
 class sigmoid(sympy.Function):  # noqa: N801 - the name is how trees print
@@ -52,6 +52,27 @@ class softplus(sympy.Function):  # noqa: N801
 
     def _numpycode(self, printer: object) -> str:
         return f"numpy.logaddexp(0, {printer._print(self.args[0])})"
+
+
+class vsum(sympy.Function):  # noqa: N801
+    """The sum over the elements of a vector expression (``sum(w**2)``, ``dot(w, x)``): a scalar per row.
+
+    Its argument is written element by element: inside it a vector parameter or input stands for
+    one element, and scalars are the same for every element. It stays unevaluated: the symbolic
+    layer differentiates through it by the chain rule, which keeps a model over a thousand inputs
+    one short expression (:mod:`optikit.symbolic.vectors`).
+    """
+
+    nargs = 1
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _sympystr(self, printer: object) -> str:
+        return f"sum({printer._print(self.args[0])})"
+
+    def _latex(self, printer: object) -> str:
+        return rf"\sum_j \left({printer._print(self.args[0])}\right)_j"
 
 
 _W = sympy.Wild("u")

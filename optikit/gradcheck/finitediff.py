@@ -25,8 +25,8 @@ def check_points(spec: Spec, at: Sequence[Mapping[str, float]] | None = None, se
     if at:
         return [np.array([float(point.get(n, v)) for n, v in zip(names, init)]) for point in at]
     rng = np.random.default_rng(seed)
-    lo = np.array([-np.inf if p.min is None else p.min for p in spec.parameters])
-    hi = np.array([np.inf if p.max is None else p.max for p in spec.parameters])
+    lo = np.array([-np.inf if p.min is None else p.min for p in spec.flat_parameters])
+    hi = np.array([np.inf if p.max is None else p.max for p in spec.flat_parameters])
     scale = 0.5 * np.maximum(1.0, np.abs(init))
     return [init.copy()] + [np.clip(init + scale * rng.standard_normal(len(init)), lo, hi)
                             for _ in range(N_RANDOM_POINTS)]

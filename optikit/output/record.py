@@ -103,9 +103,7 @@ def _effective_spec(spec: Any, prepared: Any, seed: int | None) -> str:
     if "steps" in section and opt.epochs is None:
         section.pop("epochs", None)
     raw["optimizer"] = section
-    raw["parameters"] = {p.name: p.init if p.min is None and p.max is None else
-                         {k: v for k, v in (("init", p.init), ("min", p.min), ("max", p.max)) if v is not None}
-                         for p in spec.parameters}
+    raw["parameters"] = {p.name: _parameter(p) for p in spec.parameters}
     head = "# The spec as run (overrides and the seed applied); the text as written is spec.as_written.yaml\n"
     return head + yaml.safe_dump(raw, sort_keys=False, allow_unicode=False)
 
@@ -166,3 +164,12 @@ def write_record(folder: str | Path, prepared: Any, result: Any) -> Path:
         raise SpecError(f"cannot write the record: {exc.strerror or exc}", field="--record",
                         location=Location(str(folder))) from None
     return folder
+
+
+def _parameter(p: Any) -> Any:
+    """A parameter as a spec declares it: its initial value, or a mapping with shape and bounds."""
+    init = list(p.init) if p.shape is not None else p.init
+    if p.shape is None and p.min is None and p.max is None:
+        return init
+    fields = (("shape", p.shape), ("init", init), ("min", p.min), ("max", p.max))
+    return {k: v for k, v in fields if v is not None}

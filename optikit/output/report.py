@@ -75,6 +75,10 @@ class SeedReporter(Reporter):
             self.print(result.report())
 
 
+#: The most parameters the epoch table has a column for; with more, it shows the losses only.
+TABLE_PARAMETERS = 8
+
+
 def _num(v: float) -> str:
     return f"{v:.10g}"
 
@@ -84,6 +88,8 @@ class TableReporter(Reporter):
 
     def start(self) -> None:
         names = self.problem.parameter_names
+        # a row per epoch stays readable up to a few columns; the final values are printed at the end
+        names = names if len(names) <= TABLE_PARAMETERS else ()
         self.widths = [max(12, len(n)) for n in names]
         self.validation = getattr(self.problem, "validation", None) is not None
         held = f"{'validation':>17} " if self.validation else ""
@@ -222,5 +228,10 @@ def describe_spec(spec: Spec, n_rows: int | None = None) -> str:
     """One line about a spec (and its ``n_rows`` rows of data), for ``optikit validate``."""
     what = f"model {spec.model}" if spec.model else f"objective {spec.objective}"
     rows = f", {counted(n_rows, 'row')}" if spec.model and n_rows is not None else ""
-    return (f"{spec.name}: {what}; {counted(len(spec.parameters), 'parameter')} ({', '.join(spec.parameter_names)}){rows}; "
+    return (f"{spec.name}: {what}; {counted(len(spec.parameters), 'parameter')} ({', '.join(_declared(p) for p in spec.parameters)}){rows}; "
             f"loss {spec.loss}; optimizer {spec.optimizer.name}")
+
+
+def _declared(p: Any) -> str:
+    """``w[0..29]`` for a vector parameter, its name for a scalar."""
+    return p.name if p.shape is None else f"{p.name}[0..{p.shape - 1}]"

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import sympy
 
 from .. import expr
-from ..data import FILE_KINDS, DataError, DataRef, check_columns, data_ref
+from ..data import FILE_KINDS, DataError, DataRef, check_columns, data_ref, with_vectors
 from ..errors import ExpressionError, did_you_mean
 from .document import Spec
 from ..errors import dotted
@@ -52,7 +52,7 @@ class _Builder(SectionReader):
                            ("objective",) if has_objective else ())
         params = self.parameters(raw)
         data = self.data(raw) if "data" in raw else None
-        columns = data.columns if data is not None else self.inferred_columns(raw, params)
+        columns = [*data.columns, *data.options.get("vectors", ())] if data is not None else self.inferred_columns(raw, params)
         self.columns = columns
         symbols: dict[str, sympy.Symbol] = {}
         target = raw.get("target", "y")
@@ -110,6 +110,15 @@ class _Builder(SectionReader):
             if len(kinds) > 1:
                 raise self.err(f"the data section names {' and '.join(kinds)}; give one source", ("data", kinds[1]),
                                key=True)
+            vectors = section.get("vectors")
+            section = {k: v for k, v in section.items() if k != "vectors"}
+            return self.source_ref(section, kinds) if vectors is None else with_vectors(self.source_ref(section, kinds), vectors)
+        except DataError as exc:
+            raise self.err(exc.message, exc.path, hint=exc.hint) from None
+
+    def source_ref(self, section: dict, kinds: list[str]) -> DataRef:
+        """The data section, ``vectors`` aside: a file, ``generate``, or inline columns."""
+        try:
             if kinds:
                 allowed = (kinds[0], "split", "validation") + (("columns", *FILE_KINDS[kinds[0]]) if kinds[0] in FILE_KINDS else ())
                 self.known_keys(section, ("data",), allowed)

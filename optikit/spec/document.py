@@ -50,13 +50,24 @@ class Spec:
     source: SourceMap = field(default_factory=lambda: SourceMap(None), repr=False)
 
     @property
+    def flat_parameters(self) -> tuple[Parameter, ...]:
+        """The parameters with each vector parameter split into its elements (``w[0]``, ...): the
+        layout of every parameter vector an optimizer, a result or a checkpoint holds."""
+        return tuple(e for p in self.parameters for e in p.flat())
+
+    @property
     def parameter_names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.parameters)
+        """The flat parameter names, in declaration order (``w[0]``, ..., ``w[29]``, ``b``)."""
+        return tuple(p.name for p in self.flat_parameters)
+
+    @property
+    def vector_parameters(self) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.shape is not None)
 
     @property
     def initial(self) -> np.ndarray:
         """Initial parameter vector, in declaration order."""
-        return np.array([p.init for p in self.parameters], dtype=float)
+        return np.array([p.init for p in self.flat_parameters], dtype=float)
 
     @property
     def used_columns(self) -> tuple[str, ...]:

@@ -54,7 +54,7 @@ _DOCS = {
     "objective": "a function of the parameters to minimize (no data)",
     "target": "the data column the model is fitted to (default y)",
     "sigma": "the column of per-row standard deviations of the target: COLUMN, or {column: COLUMN, absolute: true}",
-    "parameters": "name: initial value, or name: {init, min, max}",
+    "parameters": "name: initial value, or name: {init, min, max, shape}",
     "data": "inline columns (name: [numbers]) or a file ({csv: file.csv})",
     "loss": "a named loss (mse, mae, huber, ...) or an expression of 'model' and the columns",
     "optimizer": "the optimizer's name and its hyperparameters and run settings",
@@ -94,7 +94,11 @@ def _optimizer(optimizers: Mapping[str, Sequence[tuple[str, Any, bool]]] | None)
 def _data(nested: bool = False) -> dict[str, Any]:
     """Inline columns, a file of each kind with its options, or generated rows; with a ``split`` or
     a second, ``validation`` source (``nested``: a file or generated rows, without a further split)."""
-    extra = {} if nested else {"split": _SPLIT, "validation": {"$ref": "#/$defs/source"}}
+    vectors = {"type": "object", "minProperties": 1, "description": "vector inputs: name -> a column pattern such as "
+               "\"f*\", or a list of columns and patterns", "additionalProperties": {"oneOf": [
+                   {"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}}
+    extra = {"vectors": vectors} if nested else {"split": _SPLIT, "validation": {"$ref": "#/$defs/source"},
+                                                  "vectors": vectors}
     inline = {"type": "object", "minProperties": 1, "properties": extra,
               "additionalProperties": {"type": "array", "items": _NUMBER, "minItems": 1},
               "not": {"anyOf": [{"required": [k]} for k in (*FILE_KINDS, "generate")]},
@@ -112,7 +116,12 @@ def spec_schema(optimizers: Mapping[str, Sequence[tuple[str, Any, bool]]] | None
     """The JSON Schema (draft 2020-12) of a spec; ``optimizers``: name -> ``(hyperparameter, default,
     required)`` for each registered optimizer (``None``: any optimizer, any hyperparameter)."""
     bounded = {"type": "object", "required": ["init"], "additionalProperties": False,
-               "properties": {"init": _NUMBER, "min": {"type": ["number", "null"]}, "max": {"type": ["number", "null"]}}}
+               "properties": {"init": {"oneOf": [_NUMBER, {"type": "array", "items": _NUMBER, "minItems": 1}]},
+                              "min": {"type": ["number", "null"]}, "max": {"type": ["number", "null"]},
+                              "shape": {"oneOf": [{"type": "integer", "minimum": 1},
+                                                  {"type": "array", "items": {"type": "integer", "minimum": 1},
+                                                   "minItems": 1, "maxItems": 1}],
+                                        "description": "elements of a vector parameter (shown as w[0], w[1], ...)"}}}
     expressions = {"type": "object", "additionalProperties": {"type": "string"}}
     props: dict[str, Any] = {
         "name": {"type": "string"}, "description": {"type": "string"}, "model": {"type": "string"},

@@ -27,20 +27,50 @@ class SectionReader(FieldReader):
             raise exc.at(self.source.key(path), dotted(path)) from None
 
     def override_parameters(self, value: Any, params: list[Parameter]) -> list[Parameter]:
+        """New initial values by declared name (a number, or a list for a vector) or by element (``w[3]``)."""
         section = self.mapping(value, ("parameters",), "a mapping of parameter names to initial values")
         names = [p.name for p in params]
+        elements = {e.name: (i, j) for i, p in enumerate(params) if p.shape is not None for j, e in enumerate(p.flat())}
         out = list(params)
         for name, init in section.items():
+            path = ("parameters", name)
+            if name in elements:
+                i, j = elements[name]
+                values = list(out[i].inits)
+                values[j] = self.number(init, path)
+                out[i] = self.bounded(replace(out[i], init=tuple(values)))
+                continue
             if name not in names:
-                raise self.err(f"unknown parameter {name!r}", ("parameters", name), hint=did_you_mean(name, names))
+                raise self.err(f"unknown parameter {name!r}", path, hint=did_you_mean(name, [*names, *elements]))
             i = names.index(name)
-            out[i] = self.bounded(replace(params[i], init=self.number(init, ("parameters", name))))
+            out[i] = self.bounded(replace(params[i], init=self.initial(init, path, params[i].shape)))
         return out
 
-    def bounded(self, p: Parameter) -> Parameter:
-        if (p.min is not None and p.init < p.min) or (p.max is not None and p.init > p.max):
-            raise self.err(f"initial value {p.init} is outside [{p.min}, {p.max}]", ("parameters", p.name, "init"))
+    def initial(self, value: Any, path: tuple, shape: int | None) -> float | tuple[float, ...]:
+        """A scalar's initial value; for a vector, one number for every element or a list of ``shape``."""
+        if shape is None or not isinstance(value, (list, tuple)):
+            v = self.number(value, path)
+            return v if shape is None else (v,) * shape
+        if len(value) != shape:
+            raise self.err(f"expected {shape} initial values (shape {shape}), got {len(value)}", path)
+        return tuple(self.number(v, path + (i,)) for i, v in enumerate(value))
+
+    def bounded(self, p: Parameter, path: tuple | None = None) -> Parameter:
+        for i, v in enumerate(p.inits):
+            if (p.min is not None and v < p.min) or (p.max is not None and v > p.max):
+                where = "" if p.shape is None else f" (element {i})"
+                raise self.err(f"initial value {v}{where} is outside [{p.min}, {p.max}]",
+                               path or ("parameters", p.name, "init"))
         return p
+
+    def shape(self, value: Any, path: tuple) -> int:
+        """``shape: 30`` (or ``[30]``): the number of elements of a vector parameter."""
+        if isinstance(value, list) and len(value) == 1:
+            value, path = value[0], path + (0,)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.err(f"expected a positive whole number of elements (a vector), got {describe_value(value)}",
+                           path, hint="vectors have one dimension: shape: 30")
+        return value
 
     def parameters(self, raw: dict) -> tuple[Parameter, ...]:
         if "parameters" not in raw:
@@ -52,19 +82,21 @@ class SectionReader(FieldReader):
         for name, value in section.items():
             path = ("parameters", name)
             self.symbol_name(name, path, "parameter")
-            lo = hi = None
+            lo = hi = shape = None
             if isinstance(value, dict):
-                self.known_keys(value, path, ("init", "min", "max"))
+                self.known_keys(value, path, ("init", "min", "max", "shape"))
+                if "shape" in value:
+                    shape = self.shape(value["shape"], path + ("shape",))
                 if "init" not in value:
                     raise self.err("missing 'init' (the initial value)", path, key=True)
-                init = self.number(value["init"], path + ("init",))
+                init = self.initial(value["init"], path + ("init",), shape)
                 lo = self.number(value["min"], path + ("min",)) if value.get("min") is not None else None
                 hi = self.number(value["max"], path + ("max",)) if value.get("max") is not None else None
                 if lo is not None and hi is not None and lo > hi:
                     raise self.err(f"min ({lo}) is greater than max ({hi})", path + ("min",))
             else:
                 init = self.number(value, path)
-            out.append(self.bounded(Parameter(name, init, lo, hi)))
+            out.append(self.bounded(Parameter(name, init, lo, hi, shape)))
         return tuple(out)
 
     def optimizer(self, value: Any) -> OptimizerSpec:

@@ -65,7 +65,7 @@ def domain_warnings(spec: Spec, lows: Mapping[str, float] | None = None) -> list
     lower bound is taken from its ``min``.
     """
     lows = dict(lows or {})
-    for p in spec.parameters:
+    for p in spec.parameters:  # a vector's symbol stands for any of its elements, and they share bounds
         lows[p.name] = p.min
     replace = {s: _assumed(name, lows.get(name)) for name, s in spec.symbols.items()}
     trees = []

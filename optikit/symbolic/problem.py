@@ -16,9 +16,10 @@ import sympy
 
 from .. import expr
 from ..errors import ExpressionError, SpecError, did_you_mean
-from ..expr.special import stabilize
+from ..expr.special import stabilize, vsum
 from ..spec import MODEL, Spec
 from . import bounded
+from .vectors import VectorForm, VectorModel
 
 __all__ = ["SymbolicProblem", "symbolic_problem", "resolve_loss", "least_squares_form", "PARTS"]
 
@@ -62,6 +63,8 @@ def symbolic_problem(spec: Spec, losses: Mapping[str, str], *, use_hand_gradient
         loss = _weighted(spec, loss)
     loss = stabilize(loss)
     params = [spec.symbols[p.name] for p in spec.parameters]
+    if spec.vector_parameters or loss.has(vsum):
+        return _vector_problem(spec, loss, params)
     derived, cse = bounded.derive(spec, loss, params)  # time- and memory-bounded for large trees
     derived = grads = tuple(derived)
     if use_hand_gradient and spec.gradient:
@@ -69,6 +72,24 @@ def symbolic_problem(spec: Spec, losses: Mapping[str, str], *, use_hand_gradient
     problem = SymbolicProblem(spec=spec, loss_expr=loss, grad_exprs=grads, derived_grad_exprs=derived, cse=cse)
     for name, tree in [("loss", loss), *[(f"gradient of {p}", g) for p, g in zip(params, grads)]]:
         problem.check(tree, name)
+    return problem
+
+
+def _vector_problem(spec: Spec, loss: sympy.Expr, params: list[sympy.Symbol]) -> SymbolicProblem:
+    """The problem of a spec with vector parameters or sums, kept compact (:mod:`.vectors`)."""
+    where = "model" if spec.model is not None else "objective"
+    if spec.gradient or (spec.check is not None and spec.check.gradient):
+        field = "gradient" if spec.gradient else "check"
+        raise spec.error("hand-written gradients are not supported with vector parameters or sum()/dot()", field)
+    form = VectorForm(params, [p.name for p in spec.vector_parameters])
+    try:
+        vectors = VectorModel(form, loss, spec.model_expr)
+    except ExpressionError as exc:
+        raise spec.error(exc.message, where, hint=exc.hint) from None
+    shown = tuple(vectors.grad.shown(form, p.name) for p in spec.parameters)
+    problem = SymbolicProblem(spec=spec, loss_expr=loss, grad_exprs=shown, derived_grad_exprs=shown, vectors=vectors)
+    for what, tree in vectors.trees():
+        problem.check(tree, what)
     return problem
 
 
@@ -110,6 +131,8 @@ class SymbolicProblem:
     #: what ``sympy.lambdify`` is to use as ``cse`` for ``[loss, *grad]`` (precomputed for large trees)
     cse: Any = True
     extra: Mapping[str, tuple[sympy.Expr, ...]] = field(default_factory=dict)
+    #: the lifted form of a problem with vector parameters or sums; ``None`` for a scalar problem
+    vectors: VectorModel | None = None
 
     # ---- layout ----------------------------------------------------------------------------
     @property
@@ -122,20 +145,21 @@ class SymbolicProblem:
 
     @property
     def params(self) -> list[sympy.Symbol]:
-        return [self.spec.symbols[n] for n in self.parameter_names]
+        """The declared parameters' symbols (a vector parameter's stands for any of its elements)."""
+        return [self.spec.symbols[p.name] for p in self.spec.parameters]
 
     @property
     def initial(self) -> tuple[float, ...]:
-        return tuple(p.init for p in self.spec.parameters)
+        return tuple(p.init for p in self.spec.flat_parameters)
 
     @property
     def lower(self) -> tuple[float, ...]:
         """Lower bounds, ``-inf`` where there is none."""
-        return tuple(float("-inf") if p.min is None else p.min for p in self.spec.parameters)
+        return tuple(float("-inf") if p.min is None else p.min for p in self.spec.flat_parameters)
 
     @property
     def upper(self) -> tuple[float, ...]:
-        return tuple(float("inf") if p.max is None else p.max for p in self.spec.parameters)
+        return tuple(float("inf") if p.max is None else p.max for p in self.spec.flat_parameters)
 
     @cached_property
     def columns(self) -> tuple[str, ...]:
@@ -186,6 +210,9 @@ class SymbolicProblem:
     # ---- derived on demand ---------------------------------------------------------------
     @cached_property
     def hessian_exprs(self) -> tuple[tuple[sympy.Expr, ...], ...]:
+        if self.vectors is not None:
+            raise self.spec.error("second derivatives (newton) are not available with vector parameters or "
+                                  "sum()/dot()", "optimizer", hint="use lbfgs, or levenberg-marquardt for least squares")
         params = self.params
         rows = []
         for g in self.grad_exprs:
@@ -216,6 +243,9 @@ class SymbolicProblem:
 
     @cached_property
     def jacobian_exprs(self) -> tuple[sympy.Expr, ...]:
+        if self.vectors is not None:
+            _, jac_form = self.vectors.residual(self.residual_expr)
+            return tuple(jac_form.shown(self.vectors.form, p.name) for p in self.spec.parameters)
         jac = tuple(sympy.diff(self.residual_expr, p) for p in self.params)
         for p, j in zip(self.params, jac):
             self.check(j, f"derivative of the residual by {p}")
