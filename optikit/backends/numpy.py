@@ -20,7 +20,7 @@ import numpy as np
 import sympy
 
 from ..data import DataError, DataSource
-from ..errors import did_you_mean
+from ..errors import SpecError, did_you_mean
 from ..symbolic import SymbolicProblem
 from .base import Backend, Rows, Sums, split_totals, summed_parts
 from .buffers import BufferedPass, buffered_pass
@@ -60,6 +60,9 @@ def generated_code(problem: SymbolicProblem, parts: tuple[str, ...] = ("loss", "
     a header saying what its arguments and the items it returns are."""
     import inspect
 
+    if problem.vectors is not None:
+        raise SpecError("a problem with vector parameters or sums is evaluated with matrix products "
+                        "(optikit/backends/vectors.py), not by one generated function", field="--code")
     fn, columns = lambdified(problem, parts)
     names = problem.parameter_names
     labels = {"loss": ["loss"], "grad": [f"d loss / d {n}" for n in names],

@@ -72,7 +72,7 @@ class vsum(sympy.Function):  # noqa: N801
         return f"sum({printer._print(self.args[0])})"
 
     def _latex(self, printer: object) -> str:
-        return rf"\sum_j \left({printer._print(self.args[0])}\right)_j"
+        return rf"\sum_k \left({printer._print(self.args[0])}\right)_k"
 
 
 _W = sympy.Wild("u")

@@ -167,6 +167,7 @@ def check_problem(problem: Problem, *, points: Sequence[Mapping[str, float]] | N
     if spec.check is not None:
         hand_exprs.update(spec.check.gradient)
         hand_text.update(spec.check.gradient_text)
+    derived = _flat(spec, derived)
     reports = [ParameterReport(n, sympy.sstr(g)) for n, g in zip(names, derived)]
     hand = None
     if hand_exprs:
@@ -244,7 +245,7 @@ def check_callable(spec_or_path: Spec | str | Path, fn: Callable[[dict, dict], A
     pts = check_points(spec, points, seed)
     label = getattr(fn, "__name__", "callable")
     reports = [ParameterReport(nm, sympy.sstr(g), hand=f"{label}()", equivalence=UNDECIDED)
-               for nm, g in zip(names, problem.grad_exprs)]
+               for nm, g in zip(names, _flat(spec, problem.grad_exprs))]
     _run(problem, hand, "callable", pts, atol=atol, rtol=rtol, eps=eps, hessian=False, reports=reports)
     _verdicts(reports)
     return CheckReport(spec.name, atol, rtol, eps, [{k: float(v) for k, v in zip(names, p)} for p in pts], n,
@@ -254,6 +255,13 @@ def check_callable(spec_or_path: Spec | str | Path, fn: Callable[[dict, dict], A
 def _compile(spec: Spec, pm: OptikitPluginManager, data: Data | None, backend: str) -> Problem:
     registry = Registry.build(pm)
     return compile_problem(spec, registry.loss_texts(), find_backend(backend, registry.backends), data=data)
+
+
+def _flat(spec: Spec, exprs: Sequence[sympy.Expr]) -> list[sympy.Expr]:
+    """One expression per flat parameter: a vector parameter's element-wise one for each of its elements."""
+    if len(exprs) == len(spec.parameter_names):
+        return list(exprs)
+    return [e for p, e in zip(spec.parameters, exprs) for _ in range(p.size)]
 
 
 def _without_hand(spec: Spec) -> Spec:

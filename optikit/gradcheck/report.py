@@ -28,8 +28,15 @@ def _num(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
 
 
+#: The most parameter values a line of the report shows (the JSON report has them all).
+SHOWN_VALUES = 6
+
+
 def _point(point: dict[str, float], row: int | str | None) -> str:
-    where = ", ".join(f"{k}={v:.6g}" for k, v in point.items())
+    items = list(point.items())
+    where = ", ".join(f"{k}={v:.6g}" for k, v in items[:SHOWN_VALUES])
+    if len(items) > SHOWN_VALUES:
+        where += f", ... ({len(items)} values; --format json has them all)"
     if row is None:
         return where
     return f"{where}, {'batch mean' if row == 'mean' else f'row {row}'}"

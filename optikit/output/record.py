@@ -60,7 +60,7 @@ def _expressions(problem: Any) -> dict[str, Any]:
 
     symbolic = problem.symbolic
     out: dict[str, Any] = {"loss": sympy.srepr(symbolic.loss_expr), "loss_text": sympy.sstr(symbolic.loss_expr),
-                           "gradient": {n: sympy.srepr(g) for n, g in zip(symbolic.parameter_names, symbolic.grad_exprs)}}
+                           "gradient": {n: sympy.srepr(g) for n, g in zip(symbolic.derivative_names, symbolic.grad_exprs)}}
     if problem.spec.model_expr is not None:
         out["model"] = sympy.srepr(problem.spec.model_expr)
         out["model_text"] = sympy.sstr(problem.spec.model_expr)

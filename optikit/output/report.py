@@ -182,8 +182,8 @@ def _latex(problem: SymbolicProblem, hessian: bool) -> str:
     """One display-math line per expression: the loss, each partial derivative, the Hessian."""
     import sympy
 
-    names = problem.parameter_names
-    sym = {n: sympy.latex(p) for n, p in zip(names, problem.params)}
+    names = problem.derivative_names
+    sym = {n: sympy.latex(p) + ("_j" if n.endswith("[j]") else "") for n, p in zip(names, problem.params)}
     lines = [f"% {problem.spec.name}: per-sample loss \\ell and its derivatives",
              f"\\ell = {sympy.latex(problem.loss_expr)}"]
     lines += [f"\\frac{{\\partial \\ell}}{{\\partial {sym[n]}}} = {sympy.latex(g)}"
@@ -206,7 +206,7 @@ def symbolic_report(problem: SymbolicProblem, *, hessian: bool = False, fmt: str
         from ..backends.numpy import generated_code
 
         return generated_code(problem, ("loss", "grad", "hessian") if hessian else ("loss", "grad")).rstrip()
-    spec, names = problem.spec, problem.parameter_names
+    spec, names = problem.spec, problem.derivative_names
     derived = problem.derived_grad_exprs
     data: dict[str, Any] = {"name": spec.name, "loss": sympy.sstr(problem.loss_expr),
                             "gradient": {n: sympy.sstr(g) for n, g in zip(names, derived)}}
@@ -220,6 +220,8 @@ def symbolic_report(problem: SymbolicProblem, *, hessian: bool = False, fmt: str
             f"the mean over {counted(n, 'row')}" if n is not None else "the mean over the rows")
     lines = [f"{spec.name}: per-sample loss and its derivatives (batch loss: {rows})", f"  loss = {data['loss']}"]
     lines += [f"  d loss / d {n} = {g}" for n, g in data["gradient"].items()]
+    if problem.vectors is not None:
+        lines.append("  (sum(...) runs over a vector's elements; in d loss / d w[j], a vector stands for its j-th element)")
     lines += [f"  d2 loss / d {a} d {b} = {h}" for a, row in data.get("hessian", {}).items() for b, h in row.items()]
     return "\n".join(lines)
 

@@ -144,6 +144,12 @@ class SymbolicProblem:
         return self.spec.parameter_names
 
     @property
+    def derivative_names(self) -> tuple[str, ...]:
+        """What each of ``grad_exprs`` is the derivative by: a scalar's name, ``w[j]`` for a vector
+        (whose derivative is written element-wise: in it ``w`` and ``x`` stand for their j-th elements)."""
+        return tuple(p.name if p.shape is None else f"{p.name}[j]" for p in self.spec.parameters)
+
+    @property
     def params(self) -> list[sympy.Symbol]:
         """The declared parameters' symbols (a vector parameter's stands for any of its elements)."""
         return [self.spec.symbols[p.name] for p in self.spec.parameters]
