@@ -46,7 +46,7 @@ def open_data(spec: Spec, data: Data | None = None) -> DataSource | None:
         return source
     if spec.data is not None:
         with _located(spec):
-            return _grouped(spec, open_source(spec.data))
+            return open_source(spec.data)
     if spec.model is not None:
         raise spec.error("the spec has no 'data' section and no data was given", "data", key=True,
                          hint="add a 'data' section, or pass the columns: optikit.run(spec, data={...})")
@@ -54,7 +54,7 @@ def open_data(spec: Spec, data: Data | None = None) -> DataSource | None:
 
 
 def _grouped(spec: Spec, source: DataSource) -> DataSource:
-    """``source`` with the spec's vector inputs (``vectors:``) stacked from their columns."""
+    """A validation ``source`` with the spec's vector inputs (``vectors:``) stacked from its columns."""
     groups = spec.data.options.get("vectors") if spec.data is not None else None
     return VectorColumns(source, groups) if groups else source
 

@@ -123,11 +123,16 @@ class VectorEvaluator:
     """Loss, gradient, Gauss-Newton sums and per-row values of a vector problem over an in-memory source."""
 
     def __init__(self, problem: SymbolicProblem, source: DataSource | None, *,
-                 compiled: dict[Any, Any] | None = None) -> None:
+                 compiled: dict[Any, Any] | None = None, inputs: Mapping[str, Any] | None = None) -> None:
         assert problem.vectors is not None
         self.problem, self.vectors = problem, problem.vectors
         self._compiled = compiled if compiled is not None else {}
         self.scratch = np.empty(SEQUENTIAL_SUM_ROWS)
+        if inputs is not None:  # the model's inputs alone, for predictions: no target, no loss
+            cols = {c: np.asarray(v, dtype=float) for c, v in inputs.items()}
+            self.n_rows = max([len(v) for v in cols.values() if v.ndim >= 1] or [1])
+            self.columns = {c: (v if v.ndim == 2 else np.broadcast_to(v, (self.n_rows,))) for c, v in cols.items()}
+            return
         if source is None:
             if problem.columns:
                 raise DataError(f"the loss uses data columns ({', '.join(problem.columns)}) but there is no data")
@@ -221,11 +226,17 @@ class VectorEvaluator:
         return out
 
     def predict(self, params: np.ndarray, inputs: Mapping[str, Any]) -> np.ndarray:
+        return self.model_rows(params, inputs)[0]
+
+    def model_rows(self, params: np.ndarray, inputs: Mapping[str, Any], derivatives: bool = False) -> list[np.ndarray]:
+        """The model at ``inputs`` (``(m,)``) and, with ``derivatives``, its derivatives by every flat
+        parameter (``(k, m)``), for predictions and their uncertainty."""
         model = self.vectors.model
         if model is None:
             raise DataError("an objective spec has no model to predict with")
-        cols = {c: np.asarray(v, dtype=float) for c, v in inputs.items()}
-        m = max([len(v) for v in cols.values() if v.ndim >= 1] or [1])
-        cols = {c: (v if v.ndim == 2 else np.broadcast_to(v, (m,))) for c, v in cols.items()}
-        ctx = _Context(self, np.asarray(params, dtype=float), cols, m)
-        return ctx.rows((model,))[0]
+        ev = VectorEvaluator(self.problem, None, compiled=self._compiled, inputs=inputs)
+        ctx = ev._context(params, None)
+        out = [ctx.rows((model,))[0]]
+        if derivatives:
+            out.append(ctx.derivative(self.vectors.model_derivative, summed=False))
+        return out

@@ -20,6 +20,7 @@ from .parquet import parquet_header, read_parquet
 from .ref import DataError, DataRef
 from .source import ArraySource, DataSource
 from .stream import DEFAULT_CHUNK_ROWS, FileSource, StreamSource
+from .vectors import VectorColumns
 
 __all__ = ["FILE_KINDS", "data_ref", "open_source", "open_validation", "DEFAULT_MEMORY_BUDGET_MB"]
 
@@ -183,7 +184,12 @@ def streams(ref: DataRef) -> bool:
 
 
 def open_source(ref: DataRef) -> DataSource:
-    """The source a :class:`DataRef` names; a file's rows are read when first used."""
+    """The source a :class:`DataRef` names, with its vector inputs; a file's rows are read when first used."""
+    source = _open(ref)
+    return VectorColumns(source, ref.options["vectors"]) if ref.options.get("vectors") else source
+
+
+def _open(ref: DataRef) -> DataSource:
     if ref.kind == "inline":
         return ArraySource(ref.options["values"], ref.field)
     if ref.kind == "generate":

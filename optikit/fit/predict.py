@@ -34,8 +34,18 @@ class Bands:
 def model_gradient(sym: Any) -> tuple[Callable[..., Any], tuple[str, ...]]:
     """``(f, inputs)``: ``f(*params, *input_columns)`` gives the model and its derivatives by each
     parameter, SymPy's, compiled to NumPy; ``inputs`` are the columns the model reads."""
-    model = sym.model_expr
     inputs = sym.inputs
+    if sym.vectors is not None:
+        from ..backends.vectors import VectorEvaluator
+
+        evaluator = VectorEvaluator(sym, None, inputs={})
+
+        def vector_fn(*args: Any) -> list[Any]:
+            k = len(sym.parameter_names)
+            value, grads = evaluator.model_rows(np.asarray(args[:k]), dict(zip(inputs, args[k:])), derivatives=True)
+            return [value, *grads]
+        return vector_fn, inputs
+    model = sym.model_expr
     args = [*sym.params, *(sym.symbol(c) for c in inputs)]
     fn = sympy.lambdify(args, [model, *(sympy.diff(model, p) for p in sym.params)], modules="numpy",
                         docstring_limit=0)

@@ -44,7 +44,7 @@ def predict_with(problem: Problem, params: np.ndarray, data: Any, keyword: str =
         arrays = {c: np.asarray(columns[c], dtype=float) for c in inputs}
     except (TypeError, ValueError) as exc:
         raise SpecError(f"the input columns must be numbers: {exc}", field=keyword) from None
-    rows = max((a.size for a in arrays.values()), default=1)
+    rows = max((len(a) if a.ndim else 1 for a in arrays.values()), default=1)  # a vector input is rows x elements
     return np.array(np.broadcast_to(problem.predict(np.asarray(params, dtype=float), arrays), (rows,)), dtype=float)
 
 

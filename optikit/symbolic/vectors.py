@@ -15,6 +15,7 @@ The backend decides how to evaluate each piece (:mod:`optikit.backends.vectors`)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Mapping, Sequence
 
 import sympy
@@ -136,6 +137,12 @@ class VectorModel:
         self.model = form.lift(model) if model is not None else None
         self.grad = form.derivative(self.loss)
         self._residual: tuple[sympy.Expr, Derivative] | None = None
+
+    @cached_property
+    def model_derivative(self) -> Derivative:
+        """The model's derivatives by every parameter (for prediction bands)."""
+        assert self.model is not None
+        return self.form.derivative(self.model)
 
     def residual(self, residual: sympy.Expr) -> tuple[sympy.Expr, Derivative]:
         """The lifted residual and its Jacobian (``residual``: the problem's, with its sums)."""

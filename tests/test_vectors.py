@@ -1,0 +1,235 @@
+"""Vector parameters and vector inputs: sums over elements, kept compact, checked against
+independent results (scipy's minimize, least squares in closed form, the same model written out
+scalar by scalar, finite differences)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import sympy
+
+import optikit
+from optikit.api import compile_spec, prepare
+from optikit.cli import main
+
+from .conftest import SPECS
+
+LOGISTIC = """
+model: sigmoid(dot(w, x) + b)
+loss: -(y*log(model) + (1 - y)*log(1 - model)) + {penalty}*sum(w**2)
+parameters:
+  w: {{shape: {n}, init: 0.0}}
+  b: 0.0
+optimizer: {{name: {opt}, epochs: {epochs}}}
+"""
+
+
+def _classes(n_rows: int, n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_rows, n))
+    y = (rng.random(n_rows) < 1 / (1 + np.exp(-(x @ rng.normal(size=n) + 0.3)))).astype(float)
+    return {"x": x, "y": y}
+
+
+def _penalized_logloss(theta: np.ndarray, x: np.ndarray, y: np.ndarray, penalty: float) -> float:
+    z = x @ theta[:-1] + theta[-1]
+    return float(np.mean(np.logaddexp(0, z) - y * z) + penalty * np.sum(theta[:-1] ** 2))
+
+
+def test_breast_cancer_spec_reaches_scipy_minimize_optimum():
+    from scipy.optimize import minimize
+
+    prepared = prepare(SPECS / "breast_cancer.yaml", tolerance_grad=1e-10, tolerance_change=1e-15, epochs=2000)
+    rows = prepared.problem.source.take(None)  # the training rows, the validation split held out
+    x, y = np.asarray(rows["x"]), np.asarray(rows["malignant"])
+    assert x.shape == (458, 30)  # 569 rows, 111 held out
+    result = prepared.run()
+    ours = np.array(list(result.parameters.values()))
+    ref = minimize(_penalized_logloss, np.zeros(31), args=(x, y, 0.005), method="BFGS",
+                   jac=_penalized_grad, options={"gtol": 1e-12, "maxiter": 10_000})
+    assert abs(result.loss - ref.fun) <= 1e-6 * abs(ref.fun)
+    np.testing.assert_allclose(ours, ref.x, rtol=1e-6, atol=1e-6 * np.abs(ref.x).max())
+    assert list(result.parameters)[:2] == ["w[0]", "w[1]"] and list(result.parameters)[-1] == "b"
+    assert result.history.records[-1].validation_loss is not None
+
+
+def _penalized_grad(theta: np.ndarray, x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
+    z = x @ theta[:-1] + theta[-1]
+    r = 1 / (1 + np.exp(-z)) - y
+    return np.concatenate([x.T @ r / len(y) + 2 * penalty * theta[:-1], [r.mean()]])
+
+
+def test_dot_model_equals_the_same_model_written_scalar_by_scalar():
+    data = _classes(60, 3, seed=1)
+    vec = optikit.loads_spec(LOGISTIC.format(n=3, penalty=0.01, opt="gd", epochs=30))
+    scalar = optikit.loads_spec(
+        "model: sigmoid(w0*x0 + w1*x1 + w2*x2 + b)\n"
+        "loss: -(y*log(model) + (1 - y)*log(1 - model)) + 0.01*(w0**2 + w1**2 + w2**2)\n"
+        "parameters: {w0: 0.0, w1: 0.0, w2: 0.0, b: 0.0}\noptimizer: {name: gd, epochs: 30}\n")
+    a = optikit.run(vec, data=data)
+    b = optikit.run(scalar, data={"x0": data["x"][:, 0], "x1": data["x"][:, 1], "x2": data["x"][:, 2],
+                                  "y": data["y"]})
+    np.testing.assert_allclose(a.history.parameters, b.history.parameters, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(a.history.loss, b.history.loss, rtol=1e-12)
+
+
+NONLINEAR = """
+model: a*exp(-sum(w*x**2)) + sum(sin(w)*x*c) + sum(x)
+loss: (model - y)**2 + 0.1*sum((w - c)**2)
+parameters:
+  w: {shape: 4, init: [0.1, -0.2, 0.3, 0.05]}
+  a: 1.5
+  c: 0.7
+optimizer: {name: gd, lr: 0.01, epochs: 3}
+"""
+
+
+def test_gradient_through_nonlinear_sums_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    data = {"x": rng.uniform(-1, 1, size=(25, 4)), "y": rng.normal(size=25)}
+    problem = compile_spec(optikit.loads_spec(NONLINEAR), data=data)
+    ev = problem.evaluator
+    p = np.array([0.3, -0.4, 0.2, 0.1, 1.2, 0.5])
+    grad = ev.sums(p).grad
+    h = 1e-6
+    fd = np.array([(ev.sums(p + h * e, grad=False).loss - ev.sums(p - h * e, grad=False).loss) / (2 * h)
+                   for e in np.eye(6)])
+    np.testing.assert_allclose(grad, fd, rtol=1e-7, atol=1e-8)
+    per_row = ev.per_row(p, ("grad",))[0]  # (parameters, rows), summing to the batch gradient
+    assert per_row.shape == (6, 25)
+    np.testing.assert_allclose(per_row.sum(axis=1), grad, rtol=1e-12)
+    # the sum of the rows of a subset plus its complement is the whole: partial sums
+    rows = np.arange(10)
+    rest = np.arange(10, 25)
+    both = ev.sums(p, rows) + ev.sums(p, rest)
+    np.testing.assert_allclose(both.grad, grad, rtol=1e-12)
+    assert both.n == 25
+
+
+def test_symbolic_form_stays_compact_as_the_vector_grows():
+    def size(n: int) -> int:
+        problem = compile_spec(optikit.loads_spec(LOGISTIC.format(n=n, penalty=0.01, opt="gd", epochs=1)),
+                               data=_classes(20, n))
+        exprs = [problem.symbolic.loss_expr, *problem.symbolic.grad_exprs]
+        return sum(sympy.count_ops(e) for e in exprs)
+
+    assert size(3) == size(1000)
+
+
+def test_least_squares_with_a_vector_matches_lstsq_and_levenberg_marquardt():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, 6))
+    y = x @ rng.normal(size=6) + 0.5 + rng.normal(scale=0.1, size=200)
+    spec = optikit.loads_spec("model: dot(w, x) + b\nparameters:\n  w: {shape: 6, init: 0.0}\n  b: 0.0\n"
+                              "optimizer: {name: levenberg-marquardt, epochs: 50}\n")
+    result = optikit.run(spec, data={"x": x, "y": y})
+    coef, *_ = np.linalg.lstsq(np.column_stack([x, np.ones(200)]), y, rcond=None)
+    np.testing.assert_allclose(list(result.parameters.values()), coef, rtol=1e-9, atol=1e-12)
+    report = result.report()  # standard errors from the Jacobian, as for scalar parameters
+    assert "w[5]" in str(report)
+
+
+def test_vector_inputs_from_file_columns_by_pattern_and_list(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=40)
+    csv = tmp_path / "d.csv"
+    np.savetxt(csv, np.column_stack([x, y]), delimiter=",", header="f0,f1,f2,y", comments="")
+    base = "model: dot(w, x)\nparameters:\n  w: {{shape: 3, init: 0.0}}\ndata:\n  csv: d.csv\n  vectors: {{x: {v}}}\n" \
+           "optimizer: {{name: gd, lr: 0.1, epochs: 40}}\n"
+    (tmp_path / "p.yaml").write_text(base.format(v='"f*"'))
+    (tmp_path / "l.yaml").write_text(base.format(v="[f0, f1, f2]"))
+    by_pattern = optikit.run(tmp_path / "p.yaml")
+    by_list = optikit.run(tmp_path / "l.yaml")
+    from_python = optikit.run(tmp_path / "p.yaml", data={"x": x, "y": y})
+    assert by_pattern.parameters == by_list.parameters == from_python.parameters
+    # streamed in chunks of 7 rows: batch gradient descent as in memory
+    (tmp_path / "s.yaml").write_text(base.format(v='"f*"').replace("  vectors:", "  stream: true\n  chunk_rows: 7\n  vectors:"))
+    streamed = optikit.run(tmp_path / "s.yaml")
+    np.testing.assert_allclose(list(streamed.parameters.values()), list(by_pattern.parameters.values()), rtol=1e-12)
+
+
+def test_results_history_checkpoints_and_saved_parameters_name_elements(tmp_path):
+    spec = optikit.loads_spec(LOGISTIC.format(n=3, penalty=0.01, opt="adam", epochs=20))
+    data = _classes(50, 3)
+    ck = tmp_path / "ck.json"
+    hist = tmp_path / "h.csv"
+    full = optikit.run(spec, data=data, history=hist)
+    assert hist.read_text().splitlines()[0].split(",")[-4:] == ["w[0]", "w[1]", "w[2]", "b"]
+    optikit.run(spec, data=data, epochs=10, checkpoint=ck)
+    assert "w[2]" in json.loads(ck.read_text())["payload"]["history"][-1]["parameters"]
+    resumed = optikit.run(spec, data=data, resume=ck)
+    assert resumed.parameters == full.parameters
+    full.save(tmp_path / "fit.json")
+    saved = json.loads((tmp_path / "fit.json").read_text())["parameters"]
+    assert list(saved) == ["w[0]", "w[1]", "w[2]", "b"]
+    x_new = np.array([[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]])
+    want = 1 / (1 + np.exp(-(x_new @ np.array(list(full.parameters.values())[:3]) + full.parameters["b"])))
+    np.testing.assert_allclose(full.predict({"x": x_new}), want, rtol=1e-12)
+
+
+def test_initial_values_by_vector_by_element_and_by_list():
+    spec = optikit.loads_spec(LOGISTIC.format(n=3, penalty=0.0, opt="gd", epochs=1))
+    np.testing.assert_array_equal(spec.initial, [0, 0, 0, 0])
+    assert spec.with_overrides(parameters={"w": [1.0, 2.0, 3.0]}).initial.tolist() == [1, 2, 3, 0]
+    assert spec.with_overrides(parameters={"w": 0.5, "w[1]": -1.0}).initial.tolist() == [0.5, -1, 0.5, 0]
+    listed = optikit.loads_spec(LOGISTIC.format(n=3, penalty=0.0, opt="gd", epochs=1).replace(
+        "init: 0.0", "init: [1, 2, 3], min: -5, max: 5"))
+    assert listed.initial.tolist() == [1, 2, 3, 0]
+    assert [p.name for p in listed.flat_parameters] == ["w[0]", "w[1]", "w[2]", "b"]
+
+
+@pytest.mark.parametrize("change, field, words", [
+    (("shape: 3", "shape: 0"), "parameters.w.shape", "positive whole number"),
+    (("shape: 3", "shape: [2, 2]"), "parameters.w.shape", "positive whole number"),
+    (("init: 0.0", "init: [1, 2]"), "parameters.w.init", "expected 3 initial values"),
+    (("init: 0.0", "init: 9, max: 1"), "parameters.w.init", "outside"),
+    (("dot(w, x) + b", "w*x + b"), "model", "outside sum() or dot()"),
+])
+def test_bad_vector_specs_name_the_field(change, field, words):
+    text = LOGISTIC.format(n=3, penalty=0.0, opt="gd", epochs=1).replace(*change)
+    with pytest.raises(optikit.SpecError) as info:
+        optikit.run(optikit.loads_spec(text), data=_classes(10, 3))
+    assert info.value.field == field and words in str(info.value) and info.value.exit_code == 2
+
+
+def test_lengths_that_differ_and_sums_without_vectors_are_refused():
+    spec = optikit.loads_spec(LOGISTIC.format(n=3, penalty=0.0, opt="gd", epochs=1))
+    with pytest.raises(optikit.SpecError, match="mixes vectors of different lengths: w has 3, x has 4"):
+        optikit.run(spec, data=_classes(10, 4))
+    flat = optikit.loads_spec("model: sum(a*x)\nparameters: {a: 1.0}\noptimizer: gd\n")
+    with pytest.raises(optikit.SpecError, match="has no vector in it"):
+        optikit.run(flat, data={"x": [1.0, 2.0], "y": [1.0, 2.0]})
+    with pytest.raises(optikit.SpecError, match="not available with vector parameters"):
+        optikit.run(spec, data=_classes(10, 3), optimizer="newton")
+
+
+def test_vectors_section_errors_point_at_the_file(tmp_path):
+    (tmp_path / "d.csv").write_text("f0,f1,y\n1,2,3\n4,5,6\n")
+    text = "model: dot(w, x)\nparameters:\n  w: {{shape: 2, init: 0.0}}\ndata:\n  csv: d.csv\n  vectors: {v}\noptimizer: gd\n"
+    for v, words in [('{x: "g*"}', "no column matches 'g*'"), ("{x: [f0, f9]}", "no column named 'f9'"),
+                     ("{y: [f0]}", "already a column"), ('{x: ["f*", f1]}', "twice"), ("[f0]", "expected a mapping")]:
+        (tmp_path / "s.yaml").write_text(text.format(v=v))
+        with pytest.raises(optikit.SpecError) as info:
+            optikit.load_spec(tmp_path / "s.yaml")
+        assert words in str(info.value) and "s.yaml:6:" in str(info.value), (v, str(info.value))
+
+
+def test_cli_check_and_grad_show_elements(capsys):
+    assert main(["check", str(SPECS / "breast_cancer.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "parameter w[0]: ok" in out and "parameter w[29]: ok" in out and "parameter b: ok" in out
+    assert main(["grad", str(SPECS / "breast_cancer.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "d loss / d w[j] = 0.01*w + x*(" in out
+
+
+def test_a_thousand_inputs_compile_quickly():
+    # a loose ceiling against a regression to expanded scalar terms (seconds, not the benchmark's figure)
+    start = time.perf_counter()
+    optikit.run(optikit.loads_spec(LOGISTIC.format(n=1000, penalty=0.01, opt="gd", epochs=1)),
+                data=_classes(200, 1000))
+    assert time.perf_counter() - start < 30
