@@ -21,6 +21,7 @@ from ..symbolic import SymbolicProblem
 from ..symbolic.vectors import Derivative, Term
 from .base import Rows, Sums
 from .summation import SEQUENTIAL_SUM_ROWS, row_sum
+from .vector_hessian import summed_hessian
 
 __all__ = ["VectorEvaluator"]
 
@@ -194,14 +195,14 @@ class VectorEvaluator:
 
     def sums(self, params: np.ndarray, rows: Rows = None, *, loss: bool = True, grad: bool = True,
              hessian: bool = False, gauss_newton: bool = False) -> Sums:
-        if hessian:
-            self.problem.hessian_exprs  # raises: not available for vector problems
         ctx = self._context(params, rows)
         out: dict[str, Any] = {}
         if loss:
             out["loss"] = row_sum(ctx.rows((self.vectors.loss,))[0], ctx.m, self.scratch)
         if grad:
             out["grad"] = ctx.derivative(self.vectors.grad, summed=True)
+        if hessian:
+            out["hessian"] = summed_hessian(ctx)
         if gauss_newton:
             r, jac = self.per_row(params, ("residual", "jacobian"), rows)
             out["jtj"], out["jtr"] = jac @ jac.T, jac @ r[0]

@@ -20,7 +20,7 @@ import sympy
 from .report import (DIFFERS, DIFFERS_WITHIN_TOLERANCE, FD_MISMATCH, OK, UNCHECKED, CheckReport, Comparison,
                      ParameterReport)
 from .equivalence import DIFFERS as SYMBOLIC_DIFFERS, UNDECIDED, compare
-from ..errors import GradientMismatchError
+from ..errors import GradientMismatchError, SpecError
 from .finitediff import Means, Numeric, check_points, crosses, kinks, mean
 from ..backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend
 from ..plugins import OptikitPluginManager, Registry, plugin_manager
@@ -43,6 +43,9 @@ def _run(problem: Problem, hand: Hand | None, hand_label: str, points: list[np.n
     names = spec.parameter_names
     derived = problem.derived_grad_exprs
     groups = {"kinks": kinks(problem.loss_expr)}
+    if hessian and problem.symbolic.vectors is not None:
+        raise SpecError("--hessian checks second derivatives written out per pair of parameters; a problem with "
+                        "vectors does not write them out", field="--hessian")
     if hessian:
         groups["derived_hessian"] = [sympy.diff(g, q) for g in derived for q in problem.params]
     problem = problem.with_parts(**groups)

@@ -216,9 +216,9 @@ class SymbolicProblem:
     # ---- derived on demand ---------------------------------------------------------------
     @cached_property
     def hessian_exprs(self) -> tuple[tuple[sympy.Expr, ...], ...]:
-        if self.vectors is not None:
-            raise self.spec.error("second derivatives (newton) are not available with vector parameters or "
-                                  "sum()/dot()", "optimizer", hint="use lbfgs, or levenberg-marquardt for least squares")
+        if self.vectors is not None:  # evaluated from self.vectors.second; as one tree per pair, they would be huge
+            raise SpecError("second derivatives of a problem with vectors are evaluated, not written out",
+                            field="--hessian")
         params = self.params
         rows = []
         for g in self.grad_exprs:

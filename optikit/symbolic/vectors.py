@@ -144,6 +144,15 @@ class VectorModel:
         assert self.model is not None
         return self.form.derivative(self.model)
 
+    @cached_property
+    def second(self) -> dict[tuple[str, int], Derivative]:
+        """What the Hessian is assembled from: the derivative of each scalar parameter's gradient
+        (key ``(name, -1)``) and of the weight of each term of a vector's gradient (``(name, t)``)."""
+        out = {(n, -1): self.form.derivative(g) for n, g in self.grad.scalar.items()}
+        for n, terms in self.grad.vector.items():
+            out.update({(n, t): self.form.derivative(term.weight) for t, term in enumerate(terms)})
+        return out
+
     def residual(self, residual: sympy.Expr) -> tuple[sympy.Expr, Derivative]:
         """The lifted residual and its Jacobian (``residual``: the problem's, with its sums)."""
         if self._residual is None:
