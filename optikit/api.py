@@ -37,8 +37,10 @@ def as_spec(spec_or_path: Spec | str | Path, **overrides: Any) -> Spec:
     return spec.with_overrides(**overrides) if overrides else spec
 
 
-def _compile(spec: Spec, registry: Registry, data: Data | None, backend: str, use_hand_gradient: bool) -> Problem:
+def _compile(spec: Spec, registry: Registry, data: Data | None, backend: str, use_hand_gradient: bool,
+             validation: Data | None = None) -> Problem:
     return compile_problem(spec, registry.loss_texts(), find_backend(backend, registry.backends), data=data,
+                           validation=validation,
                            use_hand_gradient=use_hand_gradient)
 
 
@@ -166,12 +168,15 @@ class Prepared:
 
 def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: OptikitPluginManager | None = None,
             plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
-            data: Data | None = None, backend: str = DEFAULT_BACKEND, **overrides: Any) -> Prepared:
+            data: Data | None = None, backend: str = DEFAULT_BACKEND, validation: Data | None = None,
+            **overrides: Any) -> Prepared:
     """Load (if needed), validate against the registry, and compile a spec without running it.
 
-    ``data`` (a mapping of column names to 1-D arrays) replaces the spec's ``data`` section, or
-    supplies the data of a spec that has none, the way lmfit takes data at fit time. ``backend``
-    names the evaluator (``numpy``, or one a plugin registers).
+    ``data`` (a mapping of column names to arrays, 2-D for a vector input) replaces the spec's
+    ``data`` section, or supplies the data of a spec that has none, the way lmfit takes data at
+    fit time. ``validation`` (the same kind) is held-out data whose loss each epoch records, in
+    place of the spec's split or validation source. ``backend`` names the evaluator (``numpy``, or
+    one a plugin registers).
 
     ``plugin_options`` reach the plugins' ``optikit_run_start`` hook as ``options``. A spec with a
     top-level ``gradient`` trains with it; one that disagrees with the derived gradient raises
@@ -181,7 +186,7 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
     pm = pm or plugin_manager(plugins)
     registry = Registry.build(pm)
     optimizer, settings = _runnable(spec, registry)
-    problem = _compile(spec, registry, data, backend, use_hand_gradient=True)
+    problem = _compile(spec, registry, data, backend, use_hand_gradient=True, validation=validation)
     if spec.gradient and not trust_gradient:
         verify_training_gradient(problem)
     _can_run(optimizer, problem.symbolic)
@@ -231,7 +236,8 @@ def _check_sigma(spec: Spec, problem: Problem) -> None:
 def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
         callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (),
         plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
-        data: Data | None = None, backend: str = DEFAULT_BACKEND, **overrides: Any) -> Result:
+        data: Data | None = None, backend: str = DEFAULT_BACKEND, validation: Data | None = None,
+        **overrides: Any) -> Result:
     """Load, compile and run a spec; return its :class:`~optikit.engine.Result`.
 
     ``overrides`` replace parts of the spec's optimizer section, e.g.
@@ -239,8 +245,8 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
     ``parameters={"w": 0.0}`` replaces initial values. Run options (see
     :func:`optikit.engine.runio.run_controlled`): ``history=``, ``checkpoint=``, ``checkpoint_every=``,
     ``resume=``, ``on_nonfinite="skip"``, ``max_skips=``. ``trust_gradient=True`` trains with a
-    spec's hand-written ``gradient`` even when it disagrees with the derived one. ``data`` and
-    ``backend``: see :func:`prepare`.
+    spec's hand-written ``gradient`` even when it disagrees with the derived one. ``data``,
+    ``validation`` and ``backend``: see :func:`prepare`.
 
     >>> import numpy as np
     >>> x = np.array([1.0, 2.0, 3.0, 4.0])
@@ -250,7 +256,7 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
         raise SpecError(f"expected a Spec or a path, got {type(spec_or_path).__name__}")
     options = {k: overrides.pop(k) for k in RUN_OPTIONS if k in overrides}
     prepared = prepare(spec_or_path, plugins=plugins, plugin_options=plugin_options,
-                       trust_gradient=trust_gradient, data=data, backend=backend, **overrides)
+                       trust_gradient=trust_gradient, data=data, backend=backend, validation=validation, **overrides)
     if not options:
         return prepared.run(callbacks)
     from .engine.runio import run_controlled

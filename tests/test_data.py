@@ -284,3 +284,18 @@ def test_a_gradient_check_judges_the_backend_s_own_sums(tmp_path):
     assert optikit.check(spec, data=rows).ok
     report = optikit.check(spec, data=rows, backend="skewed", plugins=[str(plugin)])
     assert not report.ok and report["w"].verdict == "derived gradient disagrees with finite differences"
+
+
+def test_validation_rows_from_python_are_recorded_and_checked():
+    spec = optikit.loads_spec(LINE.format(data="", opt="gd", extra=""))
+    rows = _rows(40)
+    train = {k: v[:30] for k, v in rows.items()}
+    held = {k: v[30:] for k, v in rows.items()}
+    result = optikit.run(spec, data=train, validation=held)
+    # at the initial parameters (w=0.5, b=0), as the first record's training loss is
+    assert result.history.records[0].validation_loss == pytest.approx(np.mean((0.5 * held["x"] - held["y"]) ** 2),
+                                                                      rel=1e-12)
+    assert all(r.validation_loss is not None for r in result.history.records)
+    with pytest.raises(optikit.SpecError) as info:
+        optikit.run(spec, data=train, validation={"x": held["x"]})
+    assert info.value.field == "validation=" and "no column 'y'" in str(info.value) and info.value.exit_code == 2

@@ -261,3 +261,27 @@ def test_a_thousand_inputs_compile_quickly():
     optikit.run(optikit.loads_spec(LOGISTIC.format(n=1000, penalty=0.01, opt="gd", epochs=1)),
                 data=_classes(200, 1000))
     assert time.perf_counter() - start < 30
+
+
+def test_cli_saves_predicts_with_bands_and_plots_a_vector_fit(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    for name in ("breast_cancer.yaml", "breast_cancer.csv"):
+        shutil.copy(SPECS / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "breast_cancer.yaml", "--no-plot", "--save", "fit.json"]) == 0
+    assert main(["run", "breast_cancer.yaml", "--plot-fit", "fit.png"]) == 0
+    assert (tmp_path / "fit.png").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["predict", "breast_cancer.yaml", "--parameters", "fit.json", "--data", "breast_cancer.csv",
+                 "--uncertainty", "--out", "p.csv"]) == 0
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    assert header[:2] == ["mean_radius", "mean_texture"] and header[30] == "prediction" and "stderr" in header
+    fit = optikit.run("breast_cancer.yaml")
+    x = np.loadtxt("breast_cancer.csv", delimiter=",", skiprows=1)[:, :30]
+    got = np.array([float(line.split(",")[30]) for line in lines[1:]])
+    np.testing.assert_allclose(got, fit.predict({"x": x}), rtol=1e-12)
+    bands = fit.predict({"x": x[:5]}, uncertainty=True)
+    np.testing.assert_allclose([float(line.split(",")[header.index("stderr")]) for line in lines[1:6]],
+                               bands.stderr, rtol=1e-9)

@@ -53,6 +53,16 @@ def open_data(spec: Spec, data: Data | None = None) -> DataSource | None:
     return None
 
 
+def _held_out(spec: Spec, data: Data) -> DataSource:
+    """Validation rows handed over from Python: the columns the loss reads, checked like ``data=``."""
+    source = from_arrays(data, keyword="validation", only=spec.columns)
+    missing = [c for c in spec.used_columns if c not in source.columns]
+    if missing:
+        raise DataError(f"no column {missing[0]!r}, which the spec uses (columns given: {', '.join(source.columns)})",
+                        ("validation=",), hint=did_you_mean(missing[0], source.columns))
+    return source
+
+
 def _grouped(spec: Spec, source: DataSource) -> DataSource:
     """A validation ``source`` with the spec's vector inputs (``vectors:``) stacked from its columns."""
     groups = spec.data.options.get("vectors") if spec.data is not None else None
@@ -80,22 +90,24 @@ def find_backend(name: str, backends: Mapping[str, Any]) -> Backend:
 
 
 def compile_problem(spec: Spec, losses: Mapping[str, str], backend: Backend, *, data: Data | None = None,
-                    use_hand_gradient: bool = False) -> Problem:
+                    use_hand_gradient: bool = False, validation: Data | None = None) -> Problem:
     """Derive ``spec``'s problem (``losses``: named losses as expression text) and compile it with
-    ``backend`` against its data."""
+    ``backend`` against its data (and ``validation``, held-out rows from Python, if given)."""
     symbolic = symbolic_problem(spec, losses, use_hand_gradient=use_hand_gradient)
     source = open_data(spec, data)
     if symbolic.vectors is None and source is not None:
         _scalar_columns(spec, symbolic.columns, source, data is not None)
     with _located(spec):
-        validation = None
+        held_out: DataSource | None = None
         options = spec.data.options if data is None and spec.data is not None else {}
-        if options.get("split") is not None and source is not None:
-            source, validation = split_source(source, *options["split"])
+        if validation is not None:
+            held_out = _held_out(spec, validation)
+        elif options.get("split") is not None and source is not None:
+            source, held_out = split_source(source, *options["split"])
         elif options.get("validation") is not None:
-            validation = _grouped(spec, open_validation(options["validation"]))
+            held_out = _grouped(spec, open_validation(options["validation"]))
         buffer = spec.data.options.get("shuffle_buffer") if spec.data is not None else None
-        held = evaluator_for(symbolic, validation, backend) if validation is not None else None
+        held = evaluator_for(symbolic, held_out, backend) if held_out is not None else None
         return Problem(symbolic, evaluator_for(symbolic, source, backend, buffer), source, backend,
-                       validation=held, validation_source=validation)
+                       validation=held, validation_source=held_out)
 

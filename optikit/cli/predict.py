@@ -45,6 +45,7 @@ def _read(path: Path) -> dict[str, np.ndarray]:
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..api import compile_spec
     from ..output.fitted import load_parameters, predict_with
+    from ..data import group_columns
     from ..spec import load_spec
 
     if args.out is not None:
@@ -58,6 +59,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise SpecError("an objective has no model to predict with", field="spec", location=Location(str(args.spec)))
     params = load_parameters(args.parameters, spec.parameter_names, model=spec.model)
     columns = _read(args.data)
+    groups = dict(spec.data.options.get("vectors", {})) if spec.data is not None else {}
+    absent = [m for members in groups.values() for m in members if m not in columns]
+    if absent:
+        raise SpecError(f"the data has no column {absent[0]!r}, which a vector input of the spec is made of",
+                        field="--data", location=Location(str(args.data)))
+    columns = group_columns(columns, groups)
     n = len(next(iter(columns.values())))
     # compiled over the new rows; neither the target nor sigma is read to predict, but the loss names them
     stand_in = {spec.target: np.zeros(n), **({spec.sigma: np.ones(n)} if spec.sigma else {})}
@@ -80,9 +87,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         handle = open(args.out, "w", newline="", encoding="utf-8") if args.out is not None else sys.stdout
         try:
             writer = csv.writer(handle)
-            writer.writerow([*inputs, "prediction", *extra])
+            shown = [m for c in inputs for m in groups.get(c, (c,))]  # a vector input as its own columns
+            writer.writerow([*shown, "prediction", *extra])
             for i, value in enumerate(predicted):
-                writer.writerow([*(repr(float(columns[c][i])) for c in inputs), repr(float(value)),
+                writer.writerow([*(repr(float(columns[c][i])) for c in shown), repr(float(value)),
                                  *(repr(float(v[i])) for v in extra.values())])
         finally:
             if args.out is not None:

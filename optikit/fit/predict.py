@@ -44,6 +44,7 @@ def model_gradient(sym: Any) -> tuple[Callable[..., Any], tuple[str, ...]]:
             k = len(sym.parameter_names)
             value, grads = evaluator.model_rows(np.asarray(args[:k]), dict(zip(inputs, args[k:])), derivatives=True)
             return [value, *grads]
+        vector_fn.vector_inputs = True  # type: ignore[attr-defined]
         return vector_fn, inputs
     model = sym.model_expr
     args = [*sym.params, *(sym.symbol(c) for c in inputs)]
@@ -62,7 +63,9 @@ def bands(gradient: tuple[Callable[..., Any], tuple[str, ...]], params: np.ndarr
         raise ValueError(f"missing input {', '.join(missing)} for the prediction (the model reads "
                          f"{', '.join(columns)})")
     cols = [np.asarray(inputs[c], dtype=float) for c in columns]
-    shape = np.broadcast_shapes(*(c.shape for c in cols)) if cols else ()
+    # a vector input is rows x elements: the rows give the shape
+    vectors = getattr(fn, "vector_inputs", False)
+    shape = np.broadcast_shapes(*(c.shape[:1] if vectors and c.ndim == 2 else c.shape for c in cols)) if cols else ()
     out = fn(*params, *cols)
     value = np.broadcast_to(np.asarray(out[0], dtype=float), shape)
     grads = np.stack([np.broadcast_to(np.asarray(g, dtype=float), shape) for g in out[1:]])

@@ -123,7 +123,7 @@ def fit_figure(result: Result, problem: Problem) -> Figure:
     target = problem.spec.target
     fig = new_figure()
     ax = fig.add_subplot()
-    if len(inputs) == 1:
+    if len(inputs) == 1 and next(iter(inputs.values())).ndim == 1:  # one scalar input: the curve over it
         (name, x), = inputs.items()
         ax.plot(x, observed, "o", markersize=4, label="data")
         xs = np.linspace(float(np.min(x)), float(np.max(x)), 300)
@@ -163,7 +163,7 @@ def residuals_figure(result: Result, problem: Problem) -> Figure:
     fig = new_figure()
     ax = fig.add_subplot()
     x: Any
-    if len(inputs) == 1:
+    if len(inputs) == 1 and next(iter(inputs.values())).ndim == 1:  # one scalar input: the curve over it
         (name, x), = inputs.items()
         ax.set_xlabel(name)
     else:

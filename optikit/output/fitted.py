@@ -67,8 +67,8 @@ class FitResult(Result):
         if not uncertainty:
             return values
         columns = gather(data) if isinstance(data, DataSource) else data
-        inputs = {c: np.broadcast_to(np.asarray(columns[c], dtype=float), values.shape)
-                  for c in self.problem.symbolic.inputs}
+        arrays = {c: np.asarray(columns[c], dtype=float) for c in self.problem.symbolic.inputs}
+        inputs = {c: a if a.ndim == 2 else np.broadcast_to(a, values.shape) for c, a in arrays.items()}  # 2-D: a vector
         return self.report().predict_uncertainty(inputs, level)
 
     def plot(self, kind: str = "loss", path: str | Path | None = None) -> Figure:
