@@ -19,7 +19,7 @@ from .api import Prepared, as_spec, prepare
 from .engine import STOP_LABELS, Result
 from .errors import DivergenceError, RunError, SpecError, did_you_mean
 from .optimizers.base import hyperparameters
-from .backends import DEFAULT_BACKEND, Data, open_data
+from .backends import DEFAULT_BACKEND, Data, open_split
 from .plugins import OptikitPluginManager, Registry, plugin_manager
 from .spec import Spec
 from .spec.overrides import apply_overrides
@@ -100,14 +100,14 @@ def prepare_all(spec_or_path: Spec | str | Path, optimizers: Sequence[str], *,
     if unknown:  # named on the command line, so not a fault of any line of the spec
         raise SpecError(f"unknown optimizer {unknown[0]!r}; registered: {', '.join(sorted(registry.optimizers))}",
                         field="--optimizers", hint=did_you_mean(unknown[0], registry.optimizers))
-    source = open_data(spec, data)
+    source, held_out = open_split(spec, data)
     out = []
     for name in names:
         entry = registry.optimizers.get(name)
         accepts_lr = entry is not None and any(h.name == "lr" for h in hyperparameters(entry.obj))
         one = _spec_for(spec, name, per_optimizer.get(name, {}), shared, accepts_lr, origins)
         try:
-            out.append(prepare(one, pm=pm, data=source, backend=backend))
+            out.append(prepare(one, pm=pm, data=source, validation=held_out, backend=backend))
         except SpecError as exc:
             err = exc.at(exc.location)
             err.message = f"with optimizer {name!r}: {exc.message}"

@@ -91,3 +91,13 @@ def test_override_errors_name_the_keyword():
     with pytest.raises(SpecError) as info:
         compare(ROSEN, ["gd", "adam"], steps=0)
     assert str(info.value).startswith("keyword steps=: optimizer.steps: ")
+
+
+def test_every_optimizer_trains_on_the_spec_split_as_a_run_does():
+    import optikit
+
+    entries = compare(SPECS / "breast_cancer.yaml", ["lbfgs", "newton"])
+    alone = optikit.run(SPECS / "breast_cancer.yaml")
+    assert all(e.result.history.records[-1].validation_loss is not None for e in entries)
+    assert entries[0].result.loss == alone.loss  # the same 458 training rows, not all 569
+    assert abs(entries[1].result.loss - alone.loss) < 1e-9

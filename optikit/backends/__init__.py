@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from ..hookspecs import hookimpl
 from .base import Backend, BatchOracle, Evaluator, Sums
-from .compile import Data, compile_problem, find_backend, open_data
+from .compile import Data, compile_problem, find_backend, open_data, open_split
 from .numba_backend import NumbaBackend
 from .numpy import NumpyBackend
 from .problem import Problem
 
 __all__ = ["Backend", "Evaluator", "Sums", "BatchOracle", "NumpyBackend", "NumbaBackend", "Problem", "DEFAULT_BACKEND", "Data",
-           "compile_problem", "find_backend", "open_data"]
+           "compile_problem", "find_backend", "open_data", "open_split"]
 
 DEFAULT_BACKEND = "numpy"
 

@@ -13,7 +13,7 @@ from .base import Backend
 from .problem import Problem
 from .streaming import evaluator_for
 
-__all__ = ["Data", "compile_problem", "open_data", "find_backend"]
+__all__ = ["Data", "compile_problem", "open_data", "open_split", "find_backend"]
 
 #: What ``data=`` accepts: a mapping of column names to 1-D arrays, or a data source.
 Data = Mapping[str, Any] | DataSource
@@ -89,25 +89,32 @@ def find_backend(name: str, backends: Mapping[str, Any]) -> Backend:
     return entry.obj()
 
 
+def open_split(spec: Spec, data: Data | None = None, validation: Data | None = None
+               ) -> tuple[DataSource | None, DataSource | None]:
+    """The training and held-out sources of a run: ``data`` (or the spec's own data, split as its
+    ``split`` says) and ``validation`` (or the spec's validation source, if any)."""
+    source = open_data(spec, data)
+    with _located(spec):
+        options = spec.data.options if data is None and spec.data is not None else {}
+        if validation is not None:
+            return source, _held_out(spec, validation)
+        if options.get("split") is not None and source is not None:
+            return split_source(source, *options["split"])
+        if options.get("validation") is not None:
+            return source, _grouped(spec, open_validation(options["validation"]))
+    return source, None
+
+
 def compile_problem(spec: Spec, losses: Mapping[str, str], backend: Backend, *, data: Data | None = None,
                     use_hand_gradient: bool = False, validation: Data | None = None) -> Problem:
     """Derive ``spec``'s problem (``losses``: named losses as expression text) and compile it with
     ``backend`` against its data (and ``validation``, held-out rows from Python, if given)."""
     symbolic = symbolic_problem(spec, losses, use_hand_gradient=use_hand_gradient)
-    source = open_data(spec, data)
+    source, held_out = open_split(spec, data, validation)
     if symbolic.vectors is None and source is not None:
         _scalar_columns(spec, symbolic.columns, source, data is not None)
     with _located(spec):
-        held_out: DataSource | None = None
-        options = spec.data.options if data is None and spec.data is not None else {}
-        if validation is not None:
-            held_out = _held_out(spec, validation)
-        elif options.get("split") is not None and source is not None:
-            source, held_out = split_source(source, *options["split"])
-        elif options.get("validation") is not None:
-            held_out = _grouped(spec, open_validation(options["validation"]))
         buffer = spec.data.options.get("shuffle_buffer") if spec.data is not None else None
         held = evaluator_for(symbolic, held_out, backend) if held_out is not None else None
         return Problem(symbolic, evaluator_for(symbolic, source, backend, buffer), source, backend,
                        validation=held, validation_source=held_out)
-

@@ -230,7 +230,7 @@ def describe_spec(spec: Spec, n_rows: int | None = None) -> str:
     """One line about a spec (and its ``n_rows`` rows of data), for ``optikit validate``."""
     what = f"model {spec.model}" if spec.model else f"objective {spec.objective}"
     rows = f", {counted(n_rows, 'row')}" if spec.model and n_rows is not None else ""
-    return (f"{spec.name}: {what}; {counted(len(spec.parameters), 'parameter')} ({', '.join(_declared(p) for p in spec.parameters)}){rows}; "
+    return (f"{spec.name}: {what}; {counted(len(spec.parameter_names), 'parameter')} ({', '.join(_declared(p) for p in spec.parameters)}){rows}; "
             f"loss {spec.loss}; optimizer {spec.optimizer.name}")
 
 
