@@ -20,13 +20,13 @@ import sympy
 from .report import (DIFFERS, DIFFERS_WITHIN_TOLERANCE, FD_MISMATCH, OK, UNCHECKED, CheckReport, Comparison,
                      ParameterReport)
 from .equivalence import DIFFERS as SYMBOLIC_DIFFERS, UNDECIDED, compare
-from ..errors import GradientMismatchError, SpecError
+from ..errors import SpecError
 from .finitediff import Means, Numeric, check_points, crosses, kinks, mean
 from ..backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend
 from ..plugins import OptikitPluginManager, Registry, plugin_manager
 from ..spec import Spec, load_spec
 
-__all__ = ["check", "check_problem", "check_callable", "verify_training_gradient",
+__all__ = ["check", "check_problem", "check_callable",
            "DEFAULT_EPS", "DEFAULT_ATOL", "DEFAULT_RTOL"]
 
 DEFAULT_EPS = 1e-6
@@ -269,43 +269,3 @@ def _flat(spec: Spec, exprs: Sequence[sympy.Expr]) -> list[sympy.Expr]:
 
 def _without_hand(spec: Spec) -> Spec:
     return replace(spec, gradient=None, gradient_text=None, check=None)
-
-
-def verify_training_gradient(problem: Problem) -> None:
-    """Refuse a problem whose hand-written training gradient (top-level ``gradient``) disagrees with
-    the derived one, symbolically or at the initial values and check points: raise
-    :class:`GradientMismatchError` naming the parameter and both expressions."""
-    spec = problem.spec
-    if not spec.gradient:
-        return
-    trained = spec if spec.check is None else _replace_check(spec)
-    report = check_problem(replace(problem, symbolic=replace(problem.symbolic, spec=trained)))
-    for rep in report.parameters:
-        if rep.verdict not in (DIFFERS, DIFFERS_WITHIN_TOLERANCE):
-            continue
-        hd = rep.hand_vs_derived
-        worst = hd.worst if hd is not None else None
-        at = row = ""
-        if worst:
-            at = ", ".join(f"{k}={v:.6g}" for k, v in worst["point"].items())
-            row = "batch mean" if worst["row"] == "mean" else f"row {worst['row']}"
-        diff = f" (hand - derived = {rep.difference})" if rep.difference else ""
-        if rep.factor:
-            diff = f" (hand = {rep.factor} * derived)"
-        if rep.verdict == DIFFERS_WITHIN_TOLERANCE:
-            message = (f"the hand-written gradient {rep.hand} differs symbolically from the derived {rep.derived}"
-                       f"{diff}: a different function, although its values agree within the check's tolerance "
-                       f"(max relative difference {hd.max_rel_error:.3g}" + (f"; worst at {at}, {row}" if worst else "")
-                       + "); refusing to train with it")
-        else:
-            where = (f"; at {at} ({row}) the hand gradient is {worst[hd.got]!r}, the derived one "
-                     f"{worst[hd.reference]!r}") if worst else ""
-            message = (f"the hand-written gradient {rep.hand} differs from the derived {rep.derived}{diff}{where}; "
-                       f"refusing to train with it")
-        raise GradientMismatchError(message, parameter=rep.name, derived=rep.derived, hand=rep.hand or "",
-                                    location=spec.where("gradient", rep.name))
-
-
-def _replace_check(spec: Spec) -> Spec:
-    # the training gradient is what matters here; check.gradient belongs to 'optikit check'
-    return replace(spec, check=replace(spec.check, gradient={}, gradient_text={}))
