@@ -41,7 +41,8 @@ def problems(sp) -> list[tuple[str, int, object, list[float], list[float]]]:
     return [
         ("Rosenbrock", 2, lambda x: [10 * (x[1] - x[0] ** 2), 1 - x[0]], [-1.2, 1], [0.0]),
         ("Freudenstein-Roth", 2, lambda x: [-13 + x[0] + ((5 - x[1]) * x[1] - 2) * x[1],
-                                            -29 + x[0] + ((x[1] + 1) * x[1] - 14) * x[1]], [0.5, -2], [48.9842536792400]),
+                                            -29 + x[0] + ((x[1] + 1) * x[1] - 14) * x[1]],
+         [0.5, -2], [48.9842536792400]),
         ("Powell badly scaled", 2, lambda x: [1e4 * x[0] * x[1] - 1, exp(-x[0]) + exp(-x[1]) - 1.0001], [0, 1], [0.0]),
         ("Brown badly scaled", 2, lambda x: [x[0] - 1e6, x[1] - 2e-6, x[0] * x[1] - 2], [1, 1], [0.0]),
         ("Beale", 2, lambda x: [1.5 - x[0] * (1 - x[1]), 2.25 - x[0] * (1 - x[1] ** 2), 2.625 - x[0] * (1 - x[1] ** 3)],
@@ -63,11 +64,13 @@ def problems(sp) -> list[tuple[str, int, object, list[float], list[float]]]:
         ("Kowalik-Osborne", 4, lambda x: [Y_KO[i] - x[0] * (U_KO[i] ** 2 + U_KO[i] * x[1]) /
                                           (U_KO[i] ** 2 + U_KO[i] * x[2] + x[3]) for i in range(11)],
          [0.25, 0.39, 0.415, 0.39], [3.07505e-4]),
-        ("Brown-Dennis", 4, lambda x: [(x[0] + x[1] * i / 5 - exp(i / 5)) ** 2 + (x[2] + x[3] * sin(i / 5) - cos(i / 5)) ** 2
-                                       for i in range(1, 21)], [25, 5, -5, -1], [85822.2016263563]),
+        ("Brown-Dennis", 4, lambda x: [(x[0] + x[1] * i / 5 - exp(i / 5)) ** 2
+                                       + (x[2] + x[3] * sin(i / 5) - cos(i / 5)) ** 2 for i in range(1, 21)],
+         [25, 5, -5, -1], [85822.2016263563]),
         ("Osborne 1", 5, lambda x: [Y_OS1[i] - (x[0] + x[1] * exp(-10 * i * x[3]) + x[2] * exp(-10 * i * x[4]))
                                     for i in range(33)], [0.5, 1.5, -1, 0.01, 0.02], [5.46489e-5]),
-        ("Biggs EXP6", 6, lambda x: [x[2] * exp(-0.1 * i * x[0]) - x[3] * exp(-0.1 * i * x[1]) + x[5] * exp(-0.1 * i * x[4])
+        ("Biggs EXP6", 6, lambda x: [x[2] * exp(-0.1 * i * x[0]) - x[3] * exp(-0.1 * i * x[1])
+                                     + x[5] * exp(-0.1 * i * x[4])
                                      - (exp(-0.1 * i) - 5 * exp(-i) + 3 * exp(-0.4 * i)) for i in range(1, 14)],
          [1, 2, 1, 1, 1, 1], [5.65565e-3, 0.0]),
     ]
@@ -148,7 +151,7 @@ def main() -> int:
                 wins[label] += ok
                 if not ok:
                     missed[label].append(f"{name} x{factor}")
-    print(f"Moré-Garbow-Hillstrom least squares: 16 problems x 3 starts; solved = the known minimum to 1e-5")
+    print("Moré-Garbow-Hillstrom least squares: 16 problems x 3 starts; solved = the known minimum to 1e-5")
     print("| method | solved | median time per fit |")
     print("|---|---|---|")
     for label in methods:

@@ -198,7 +198,8 @@ class LevenbergMarquardt(Optimizer):
                 bent = False
                 if self.acceleration and not tiny:  # near a solution the difference is noise
                     acc = self._acceleration(oracle, params, delta, r, jac, lower)
-                    bent = not float(np.linalg.norm(root_d * acc)) <= self.avmax * float(np.linalg.norm(root_d * delta))
+                    ratio = float(np.linalg.norm(root_d * acc)) / float(np.linalg.norm(root_d * delta))
+                    bent = not ratio <= self.avmax  # a NaN ratio (residuals not finite there) too
                     delta = delta + 0.5 * acc
                 new_cost = cost if bent else _sum_squares(oracle.residuals(params + delta))
                 if new_cost < cost:
@@ -234,4 +235,4 @@ def _residuals(oracle, params: np.ndarray) -> np.ndarray:
 
 def _sum_squares(r) -> float:
     r = np.asarray(r, dtype=float)
-    return float(r @ r)
+    return float(r @ r)  # inf or NaN where the residuals are not finite: never a decrease
