@@ -58,8 +58,7 @@ class LevenbergMarquardt(Optimizer):
     of step ``fvv_step`` against the exact Jacobian: one more evaluation of the residuals per
     trial). A trial whose ``|a|/|v|`` (both in the metric ``D``) exceeds ``avmax`` is rejected
     like one that does not lower ``sum(r**2)``, which keeps the fit from leaping to where the
-    linear model no longer holds. ``acceleration=False`` takes the plain damped steps (MINPACK's
-    kind, as scipy's ``least_squares(method="lm")``).
+    linear model no longer holds. ``acceleration=False`` takes the plain damped steps ``v``.
 
     The run stops as converged when the reduction of ``sum(r**2)``, actual and predicted, is at
     most ``ftol`` of it, when the scaled step is at most ``xtol`` of the scaled parameters, or
