@@ -156,6 +156,9 @@ def test_requirements():
         (LevenbergMarquardt, {"decrease": 0.5}),
         (LevenbergMarquardt, {"max_tries": 0}),
         (LevenbergMarquardt, {"scaling": "nope"}),
+        (LevenbergMarquardt, {"acceleration": 1}),
+        (LevenbergMarquardt, {"avmax": 0.0}),
+        (LevenbergMarquardt, {"fvv_step": -0.1}),
         (LBFGS, {"lr": -1.0}),
         (LBFGS, {"history_size": 0}),
         (LBFGS, {"history_size": 2.5}),
@@ -243,10 +246,11 @@ def test_newton_zero_gradient_is_a_fixed_point():
 # --- levenberg-marquardt ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("acceleration", [True, False])
 @pytest.mark.parametrize("scaling", ["marquardt", "more", "levenberg"])
 @pytest.mark.parametrize("start", [[1.0, 1.0, 0.0], [10.0, 5.0, -3.0], [-1.0, 3.0, 2.0]])
-def test_lm_fits_exponential_decay(scaling, start):
-    opt = LevenbergMarquardt(scaling=scaling)
+def test_lm_fits_exponential_decay(scaling, start, acceleration):
+    opt = LevenbergMarquardt(scaling=scaling, acceleration=acceleration)
     trail, losses, state = run(opt, decay_oracle(), start, 49, tol=1e-8, solution=TRUE_DECAY)
     assert np.max(np.abs(trail[-1] - TRUE_DECAY)) < 1e-8
     assert len(trail) - 1 < 50  # measured: 5 from (1, 1, 0) and at most 9 from the others
@@ -258,7 +262,7 @@ def test_lm_rejects_and_retries_with_larger_lambda():
     oracle = decay_oracle()
     p = np.array([1.0, 1.0, 0.0])
     # a tiny lambda makes the first trial a wild Gauss-Newton step from this start
-    opt = LevenbergMarquardt(lambda_=1e-12, max_tries=20)
+    opt = LevenbergMarquardt(lambda_=1e-12, max_tries=20, acceleration=False)
     step, state = opt.update(oracle.grad(p), opt.init(p), p, oracle)
     assert oracle.loss(p + step) < oracle.loss(p)
 
@@ -269,12 +273,12 @@ def test_lm_zero_step_when_no_trial_is_accepted():
     rejecting = least_squares_oracle(
         lambda q: oracle.residuals(q) * (1.0 if np.array_equal(q, p) else 10.0), oracle.jacobian
     )
-    opt = LevenbergMarquardt(lambda_=1e-3, increase=10.0, max_tries=3, damping="multiply")
+    opt = LevenbergMarquardt(lambda_=1e-3, increase=10.0, max_tries=3, damping="multiply", acceleration=False)
     step, state = opt.update(rejecting.grad(p), opt.init(p), p, rejecting)
     np.testing.assert_array_equal(step, 0.0)
     assert state.lambda_ == pytest.approx(1e-3 * 10.0**3)
     # Nielsen's update doubles its factor after each rejection: lambda * 2 * 4 * 8
-    opt = LevenbergMarquardt(lambda_=1e-3, max_tries=3, damping="nielsen")
+    opt = LevenbergMarquardt(lambda_=1e-3, max_tries=3, damping="nielsen", acceleration=False)
     step, state = opt.update(rejecting.grad(p), opt.init(p), p, rejecting)
     np.testing.assert_array_equal(step, 0.0)
     assert (state.lambda_, state.nu) == (pytest.approx(1e-3 * 64.0), 16.0)
@@ -284,7 +288,7 @@ def test_lm_zero_step_when_no_trial_is_accepted():
 def test_lm_nielsen_update_follows_the_gain_ratio():
     oracle = decay_oracle()
     p = np.array([1.0, 1.0, 0.0])
-    opt = LevenbergMarquardt(lambda_=1.0, damping="nielsen")
+    opt = LevenbergMarquardt(lambda_=1.0, damping="nielsen", acceleration=False)
     step, state = opt.update(oracle.grad(p), opt.init(p), p, oracle)
     r, jac = oracle.residuals(p), oracle.jacobian(p)
     cost, new_cost = float(r @ r), float(oracle.residuals(p + step) @ oracle.residuals(p + step))
