@@ -251,10 +251,10 @@ def test_training_refusal_when_the_derived_gradient_also_misses_finite_differenc
     # the first failing comparison is then derived vs finite differences, which holds no hand value
     import functools
 
-    from optikit.gradcheck import checking
+    from optikit.gradcheck import checking, training
 
     coarse = functools.partial(checking.check_problem, eps=0.5, atol=0.0, rtol=0.0)
-    monkeypatch.setattr(checking, "check_problem", coarse)
+    monkeypatch.setattr(training, "check_problem", coarse)
     spec = optikit.loads_spec(NEAR)
     assert not optikit.check(spec, eps=0.5, atol=0.0, rtol=0.0)["b"].comparisons[0].agree
     with pytest.raises(optikit.GradientMismatchError, match="the hand gradient is"):
