@@ -138,6 +138,13 @@ class Prepared:
     settings: Settings
     #: what plugins' ``optikit_run_start`` receives as ``options`` (the parsed command line)
     plugin_options: Mapping[str, Any] = field(default_factory=dict)
+    #: the Dask session the problem's rows are on (``dask=``), closed by :meth:`close`
+    session: Any = None
+
+    def close(self) -> None:
+        """Close the Dask client and local cluster :func:`prepare` opened (a client handed over stays open)."""
+        if self.session is not None:
+            self.session.close()
 
     def run(self, callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (), control: Any = None) -> Result:
         """Run once; plugin run hooks are called around it. ``control``: see :mod:`optikit.engine.checkpoint`.
@@ -166,7 +173,7 @@ class Prepared:
 
 def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: OptikitPluginManager | None = None,
             plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
-            data: Data | None = None, backend: str = DEFAULT_BACKEND, **overrides: Any) -> Prepared:
+            data: Data | None = None, backend: str = DEFAULT_BACKEND, dask: Any = None, **overrides: Any) -> Prepared:
     """Load (if needed), validate against the registry, and compile a spec without running it.
 
     ``data`` (a mapping of column names to 1-D arrays) replaces the spec's ``data`` section, or
@@ -176,17 +183,45 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
     ``plugin_options`` reach the plugins' ``optikit_run_start`` hook as ``options``. A spec with a
     top-level ``gradient`` trains with it; one that disagrees with the derived gradient raises
     :class:`~optikit.errors.GradientMismatchError` unless ``trust_gradient``.
+
+    ``dask`` puts the rows on a Dask cluster (``optikit[dask]``): ``"local"`` starts one on this
+    machine, ``"tcp://host:8786"`` joins a scheduler, a ``distributed.Client`` is used as it is;
+    the returned :class:`Prepared` holds the session until :meth:`Prepared.close`.
     """
     spec = as_spec(spec_or_path, **overrides)
     pm = pm or plugin_manager(plugins)
     registry = Registry.build(pm)
     optimizer, settings = _runnable(spec, registry)
+    if dask is not None:
+        return _on_cluster(spec, pm, registry, optimizer, settings, data, backend, dask, trust_gradient,
+                           plugin_options)
     problem = _compile(spec, registry, data, backend, use_hand_gradient=True)
     if spec.gradient and not trust_gradient:
         verify_training_gradient(problem)
     _can_run(optimizer, problem.symbolic)
     _check_sigma(spec, problem)
     return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}))
+
+
+def _on_cluster(spec: Spec, pm: OptikitPluginManager, registry: Registry, optimizer: Optimizer, settings: Settings,
+                data: Data | None, backend: str, dask: Any, trust_gradient: bool,
+                plugin_options: Mapping[str, Any] | None) -> Prepared:
+    """:func:`prepare` with the rows on a Dask cluster (imported only here: ``import optikit`` stays light)."""
+    from .distributed import FIELD, compile_on_cluster, connect
+
+    if backend != DEFAULT_BACKEND:
+        raise SpecError(f"on a Dask cluster the workers evaluate with the {DEFAULT_BACKEND} backend, not {backend!r}",
+                        field=f"--backend / backend= with {FIELD}")
+    session = connect(dask)
+    try:
+        problem = compile_on_cluster(spec, registry.loss_texts(), session, data=data, use_hand_gradient=True)
+        if spec.gradient and not trust_gradient:
+            verify_training_gradient(problem)
+        _can_run(optimizer, problem.symbolic)
+    except BaseException:
+        session.close()
+        raise
+    return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}), session)
 
 
 def validate(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
@@ -231,7 +266,7 @@ def _check_sigma(spec: Spec, problem: Problem) -> None:
 def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
         callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (),
         plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
-        data: Data | None = None, backend: str = DEFAULT_BACKEND, **overrides: Any) -> Result:
+        data: Data | None = None, backend: str = DEFAULT_BACKEND, dask: Any = None, **overrides: Any) -> Result:
     """Load, compile and run a spec; return its :class:`~optikit.engine.Result`.
 
     ``overrides`` replace parts of the spec's optimizer section, e.g.
@@ -240,7 +275,7 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
     :func:`optikit.engine.runio.run_controlled`): ``history=``, ``checkpoint=``, ``checkpoint_every=``,
     ``resume=``, ``on_nonfinite="skip"``, ``max_skips=``. ``trust_gradient=True`` trains with a
     spec's hand-written ``gradient`` even when it disagrees with the derived one. ``data`` and
-    ``backend``: see :func:`prepare`.
+    ``backend`` and ``dask`` (run on a Dask cluster): see :func:`prepare`.
 
     >>> import numpy as np
     >>> x = np.array([1.0, 2.0, 3.0, 4.0])
@@ -250,9 +285,12 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
         raise SpecError(f"expected a Spec or a path, got {type(spec_or_path).__name__}")
     options = {k: overrides.pop(k) for k in RUN_OPTIONS if k in overrides}
     prepared = prepare(spec_or_path, plugins=plugins, plugin_options=plugin_options,
-                       trust_gradient=trust_gradient, data=data, backend=backend, **overrides)
-    if not options:
-        return prepared.run(callbacks)
-    from .engine.runio import run_controlled
+                       trust_gradient=trust_gradient, data=data, backend=backend, dask=dask, **overrides)
+    try:
+        if not options:
+            return prepared.run(callbacks)
+        from .engine.runio import run_controlled
 
-    return run_controlled(prepared, callbacks, catch_sigint=False, **options)
+        return run_controlled(prepared, callbacks, catch_sigint=False, **options)
+    finally:
+        prepared.close()

@@ -22,6 +22,7 @@ LAYERS = (
     ("optikit.spec",),
     ("optikit.symbolic",),
     ("optikit.backends",),
+    ("optikit.distributed",),
     ("optikit.optimizers",),
     ("optikit.plugins",),
     ("optikit.engine",),

@@ -135,11 +135,16 @@ class LevenbergMarquardt(Optimizer):
     def update(self, grad, state, params, oracle=None):
         params = np.asarray(params, dtype=float)
         lam, scale, count, nu = state.lambda_, state.scale, state.count, state.nu
-        r = np.asarray(oracle.residuals(params), dtype=float)
-        jac = np.asarray(oracle.jacobian(params), dtype=float).reshape(len(r), len(params))
-        jtj = jac.T @ jac
-        g = jac.T @ r
-        cost = float(r @ r)
+        normal = getattr(oracle, "gauss_newton", None)
+        if normal is not None:  # JᵀJ, Jᵀr and Σr² summed where the rows are (a cluster's workers)
+            jtj, g, cost = normal(params)
+            jtj, g, cost = np.asarray(jtj, dtype=float), np.asarray(g, dtype=float), float(cost)
+        else:
+            r = np.asarray(oracle.residuals(params), dtype=float)
+            jac = np.asarray(oracle.jacobian(params), dtype=float).reshape(len(r), len(params))
+            jtj = jac.T @ jac
+            g = jac.T @ r
+            cost = float(r @ r)
         d, scale = self._scale(np.diag(jtj), scale)
         zero = np.zeros_like(params)
 
@@ -163,8 +168,7 @@ class LevenbergMarquardt(Optimizer):
                     # the linear model promises nothing: the residuals are already stationary
                     return done(zero, True, lam, nu)
                 tiny = small_step(delta, params, self.xtol, root_d)
-                r_new = np.asarray(oracle.residuals(params + delta), dtype=float)
-                new_cost = float(r_new @ r_new)
+                new_cost = _cost(oracle, params + delta)
                 if new_cost < cost:
                     actual = cost - new_cost
                     flat = actual <= self.ftol * cost and predicted <= self.ftol * cost
@@ -182,3 +186,12 @@ class LevenbergMarquardt(Optimizer):
                 lam = lam * self.increase
             lam = min(lam, _LAMBDA_MAX)
         return done(zero, False, lam, nu)
+
+
+def _cost(oracle, params: np.ndarray) -> float:
+    """``Σr²`` at ``params``: from the oracle when it sums it where the rows are, else from the residuals."""
+    summed = getattr(oracle, "residual_cost", None)
+    if summed is not None:
+        return float(summed(params))
+    r = np.asarray(oracle.residuals(params), dtype=float)
+    return float(r @ r)

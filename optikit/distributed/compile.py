@@ -1,0 +1,100 @@
+"""A spec compiled for a cluster: the symbolic problem derived on the client (to check the spec
+and to give workers a digest to match), the rows placed on the workers as partitions.
+
+Partitions: each file of a csv or parquet source (one file, a folder or a glob) is read by a
+worker, with the reader a local run uses, and held in its memory while the run needs it. Rows
+that only the client has (inline, generated, npy/npz, or ``data=`` from Python) are cut into one
+partition per worker and scattered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..backends import NumpyBackend
+from ..backends.compile import Data, open_data
+from ..data import DataError, DataRef, DataSource, open_source, open_validation
+from ..spec import Spec
+from ..symbolic import SymbolicProblem, symbolic_problem
+from .cluster import Session
+from .evaluator import ClusterEvaluator, ClusterProblem
+from .worker import ProblemText, expression_digest, load_partition, partition_rows
+
+__all__ = ["compile_on_cluster"]
+
+_FILE_KINDS = ("csv", "parquet")
+
+
+def _text(spec: Spec, symbolic: SymbolicProblem, losses: Mapping[str, str], hand: bool) -> ProblemText:
+    if not spec.source.lines:
+        raise spec.error("a spec runs on a cluster from its text; this one has none (load it with load_spec)")
+    path = str(Path(spec.path).resolve()) if spec.path is not None else None
+    return ProblemText("\n".join(spec.source.lines) + "\n", path, tuple(sorted(losses.items())), hand,
+                       expression_digest(symbolic))
+
+
+def _file_key(file: Path, columns: tuple[str, ...]) -> str:
+    """A Dask key naming a file's rows as they are now: a file edited since is read again."""
+    info = file.stat()
+    return "optikit-rows-" + hashlib.sha256(repr((str(file), info.st_size, info.st_mtime_ns, columns)).encode()).hexdigest()[:32]
+
+
+def _file_partitions(ref: DataRef, session: Session, sigma: str | None) -> list[Any]:
+    options = {k: v for k, v in ref.options.items() if k not in ("files", "validation", "split", "values")}
+    files = ref.options.get("files") or (ref.path,)
+    client = session.client
+    return [client.submit(load_partition, ref.kind, str(f), ref.columns, {**options, "file": f.name}, sigma,
+                          key=_file_key(Path(f), ref.columns), pure=False) for f in files]
+
+
+def _scattered(source: DataSource, session: Session, columns: tuple[str, ...]) -> list[Any]:
+    rows = source.take(None)
+    k = max(1, min(session.workers, source.n_rows))
+    bounds = np.linspace(0, source.n_rows, k + 1).astype(int)
+    chunks = [{c: np.asarray(rows[c][a:b]) for c in columns if c in rows} for a, b in zip(bounds[:-1], bounds[1:])]
+    return session.client.scatter(chunks, hash=False)
+
+
+def _evaluator(spec: Spec, symbolic: SymbolicProblem, text: ProblemText, session: Session,
+               ref: DataRef | None, source: DataSource | None) -> ClusterEvaluator:
+    if ref is not None and ref.kind in _FILE_KINDS:
+        partitions = _file_partitions(ref, session, spec.sigma)
+    else:
+        assert source is not None
+        partitions = _scattered(source, session, tuple(spec.columns))
+    try:
+        lengths = session.client.gather(session.client.map(partition_rows, partitions, pure=False))
+    except DataError as exc:
+        if exc.from_keyword:
+            raise
+        raise spec.error(exc.message, *exc.path, hint=exc.hint) from None
+    return ClusterEvaluator(symbolic, session, text, partitions, lengths)
+
+
+def compile_on_cluster(spec: Spec, losses: Mapping[str, str], session: Session, *, data: Data | None = None,
+                       use_hand_gradient: bool = False) -> ClusterProblem:
+    """``spec``'s problem with its rows on the workers of ``session``'s cluster."""
+    symbolic = symbolic_problem(spec, losses, use_hand_gradient=use_hand_gradient)
+    if not symbolic.columns:
+        raise spec.error("an objective without data has no rows to spread over a cluster; run it without --dask",
+                         "objective")
+    ref = spec.data if data is None else None
+    options = ref.options if ref is not None else {}
+    if options.get("split") is not None:
+        raise spec.error("a validation split is not drawn on a cluster; name a validation source instead "
+                         "('validation: {parquet: ...}')", "data", "split")
+    text = _text(spec, symbolic, losses, use_hand_gradient)
+    local = open_data(spec, data)  # opened, not read: rows on the client only where the workers cannot read them
+    in_files = ref is not None and ref.kind in _FILE_KINDS
+    evaluator = _evaluator(spec, symbolic, text, session, ref, None if in_files else local)
+    validation = None
+    held_ref = options.get("validation")
+    if held_ref is not None:
+        held = None if held_ref.kind in _FILE_KINDS else open_validation(held_ref)
+        validation = _evaluator(spec, symbolic, text, session, held_ref, held)
+    return ClusterProblem(symbolic, evaluator, local, NumpyBackend(), validation=validation,
+                          validation_source=None, session=session)

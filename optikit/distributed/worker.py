@@ -1,0 +1,136 @@
+"""What runs on a Dask worker: the problem built there from the spec's text, once per worker
+thread and cached by its digest, and the partial sums of one partition with the NumPy evaluator a
+local run uses.
+
+Nothing compiled travels: a task carries the spec's text, the named losses' texts and a digest
+of the expressions the client derived; the worker derives its own and refuses to evaluate if
+they differ (another optikit or SymPy version on the worker, say).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from ..backends.base import Sums
+from ..backends.numpy import NumpyEvaluator
+from ..data import DataError, DataRef, open_source
+from ..spec.load import loads_spec
+from ..symbolic import SymbolicProblem, symbolic_problem
+
+__all__ = ["ProblemText", "expression_digest", "load_partition", "partition_rows", "partition_sums",
+           "partition_cost", "partition_per_row", "Partition"]
+
+
+@dataclass(frozen=True)
+class ProblemText:
+    """What a worker needs to build a spec's problem: plain text and flags, nothing executable."""
+
+    spec_text: str
+    spec_path: str | None
+    losses: tuple[tuple[str, str], ...]
+    hand_gradient: bool
+    #: :func:`expression_digest` of the problem the client built
+    digest: str
+
+
+def expression_digest(problem: SymbolicProblem) -> str:
+    """A SHA-256 of a problem's canonical expressions, parameter order and columns."""
+    text = repr((problem.parameter_names, problem.spec.columns, str(problem.loss_expr),
+                 [str(g) for g in problem.grad_exprs]))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Partition:
+    """A partition's columns as a source for one evaluator: already read and checked, not copied."""
+
+    def __init__(self, columns: Mapping[str, np.ndarray]) -> None:
+        self._columns = columns
+        self.n_rows = len(next(iter(columns.values())))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self._columns)
+
+    def take(self, indices: np.ndarray | None = None) -> Mapping[str, np.ndarray]:
+        return self._columns if indices is None else {c: a[indices] for c, a in self._columns.items()}
+
+    def chunks(self, rows: int) -> Iterator[Mapping[str, np.ndarray]]:
+        for start in range(0, self.n_rows, rows):
+            yield {c: a[start:start + rows] for c, a in self._columns.items()}
+
+
+# digest -> thread -> (problem, compiled groups): a worker derives once, and each of its threads
+# compiles its own groups, since a group's buffered pass writes into buffers it owns
+_BUILT: dict[str, SymbolicProblem] = {}
+_COMPILED: dict[tuple[str, int], dict] = {}
+_LOCK = threading.Lock()
+
+
+def _problem(text: ProblemText) -> SymbolicProblem:
+    with _LOCK:
+        problem = _BUILT.get(text.digest)
+        if problem is None:
+            spec = loads_spec(text.spec_text, path=text.spec_path)
+            problem = symbolic_problem(spec, dict(text.losses), use_hand_gradient=text.hand_gradient)
+            if expression_digest(problem) != text.digest:
+                raise RuntimeError("this worker derived other expressions from the spec than the client did; "
+                                   "install the same optikit and SymPy versions on the workers")
+            _BUILT[text.digest] = problem
+        return problem
+
+
+def _evaluator(text: ProblemText, columns: Mapping[str, np.ndarray]) -> NumpyEvaluator:
+    problem = _problem(text)
+    compiled = _COMPILED.setdefault((text.digest, threading.get_ident()), {})
+    return NumpyEvaluator(problem, Partition(columns), compiled=compiled)
+
+
+def load_partition(kind: str, path: str, columns: tuple[str, ...], options: Mapping[str, Any],
+                   sigma: str | None = None) -> dict[str, np.ndarray]:
+    """The columns of one file, read on the worker by the reader a local run uses."""
+    ref = DataRef(kind, columns, Path(path), MappingProxyType({**options, "stream": False, "files": None}))
+    data = open_source(ref).take(None)
+    out = {c: np.asarray(data[c]) for c in columns}
+    if sigma is not None and sigma in out:
+        bad = np.flatnonzero(~(np.isfinite(out[sigma]) & (out[sigma] > 0)))
+        if len(bad):
+            raise DataError(f"{Path(path).name}: sigma column {sigma!r} must be positive and finite; row "
+                            f"{int(bad[0]) + 1} is {float(out[sigma][bad[0]])!r}", ref.field)
+    return out
+
+
+def partition_rows(columns: Mapping[str, np.ndarray]) -> int:
+    return len(next(iter(columns.values())))
+
+
+def partition_sums(text: ProblemText, columns: Mapping[str, np.ndarray], params: np.ndarray,
+                   rows: np.ndarray | None, flags: tuple[bool, bool, bool, bool]) -> Sums:
+    """Partial sums over ``rows`` of the partition (all of them for ``None``): loss, gradient,
+    Hessian, ``JᵀJ`` and ``Jᵀr`` as ``flags`` ask."""
+    loss, grad, hessian, gauss_newton = flags
+    return _evaluator(text, columns).sums(params, rows, loss=loss, grad=grad, hessian=hessian,
+                                          gauss_newton=gauss_newton)
+
+
+def partition_cost(text: ProblemText, columns: Mapping[str, np.ndarray], params: np.ndarray,
+                   rows: np.ndarray | None, normal: bool) -> tuple[float, Any, Any]:
+    """``Σr²`` over the rows of a least-squares loss and, with ``normal``, ``JᵀJ`` and ``Jᵀr``."""
+    # one group, as a local least-squares method evaluates it: the same common subexpressions, the same digits
+    out = _evaluator(text, columns).per_row(params, ("residual", "jacobian"), rows)
+    r = out[0][0]
+    if not normal:
+        return float(r @ r), None, None
+    jac = out[1]
+    return float(r @ r), jac @ jac.T, jac @ r
+
+
+def partition_per_row(text: ProblemText, columns: Mapping[str, np.ndarray], params: np.ndarray,
+                      rows: np.ndarray | None, parts: Sequence[str]) -> list[np.ndarray]:
+    return _evaluator(text, columns).per_row(params, parts, rows)
