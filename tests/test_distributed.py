@@ -1,0 +1,174 @@
+"""Training on a Dask cluster gives the run a local process gives: the same batches, the same
+sums up to their order of addition, the same result after a worker is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+
+import numpy as np
+import pytest
+
+import optikit
+from optikit.api import compile_spec
+from optikit.cli import main
+from optikit.errors import SpecError
+
+from .test_file_sets import _write_parts
+
+pytestmark = pytest.mark.slow
+
+SPEC = """name: decay
+model: a*exp(-k*x) + c
+parameters: {a: 1.0, k: 0.5, c: 0.0}
+data:
+  parquet: parts
+optimizer: {name: gd, lr: 0.2, epochs: 40}
+"""
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None)
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture
+def parts(tmp_path):
+    """A parquet data set in four files of unequal size, its spec, and the same rows as arrays."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(3)
+    (tmp_path / "parts").mkdir()
+    x = rng.uniform(0.0, 4.0, size=3000)
+    y = 2.5 * np.exp(-0.8 * x) + 0.3 + 0.01 * rng.normal(size=x.size)
+    for i, (a, b) in enumerate([(0, 400), (400, 1500), (1500, 1600), (1600, 3000)]):
+        pq.write_table(pa.table({"x": x[a:b], "y": y[a:b]}), tmp_path / "parts" / f"part-{i}.parquet")
+    spec = tmp_path / "decay.yaml"
+    spec.write_text(SPEC)
+    return spec, {"x": x, "y": y}
+
+
+def _in_memory(spec, rows, **kw):
+    return optikit.run(optikit.load_spec(spec), data=rows, **kw)
+
+
+def _close(a, b, rel=1e-12):
+    for name, value in b.parameters.items():
+        assert a.parameters[name] == pytest.approx(value, rel=rel, abs=0), name
+    assert a.loss == pytest.approx(b.loss, rel=rel)
+    assert a.steps == b.steps and a.stop_reason == b.stop_reason
+    assert [r.loss for r in a.history] == pytest.approx([r.loss for r in b.history], rel=rel)
+
+
+# before the cluster starts: its threads must not see Dask taken away
+def test_an_unreachable_scheduler_is_refused_quickly_with_exit_code_2(parts, capsys, monkeypatch):
+    spec, _ = parts
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("OPTIKIT_DASK_TIMEOUT", "1")
+    assert main(["run", str(spec), "--dask", f"tcp://127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert f"--dask / dask=: no Dask scheduler answered at tcp://127.0.0.1:{port} within 1 s" in err
+    assert "Traceback" not in err
+    assert main(["run", str(spec), "--dask", "127.0.0.1"]) == 2
+    assert "expected 'local' or a scheduler address" in capsys.readouterr().err
+
+
+def test_without_the_extra_the_error_says_how_to_install_it(parts, capsys, monkeypatch):
+    spec, _ = parts
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError
+    assert main(["run", str(spec), "--dask", "local"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "optikit: error: --dask / dask=: running on a Dask cluster needs dask and " \
+                                  "distributed: install optikit[dask]"
+    assert "pip install 'optikit[dask]'" in err
+    with pytest.raises(SpecError, match=r"install optikit\[dask\]"):
+        optikit.run(spec, dask="local")
+
+
+def test_batch_gd_on_a_partitioned_parquet_set_gives_the_in_memory_result(client, parts):
+    spec, rows = parts
+    _close(optikit.run(spec, dask=client), _in_memory(spec, rows))
+
+
+def test_levenberg_marquardt_sums_the_normal_equations_on_the_workers(client, parts):
+    spec, rows = parts
+    kw = dict(optimizer="levenberg-marquardt")
+    prepared = optikit.prepare(spec, dask=client, **kw)
+    try:
+        p = np.array([1.0, 0.5, 0.0])
+        local = compile_spec(spec).oracle()
+        jtj, jtr, cost = prepared.problem.oracle().gauss_newton(p)
+        r, jac = local.residuals(p), local.jacobian(p)
+        np.testing.assert_allclose(jtj, jac.T @ jac, rtol=1e-13)
+        np.testing.assert_allclose(jtr, jac.T @ r, rtol=1e-13)
+        assert cost == pytest.approx(r @ r, rel=1e-13)
+        result = prepared.run()
+    finally:
+        prepared.close()
+    assert result.stop_reason == "converged"
+    _close(result, _in_memory(spec, rows, **kw))
+
+
+def test_mini_batches_are_the_ones_a_local_run_draws(client, parts):
+    spec, rows = parts
+    kw = dict(optimizer="sgd", lr=0.05, batch_size=256, epochs=2, seed=11)
+    _close(optikit.run(spec, dask=client, **kw), _in_memory(spec, rows, **kw))
+
+
+def test_rows_handed_over_from_python_are_scattered(client, parts):
+    spec, rows = parts
+    spec.write_text(SPEC.replace("data:\n  parquet: parts\n", ""))
+    _close(optikit.run(spec, data=rows, dask=client), _in_memory(spec, rows))
+
+
+def test_the_command_line_prints_the_table_a_local_run_prints(client, parts, capsys):
+    spec, _ = parts
+
+    def table(args):
+        assert main(["run", str(spec), "--every", "5", *args]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        return [line for line in lines if line.strip()[:1].isdigit() or line.startswith("loss:")]
+
+    on_cluster = table(["--dask", client.scheduler.address])
+    assert on_cluster == table([]) and len(on_cluster) == 10
+
+
+def test_a_bad_file_is_named_at_the_specs_line(client, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "parts").mkdir()
+    pq.write_table(pa.table({"x": [1.0, 2.0], "y": [1.0, 2.0]}), tmp_path / "parts" / "a.parquet")
+    pq.write_table(pa.table({"x": [1.0, None], "y": [1.0, 2.0]}), tmp_path / "parts" / "b.parquet")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    with pytest.raises(SpecError) as err:
+        optikit.run(spec, dask=client)
+    assert "b.parquet" in err.value.message and "empty cell" in err.value.message and err.value.line == 5
+
+
+def test_a_worker_killed_mid_run_does_not_change_the_result(client, parts):
+    spec, rows = parts
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill_one(record):
+        if record.epoch == 10 and not killed:  # the partitions it held are read again from their files
+            worker, pid = next(iter(pids.items()))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(worker)
+
+    result = optikit.run(spec, dask=client, callbacks=[kill_one])
+    assert killed and killed[0] not in client.scheduler_info()["workers"]  # the run went on without it
+    _close(result, _in_memory(spec, rows))
