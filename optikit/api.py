@@ -218,6 +218,10 @@ def _on_cluster(spec: Spec, pm: OptikitPluginManager, registry: Registry, optimi
         if spec.gradient and not trust_gradient:
             verify_training_gradient(problem)
         _can_run(optimizer, problem.symbolic)
+        if settings.sync_every is not None:
+            from .distributed.local_sgd import local_sgd
+
+            optimizer, settings = local_sgd(problem, optimizer, settings)
     except BaseException:
         session.close()
         raise

@@ -126,6 +126,53 @@ def test_mini_batches_are_the_ones_a_local_run_draws(client, parts):
     _close(optikit.run(spec, dask=client, **kw), _in_memory(spec, rows, **kw))
 
 
+def _local_sgd_by_hand(rows, bounds, seed, lr, batch, every, epochs):
+    """Local SGD written out in NumPy: each partition steps on its own permutations
+    (``default_rng((seed, i))``), the parameters averaged by rows every ``every`` steps."""
+    xs = [rows["x"][a:b] for a, b in bounds]
+    ys = [rows["y"][a:b] for a, b in bounds]
+    n = np.array([len(x) for x in xs])
+    rngs = [np.random.default_rng((seed, i)) for i in range(len(xs))]
+    orders, at = [r.permutation(m) for r, m in zip(rngs, n)], [0] * len(xs)
+    rounds = -(-int(-(-n.max() // batch)) // every)
+    p = np.array([1.0, 0.5, 0.0])
+    for _ in range(epochs * rounds):
+        ends = []
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            a, k, c = p
+            q = p.copy()
+            for _ in range(every):
+                if at[i] >= n[i]:
+                    orders[i], at[i] = rngs[i].permutation(n[i]), 0
+                b = orders[i][at[i]:at[i] + batch]
+                at[i] += batch
+                a, k, c = q
+                e = np.exp(-k * x[b])
+                r = a * e + c - y[b]
+                q = q - lr * np.array([np.sum(2 * r * e), np.sum(-2 * r * a * x[b] * e), np.sum(2 * r)]) / len(b)
+            ends.append(q)
+        p = np.zeros(3)
+        for w, end in zip(n / n.sum(), ends):
+            p = p + w * end
+    return p
+
+
+def test_local_sgd_averages_every_k_steps_and_repeats_with_its_seed(client, parts):
+    spec, rows = parts
+    kw = dict(optimizer="sgd", lr=0.05, batch_size=64, epochs=2, sync_every=5)
+    first = optikit.run(spec, dask=client, seed=7, **kw)
+    assert first.parameters == optikit.run(spec, dask=client, seed=7, **kw).parameters
+    assert first.parameters != optikit.run(spec, dask=client, seed=8, **kw).parameters
+    bounds = [(0, 400), (400, 1500), (1500, 1600), (1600, 3000)]
+    expected = _local_sgd_by_hand(rows, bounds, 7, 0.05, 64, 5, 2)
+    np.testing.assert_allclose([first.parameters[k] for k in "akc"], expected, rtol=1e-12)
+    assert len(first.history) == 2 and first.seed == 7
+    plain = {k: v for k, v in kw.items() if k != "sync_every"}  # one process averages with itself: plain SGD
+    assert optikit.run(spec, seed=7, **kw).parameters == optikit.run(spec, seed=7, **plain).parameters
+    with pytest.raises(SpecError, match="sync_every is for optimizers that step on mini-batches"):
+        optikit.run(spec, dask=client, optimizer="gd", sync_every=5)
+
+
 def test_rows_handed_over_from_python_are_scattered(client, parts):
     spec, rows = parts
     spec.write_text(SPEC.replace("data:\n  parquet: parts\n", ""))
