@@ -173,6 +173,20 @@ def test_local_sgd_averages_every_k_steps_and_repeats_with_its_seed(client, part
         optikit.run(spec, dask=client, optimizer="gd", sync_every=5)
 
 
+def test_files_past_the_memory_budget_are_streamed_by_the_workers(client, parts):
+    spec, rows = parts
+    spec.write_text(SPEC.replace("parquet: parts", "parquet: parts\n  memory_budget_mb: 0.02\n  chunk_rows: 500"))
+    prepared = optikit.prepare(spec, dask=client)
+    try:
+        assert prepared.problem.evaluator.streamed and prepared.problem.n_rows == 3000
+        result = prepared.run()
+    finally:
+        prepared.close()
+    _close(result, _in_memory(spec, rows))
+    with pytest.raises(SpecError, match="mini-batches are drawn from rows held in worker memory"):
+        optikit.run(spec, dask=client, optimizer="sgd", batch_size=100, epochs=1)
+
+
 def test_rows_handed_over_from_python_are_scattered(client, parts):
     spec, rows = parts
     spec.write_text(SPEC.replace("data:\n  parquet: parts\n", ""))

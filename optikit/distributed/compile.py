@@ -4,25 +4,28 @@ and to give workers a digest to match), the rows placed on the workers as partit
 Partitions: each file of a csv or parquet source (one file, a folder or a glob) is read by a
 worker, with the reader a local run uses, and held in its memory while the run needs it. Rows
 that only the client has (inline, generated, npy/npz, or ``data=`` from Python) are cut into one
-partition per worker and scattered.
+partition per worker and scattered. A file a local run would stream (past ``memory_budget_mb``)
+is streamed by a worker at every pass instead of held: full-batch sums only.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Mapping
 
 import numpy as np
 
 from ..backends import NumpyBackend
 from ..backends.compile import Data, open_data
-from ..data import DataError, DataRef, DataSource, open_source, open_validation
+from ..data import DataError, DataRef, DataSource, open_validation
+from ..data.kinds import streams
 from ..spec import Spec
 from ..symbolic import SymbolicProblem, symbolic_problem
 from .cluster import Session
 from .evaluator import ClusterEvaluator, ClusterProblem
-from .worker import ProblemText, expression_digest, load_partition, partition_rows
+from .worker import ProblemText, StreamedFile, expression_digest, load_partition, partition_rows
 
 __all__ = ["compile_on_cluster"]
 
@@ -44,11 +47,20 @@ def _file_key(file: Path, columns: tuple[str, ...]) -> str:
 
 
 def _file_partitions(ref: DataRef, session: Session, sigma: str | None) -> list[Any]:
+    """A future per file held in worker memory, or, for a file a local run would stream (larger
+    than ``memory_budget_mb``, or ``stream: true``), where to read it at every pass."""
     options = {k: v for k, v in ref.options.items() if k not in ("files", "validation", "split", "values")}
     files = ref.options.get("files") or (ref.path,)
     client = session.client
-    return [client.submit(load_partition, ref.kind, str(f), ref.columns, {**options, "file": f.name}, sigma,
-                          key=_file_key(Path(f), ref.columns), pure=False) for f in files]
+    out = []
+    for f in files:
+        own = {**options, "file": f.name}
+        if streams(DataRef(ref.kind, ref.columns, f, MappingProxyType(own))):
+            out.append(StreamedFile(ref.kind, str(f), ref.columns, tuple(own.items())))
+        else:
+            out.append(client.submit(load_partition, ref.kind, str(f), ref.columns, own, sigma,
+                                     key=_file_key(Path(f), ref.columns), pure=False))
+    return out
 
 
 def _scattered(source: DataSource, session: Session, columns: tuple[str, ...]) -> list[Any]:

@@ -18,10 +18,10 @@ from ..backends.base import BatchOracle, Rows, Sums
 from ..backends.numpy import NumpyEvaluator
 from ..backends.problem import Problem
 from ..data import batches
-from ..errors import OptikitError, RunError
+from ..errors import OptikitError, RunError, SpecError
 from ..symbolic import SymbolicProblem
 from .cluster import Session
-from .worker import Partition, ProblemText, partition_cost, partition_per_row, partition_sums
+from .worker import Partition, ProblemText, StreamedFile, partition_cost, partition_per_row, partition_sums
 
 __all__ = ["ClusterEvaluator", "ClusterOracle", "ClusterProblem"]
 
@@ -101,7 +101,16 @@ class ClusterEvaluator:
 
     def batches(self, batch_size: int | None, rng: np.random.Generator | None, shuffle: bool = True) -> Iterator[Rows]:
         """The batches a local run over the same rows draws: global row indices."""
+        if batch_size is not None and batch_size < self.n_rows and self.streamed:
+            raise SpecError("mini-batches are drawn from rows held in worker memory; this data set has files larger "
+                            "than memory_budget_mb, which the workers stream", field="data.memory_budget_mb",
+                            hint="raise memory_budget_mb, split the files, or use a full-batch optimizer")
         return batches(self.n_rows, batch_size, rng, shuffle)
+
+    @property
+    def streamed(self) -> bool:
+        """Whether some partition is read from its file at every pass rather than held."""
+        return any(isinstance(p, StreamedFile) for p in self.partitions)
 
 
 @dataclass(frozen=True)

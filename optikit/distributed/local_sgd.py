@@ -105,6 +105,7 @@ def local_sgd(problem: Any, optimizer: Any, settings: Any) -> tuple[LocalSGD, An
         name = getattr(optimizer, "name", "?")
         raise SpecError(f"sync_every is for optimizers that step on mini-batches with the gradient alone; {name!r} "
                         "does not (set a batch_size, or leave sync_every out)", field="optimizer.sync_every")
+    problem.evaluator.batches(settings.batch_size, None)  # refused on files the workers stream
     seed = settings.seed if settings.seed is not None else secrets.randbits(63)
     wrapped = LocalSGD(optimizer, problem.evaluator, settings.batch_size, settings.sync_every, seed)
     return wrapped, replace(settings, batch_size=None, seed=seed)

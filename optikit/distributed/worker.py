@@ -19,13 +19,14 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from ..backends.base import Sums
-from ..backends.numpy import NumpyEvaluator
+from ..backends.numpy import NumpyBackend, NumpyEvaluator
+from ..backends.streaming import StreamingEvaluator
 from ..data import DataError, DataRef, open_source
 from ..spec.load import loads_spec
 from ..symbolic import SymbolicProblem, symbolic_problem
 
 __all__ = ["ProblemText", "expression_digest", "load_partition", "partition_rows", "partition_sums",
-           "partition_cost", "partition_per_row", "Partition"]
+           "partition_cost", "partition_per_row", "Partition", "StreamedFile"]
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,25 @@ def _problem(text: ProblemText) -> SymbolicProblem:
         return problem
 
 
-def _evaluator(text: ProblemText, columns: Mapping[str, np.ndarray]) -> NumpyEvaluator:
+@dataclass(frozen=True)
+class StreamedFile:
+    """A file too large for a worker's memory budget: read a chunk at a time at every pass."""
+
+    kind: str
+    path: str
+    columns: tuple[str, ...]
+    options: tuple[tuple[str, Any], ...]
+
+    def source(self) -> Any:
+        options = {**dict(self.options), "stream": True, "files": None}
+        return open_source(DataRef(self.kind, self.columns, Path(self.path), MappingProxyType(options)))
+
+
+def _evaluator(text: ProblemText, columns: Mapping[str, np.ndarray] | StreamedFile) -> Any:
     problem = _problem(text)
     compiled = _COMPILED.setdefault((text.digest, threading.get_ident()), {})
+    if isinstance(columns, StreamedFile):  # the local run's chunked evaluation, on the worker
+        return StreamingEvaluator(problem, columns.source(), NumpyBackend())
     return NumpyEvaluator(problem, Partition(columns), compiled=compiled)
 
 
@@ -106,7 +123,9 @@ def load_partition(kind: str, path: str, columns: tuple[str, ...], options: Mapp
     return out
 
 
-def partition_rows(columns: Mapping[str, np.ndarray]) -> int:
+def partition_rows(columns: Mapping[str, np.ndarray] | StreamedFile) -> int:
+    if isinstance(columns, StreamedFile):
+        return columns.source().n_rows
     return len(next(iter(columns.values())))
 
 
