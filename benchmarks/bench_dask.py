@@ -85,6 +85,8 @@ def bench(client: Any, rows: int, workers: int, repeat: int) -> dict[str, Any]:
             on_cluster.close()
     out["overhead_per_step_s"] = out["tiny_cluster_s"] - out["tiny_local_s"]
     out["noop_round_trip_s"] = noop_round_trip(client, workers, repeat * 10)
+    # what each further partition adds to a step: the slope between 2 and 42 no-op tasks
+    out["per_task_s"] = (noop_round_trip(client, workers + 40, repeat * 4) - out["noop_round_trip_s"]) / 40
     out["rows_per_s_per_worker"] = rows / out["large_cluster_s"] / workers
     return out
 
@@ -116,7 +118,9 @@ def report(r: dict[str, Any]) -> None:
           f"in-process: {r['overhead_per_step_s'] * 1e3:.3g} ms of overhead per step, "
           f"{r['overhead_per_step_s'] / r['noop_round_trip_s']:.2f}x Dask's round trip of no-op tasks "
           f"({r['noop_round_trip_s'] * 1e3:.3g} ms)")
-    print(f"  per partition and step: {r['bytes_to_partition']} bytes sent, {r['bytes_from_partition']} bytes back")
+    print(f"  per partition and step: {r['bytes_to_partition']} bytes sent, {r['bytes_from_partition']} bytes back, "
+          f"{r['per_task_s'] * 1e3:.3g} ms of scheduling (slope of no-op round trips, {r['workers']} to "
+          f"{r['workers'] + 40} tasks)")
 
 
 def main(argv: list[str] | None = None) -> int:

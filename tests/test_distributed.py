@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -187,6 +188,19 @@ def test_files_past_the_memory_budget_are_streamed_by_the_workers(client, parts)
         optikit.run(spec, dask=client, optimizer="sgd", batch_size=100, epochs=1)
 
 
+def test_a_validation_source_is_evaluated_on_the_workers(client, parts):
+    spec, rows = parts
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"x": rows["x"][::7], "y": rows["y"][::7] + 0.01}), spec.parent / "held.parquet")
+    spec.write_text(SPEC.replace("parquet: parts", "parquet: parts\n  validation: {parquet: held.parquet}"))
+    on_cluster, local = optikit.run(spec, dask=client, epochs=5), optikit.run(spec, epochs=5)
+    assert [r.validation_loss for r in on_cluster.history] == \
+        pytest.approx([r.validation_loss for r in local.history], rel=1e-12)
+    assert on_cluster.history[0].validation_loss is not None
+
+
 def test_rows_handed_over_from_python_are_scattered(client, parts):
     spec, rows = parts
     spec.write_text(SPEC.replace("data:\n  parquet: parts\n", ""))
@@ -219,17 +233,25 @@ def test_a_bad_file_is_named_at_the_specs_line(client, tmp_path):
     assert "b.parquet" in err.value.message and "empty cell" in err.value.message and err.value.line == 5
 
 
-def test_a_worker_killed_mid_run_does_not_change_the_result(client, parts):
+@pytest.mark.parametrize("where", ["files", "scattered"])
+def test_a_worker_killed_mid_run_does_not_change_the_result(client, parts, where):
     spec, rows = parts
+    data = None
+    if where == "scattered":  # rows Dask cannot recompute: the client scatters them again
+        spec.write_text(SPEC.replace("data:\n  parquet: parts\n", ""))
+        data = rows
+    client.wait_for_workers(2)  # the nanny's replacement of a worker killed before
     pids = client.run(os.getpid)
     killed = []
 
     def kill_one(record):
-        if record.epoch == 10 and not killed:  # the partitions it held are read again from their files
+        if record.epoch == 10 and not killed:
             worker, pid = next(iter(pids.items()))
             os.kill(pid, signal.SIGKILL)
             killed.append(worker)
+            while worker in client.scheduler_info()["workers"]:  # the next steps need its partitions
+                time.sleep(0.02)
 
-    result = optikit.run(spec, dask=client, callbacks=[kill_one])
-    assert killed and killed[0] not in client.scheduler_info()["workers"]  # the run went on without it
+    result = optikit.run(spec, data=data, dask=client, callbacks=[kill_one])
+    assert killed
     _close(result, _in_memory(spec, rows))

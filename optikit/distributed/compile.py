@@ -11,6 +11,7 @@ is streamed by a worker at every pass instead of held: full-batch sums only.
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -63,9 +64,9 @@ def _file_partitions(ref: DataRef, session: Session, sigma: str | None) -> list[
     return out
 
 
-def _scattered(source: DataSource, session: Session, columns: tuple[str, ...]) -> list[Any]:
+def _scattered(source: DataSource, session: Session, columns: tuple[str, ...], k: int) -> list[Any]:
+    """The client's rows cut into ``k`` partitions of consecutive rows, sent to the workers."""
     rows = source.take(None)
-    k = max(1, min(session.workers, source.n_rows))
     bounds = np.linspace(0, source.n_rows, k + 1).astype(int)
     chunks = [{c: np.asarray(rows[c][a:b]) for c in columns if c in rows} for a, b in zip(bounds[:-1], bounds[1:])]
     return session.client.scatter(chunks, hash=False)
@@ -73,18 +74,21 @@ def _scattered(source: DataSource, session: Session, columns: tuple[str, ...]) -
 
 def _evaluator(spec: Spec, symbolic: SymbolicProblem, text: ProblemText, session: Session,
                ref: DataRef | None, source: DataSource | None) -> ClusterEvaluator:
+    rescatter = None
     if ref is not None and ref.kind in _FILE_KINDS:
         partitions = _file_partitions(ref, session, spec.sigma)
     else:
         assert source is not None
-        partitions = _scattered(source, session, tuple(spec.columns))
+        count = max(1, min(session.workers, source.n_rows))
+        rescatter = partial(_scattered, source, session, tuple(spec.columns), count)
+        partitions = rescatter()
     try:
         lengths = session.client.gather(session.client.map(partition_rows, partitions, pure=False))
     except DataError as exc:
         if exc.from_keyword:
             raise
         raise spec.error(exc.message, *exc.path, hint=exc.hint) from None
-    return ClusterEvaluator(symbolic, session, text, partitions, lengths)
+    return ClusterEvaluator(symbolic, session, text, partitions, lengths, rescatter)
 
 
 def compile_on_cluster(spec: Spec, losses: Mapping[str, str], session: Session, *, data: Data | None = None,

@@ -30,8 +30,10 @@ class ClusterEvaluator:
     """Sums over partitions held in the memory of a Dask cluster's workers."""
 
     def __init__(self, problem: SymbolicProblem, session: Session, text: ProblemText, partitions: list[Any],
-                 lengths: Sequence[int]) -> None:
+                 lengths: Sequence[int], rescatter: Callable[[], list[Any]] | None = None) -> None:
         self.problem = problem
+        #: scatters the client's rows again: Dask recomputes partitions read from files, not scattered ones
+        self.rescatter = rescatter
         self.session = session
         self.text = text
         #: futures of the partitions: held here, so the rows stay in worker memory between steps
@@ -54,14 +56,19 @@ class ClusterEvaluator:
         pieces, _ = self._split(rows)
         client = self.session.client
         params = np.array(params, dtype=float)
-        futures = [client.submit(fn, self.text, self.partitions[i], params, local, extra, pure=False)
-                   for i, local in pieces]
-        try:
-            return client.gather(futures)
-        except OptikitError:
-            raise
-        except Exception as exc:  # the cluster failed past what Dask recovers (every retry of a task lost)
-            raise RunError(f"the Dask cluster could not compute a step: {type(exc).__name__}: {exc}") from exc
+        for attempt in (1, 2):
+            futures = [client.submit(fn, self.text, self.partitions[i], params, local, extra, pure=False)
+                       for i, local in pieces]
+            try:
+                return client.gather(futures)
+            except OptikitError:
+                raise
+            except Exception as exc:  # the cluster failed past what Dask recovers (every retry of a task lost)
+                if attempt == 1 and self.rescatter is not None and any(p.status != "finished" for p in self.partitions):
+                    self.partitions = self.rescatter()  # a worker took scattered rows with it
+                    continue
+                raise RunError(f"the Dask cluster could not compute a step: {type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def sums(self, params: np.ndarray, rows: Rows = None, *, loss: bool = True, grad: bool = True,
              hessian: bool = False, gauss_newton: bool = False) -> Sums:
