@@ -201,6 +201,24 @@ def test_a_validation_source_is_evaluated_on_the_workers(client, parts):
     assert on_cluster.history[0].validation_loss is not None
 
 
+def test_sigma_weights_the_sums_on_the_workers_and_must_be_positive(client, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 4, 200)
+    rows = {"x": x, "y": 2.5 * np.exp(-0.8 * x) + 0.3 + 0.02 * rng.normal(size=200), "s": rng.uniform(0.01, 0.05, 200)}
+    (tmp_path / "parts").mkdir()
+    for i in range(2):
+        pq.write_table(pa.table({k: v[i * 100:(i + 1) * 100] for k, v in rows.items()}), tmp_path / "parts" / f"{i}.parquet")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC.replace("data:", "sigma: s\ndata:").replace("gd, lr: 0.2, epochs: 40", "levenberg-marquardt"))
+    _close(optikit.run(spec, dask=client), _in_memory(spec, rows))
+    bad = {**rows, "s": np.where(np.arange(200) == 150, 0.0, rows["s"])}
+    with pytest.raises(SpecError, match="sigma column 's' must be positive and finite; row 151 is 0.0"):
+        optikit.run(spec, data=bad, dask=client)
+
+
 def test_rows_handed_over_from_python_are_scattered(client, parts):
     spec, rows = parts
     spec.write_text(SPEC.replace("data:\n  parquet: parts\n", ""))

@@ -26,7 +26,7 @@ from ..spec import Spec
 from ..symbolic import SymbolicProblem, symbolic_problem
 from .cluster import Session
 from .evaluator import ClusterEvaluator, ClusterProblem
-from .worker import ProblemText, StreamedFile, expression_digest, load_partition, partition_rows
+from .worker import ProblemText, StreamedFile, expression_digest, load_partition, partition_rows, sigma_problem
 
 __all__ = ["compile_on_cluster"]
 
@@ -79,6 +79,9 @@ def _evaluator(spec: Spec, symbolic: SymbolicProblem, text: ProblemText, session
         partitions = _file_partitions(ref, session, spec.sigma)
     else:
         assert source is not None
+        problem = sigma_problem(source.take(None), spec.sigma)
+        if problem is not None:
+            raise spec.error(problem, "sigma")
         count = max(1, min(session.workers, source.n_rows))
         rescatter = partial(_scattered, source, session, tuple(spec.columns), count)
         partitions = rescatter()

@@ -17,11 +17,12 @@ import numpy as np
 from ..backends.base import BatchOracle, Rows, Sums
 from ..backends.numpy import NumpyEvaluator
 from ..backends.problem import Problem
+from ..backends.streaming import HeldRows
 from ..data import batches
 from ..errors import OptikitError, RunError, SpecError
 from ..symbolic import SymbolicProblem
 from .cluster import Session
-from .worker import Partition, ProblemText, StreamedFile, partition_cost, partition_per_row, partition_sums
+from .worker import ProblemText, StreamedFile, partition_cost, partition_per_row, partition_sums
 
 __all__ = ["ClusterEvaluator", "ClusterOracle", "ClusterProblem"]
 
@@ -103,7 +104,7 @@ class ClusterEvaluator:
 
     def predict(self, params: np.ndarray, inputs: Mapping[str, Any]) -> np.ndarray:
         if self._probe is None:  # the model needs no rows: a local evaluator over one placeholder row
-            self._probe = NumpyEvaluator(self.problem, Partition({c: np.zeros(1) for c in self.problem.spec.columns}))
+            self._probe = NumpyEvaluator(self.problem, HeldRows({c: np.zeros(1) for c in self.problem.spec.columns}))
         return self._probe.predict(params, inputs)
 
     def batches(self, batch_size: int | None, rng: np.random.Generator | None, shuffle: bool = True) -> Iterator[Rows]:

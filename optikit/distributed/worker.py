@@ -14,19 +14,19 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..backends.base import Sums
 from ..backends.numpy import NumpyBackend, NumpyEvaluator
-from ..backends.streaming import StreamingEvaluator
+from ..backends.streaming import HeldRows, StreamingEvaluator
 from ..data import DataError, DataRef, open_source
 from ..spec.load import loads_spec
 from ..symbolic import SymbolicProblem, symbolic_problem
 
 __all__ = ["ProblemText", "expression_digest", "load_partition", "partition_rows", "partition_sums",
-           "partition_cost", "partition_per_row", "Partition", "StreamedFile"]
+           "partition_cost", "partition_per_row", "StreamedFile", "sigma_problem"]
 
 
 @dataclass(frozen=True)
@@ -46,25 +46,6 @@ def expression_digest(problem: SymbolicProblem) -> str:
     text = repr((problem.parameter_names, problem.spec.columns, str(problem.loss_expr),
                  [str(g) for g in problem.grad_exprs]))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-class Partition:
-    """A partition's columns as a source for one evaluator: already read and checked, not copied."""
-
-    def __init__(self, columns: Mapping[str, np.ndarray]) -> None:
-        self._columns = columns
-        self.n_rows = len(next(iter(columns.values())))
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return tuple(self._columns)
-
-    def take(self, indices: np.ndarray | None = None) -> Mapping[str, np.ndarray]:
-        return self._columns if indices is None else {c: a[indices] for c, a in self._columns.items()}
-
-    def chunks(self, rows: int) -> Iterator[Mapping[str, np.ndarray]]:
-        for start in range(0, self.n_rows, rows):
-            yield {c: a[start:start + rows] for c, a in self._columns.items()}
 
 
 # digest -> thread -> (problem, compiled groups): a worker derives once, and each of its threads
@@ -106,7 +87,7 @@ def _evaluator(text: ProblemText, columns: Mapping[str, np.ndarray] | StreamedFi
     compiled = _COMPILED.setdefault((text.digest, threading.get_ident()), {})
     if isinstance(columns, StreamedFile):  # the local run's chunked evaluation, on the worker
         return StreamingEvaluator(problem, columns.source(), NumpyBackend())
-    return NumpyEvaluator(problem, Partition(columns), compiled=compiled)
+    return NumpyEvaluator(problem, HeldRows(columns), compiled=compiled)
 
 
 def load_partition(kind: str, path: str, columns: tuple[str, ...], options: Mapping[str, Any],
@@ -115,12 +96,22 @@ def load_partition(kind: str, path: str, columns: tuple[str, ...], options: Mapp
     ref = DataRef(kind, columns, Path(path), MappingProxyType({**options, "stream": False, "files": None}))
     data = open_source(ref).take(None)
     out = {c: np.asarray(data[c]) for c in columns}
-    if sigma is not None and sigma in out:
-        bad = np.flatnonzero(~(np.isfinite(out[sigma]) & (out[sigma] > 0)))
-        if len(bad):
-            raise DataError(f"{Path(path).name}: sigma column {sigma!r} must be positive and finite; row "
-                            f"{int(bad[0]) + 1} is {float(out[sigma][bad[0]])!r}", ref.field)
+    problem = sigma_problem(out, sigma)
+    if problem is not None:
+        raise DataError(f"{Path(path).name}: {problem}", ref.field)
     return out
+
+
+def sigma_problem(columns: Mapping[str, np.ndarray], sigma: str | None) -> str | None:
+    """What is wrong with the ``sigma`` column of these rows, if anything: a standard deviation
+    must be positive and finite (a zero would weight its row infinitely)."""
+    if sigma is None or sigma not in columns:
+        return None
+    values = np.asarray(columns[sigma], dtype=float)
+    bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+    if not len(bad):
+        return None
+    return f"sigma column {sigma!r} must be positive and finite; row {int(bad[0]) + 1} is {float(values[bad[0]])!r}"
 
 
 def partition_rows(columns: Mapping[str, np.ndarray] | StreamedFile) -> int:
