@@ -20,7 +20,7 @@ import numpy as np
 
 from ..backends import NumpyBackend
 from ..backends.compile import Data, open_data
-from ..data import DataError, DataRef, DataSource, open_validation
+from ..data import DataError, DataRef, DataSource, open_source, open_validation
 from ..data.kinds import streams
 from ..spec import Spec
 from ..symbolic import SymbolicProblem, symbolic_problem
@@ -107,8 +107,12 @@ def compile_on_cluster(spec: Spec, losses: Mapping[str, str], session: Session, 
         raise spec.error("a validation split is not drawn on a cluster; name a validation source instead "
                          "('validation: {parquet: ...}')", "data", "split")
     text = _text(spec, symbolic, losses, use_hand_gradient)
-    local = open_data(spec, data)  # opened, not read: rows on the client only where the workers cannot read them
     in_files = ref is not None and ref.kind in _FILE_KINDS
+    if in_files:  # the client reads files only if asked (a checkpoint's fingerprint, a report), a chunk at a time
+        local: DataSource | None = open_source(DataRef(ref.kind, ref.columns, ref.path,
+                                                       MappingProxyType({**ref.options, "stream": True})))
+    else:
+        local = open_data(spec, data)
     evaluator = _evaluator(spec, symbolic, text, session, ref, None if in_files else local)
     validation = None
     held_ref = options.get("validation")
