@@ -31,7 +31,8 @@ from optikit.engine.loop import run_problem  # noqa: E402
 
 from timing import median  # noqa: E402
 
-SPEC = "name: line\nmodel: w*x + b\nparameters: {{w: 0.0, b: 0.0}}\n{data}optimizer: {{name: gd, lr: 0.001, epochs: 1}}\n"
+SPEC = ("name: line\nmodel: w*x + b\nparameters: {{w: 0.0, b: 0.0}}\n{data}"
+        "optimizer: {{name: gd, lr: 0.001, epochs: 1}}\n")
 
 
 def _timed(prep: Any) -> Callable[[int], float]:
@@ -131,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
         report(bench(client, int(args.rows), args.workers, args.repeat))
     return 0
 

@@ -210,7 +210,8 @@ def test_sigma_weights_the_sums_on_the_workers_and_must_be_positive(client, tmp_
     rows = {"x": x, "y": 2.5 * np.exp(-0.8 * x) + 0.3 + 0.02 * rng.normal(size=200), "s": rng.uniform(0.01, 0.05, 200)}
     (tmp_path / "parts").mkdir()
     for i in range(2):
-        pq.write_table(pa.table({k: v[i * 100:(i + 1) * 100] for k, v in rows.items()}), tmp_path / "parts" / f"{i}.parquet")
+        part = pa.table({k: v[i * 100:(i + 1) * 100] for k, v in rows.items()})
+        pq.write_table(part, tmp_path / "parts" / f"{i}.parquet")
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC.replace("data:", "sigma: s\ndata:").replace("gd, lr: 0.2, epochs: 40", "levenberg-marquardt"))
     _close(optikit.run(spec, dask=client), _in_memory(spec, rows))

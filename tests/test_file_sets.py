@@ -51,7 +51,8 @@ def test_a_folder_or_glob_trains_as_its_rows_in_one_array(tmp_path, kind, ref):
     assert optikit.run(spec).parameters == optikit.run(alone, data={"x": x, "y": y}).parameters
 
 
-@pytest.mark.parametrize("ref,message", [("../*.parquet", "spec's folder"), ("none/*.parquet", "no parquet files match"),
+@pytest.mark.parametrize("ref,message", [("../*.parquet", "spec's folder"),
+                                         ("none/*.parquet", "no parquet files match"),
                                          ("empty", "holds no .parquet files")])
 def test_a_file_set_that_names_nothing_usable_is_refused_at_its_line(tmp_path, ref, message):
     (tmp_path / "empty").mkdir()

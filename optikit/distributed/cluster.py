@@ -67,7 +67,8 @@ def connect(address: Any, timeout: float | None = None) -> Session:
     if isinstance(address, distributed.Client):
         return Session(address)
     if not isinstance(address, str) or not address.strip():
-        raise SpecError(f"expected 'local' or a scheduler address such as tcp://host:8786, got {address!r}", field=FIELD)
+        raise SpecError(f"expected 'local' or a scheduler address such as tcp://host:8786, got {address!r}",
+                        field=FIELD)
     address = address.strip()
     if address == "local":
         cluster = distributed.LocalCluster(processes=True, dashboard_address=None)

@@ -41,10 +41,11 @@ def _text(spec: Spec, symbolic: SymbolicProblem, losses: Mapping[str, str], hand
                        expression_digest(symbolic))
 
 
-def _file_key(file: Path, columns: tuple[str, ...]) -> str:
-    """A Dask key naming a file's rows as they are now: a file edited since is read again."""
+def _file_key(file: Path, columns: tuple[str, ...], options: Mapping[str, Any], sigma: str | None) -> str:
+    """A Dask key naming a file's rows as read now with these options: a file edited since is read again."""
     info = file.stat()
-    return "optikit-rows-" + hashlib.sha256(repr((str(file), info.st_size, info.st_mtime_ns, columns)).encode()).hexdigest()[:32]
+    named = repr((str(file), info.st_size, info.st_mtime_ns, columns, sorted(options.items()), sigma))
+    return "optikit-rows-" + hashlib.sha256(named.encode()).hexdigest()[:32]
 
 
 def _file_partitions(ref: DataRef, session: Session, sigma: str | None) -> list[Any]:
@@ -60,7 +61,7 @@ def _file_partitions(ref: DataRef, session: Session, sigma: str | None) -> list[
             out.append(StreamedFile(ref.kind, str(f), ref.columns, tuple(own.items())))
         else:
             out.append(client.submit(load_partition, ref.kind, str(f), ref.columns, own, sigma,
-                                     key=_file_key(Path(f), ref.columns), pure=False))
+                                     key=_file_key(Path(f), ref.columns, own, sigma), pure=False))
     return out
 
 

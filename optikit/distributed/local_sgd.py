@@ -82,7 +82,8 @@ class LocalSGD:
         self._carried = None
         return LocalState()
 
-    def update(self, grad: np.ndarray, state: LocalState, params: np.ndarray, oracle: Any = None) -> tuple[np.ndarray, LocalState]:
+    def update(self, grad: np.ndarray, state: LocalState, params: np.ndarray,
+               oracle: Any = None) -> tuple[np.ndarray, LocalState]:
         ev = self.evaluator
         client = ev.session.client
         p = np.array(params, dtype=float)
