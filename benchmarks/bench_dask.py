@@ -113,7 +113,7 @@ def _one_partition_sums(ev: Any) -> Any:
 def report(r: dict[str, Any]) -> None:
     print(f"batch gd on a local Dask cluster, {r['workers']} worker processes (medians):")
     print(f"  {r['rows']:.0e} rows: {r['large_cluster_s']:.4g} s per epoch on the cluster, {r['large_local_s']:.4g} s "
-          f"in-process ({r['large_local_s'] / r['large_cluster_s']:.2f}x speed-up); "
+          f"in-process (the cluster takes {r['large_cluster_s'] / r['large_local_s']:.2f}x the in-process time); "
           f"{r['rows_per_s_per_worker']:.3g} rows/s per worker")
     print(f"  100 rows: {r['tiny_cluster_s'] * 1e3:.3g} ms per step on the cluster, {r['tiny_local_s'] * 1e6:.3g} us "
           f"in-process: {r['overhead_per_step_s'] * 1e3:.3g} ms of overhead per step, "

@@ -99,7 +99,30 @@ def test_without_the_extra_the_error_says_how_to_install_it(parts, capsys, monke
 
 def test_batch_gd_on_a_partitioned_parquet_set_gives_the_in_memory_result(client, parts):
     spec, rows = parts
-    _close(optikit.run(spec, dask=client), _in_memory(spec, rows))
+    first = optikit.run(spec, dask=client)
+    _close(first, _in_memory(spec, rows))
+    _close(optikit.run(spec, dask=client), first, rel=0)  # the same partitions, added in the same order
+
+    def built():
+        from optikit.distributed import worker
+
+        return sorted(worker._BUILT)
+
+    # the workers derived the problem from the spec's text and kept it under the client's digest
+    from optikit.distributed.worker import expression_digest
+
+    digest = expression_digest(compile_spec(spec).symbolic)
+    kept = list(client.run(built).values())
+    assert all(b in ([], [digest]) for b in kept) and [digest] in kept
+
+
+def test_a_worker_refuses_a_problem_it_derives_differently(parts):
+    from optikit.distributed.worker import ProblemText, partition_sums
+
+    spec, rows = parts
+    text = ProblemText(spec.read_text(), str(spec), (("mse", "(model - target)**2"),), True, "0" * 64)
+    with pytest.raises(RuntimeError, match="derived other expressions from the spec than the client did"):
+        partition_sums(text, rows, np.zeros(3), None, (True, True, False, False))
 
 
 def test_levenberg_marquardt_sums_the_normal_equations_on_the_workers(client, parts):
