@@ -137,6 +137,8 @@ def test_levenberg_marquardt_sums_the_normal_equations_on_the_workers(client, pa
         np.testing.assert_allclose(jtj, jac.T @ jac, rtol=1e-13)
         np.testing.assert_allclose(jtr, jac.T @ r, rtol=1e-13)
         assert cost == pytest.approx(r @ r, rel=1e-13)
+        batch = np.random.default_rng(0).permutation(3000)[:300]  # rows of every partition, in the batch's order
+        np.testing.assert_array_equal(prepared.problem.residuals(p, batch), local.residuals(p)[batch])
         result = prepared.run()
     finally:
         prepared.close()
