@@ -17,7 +17,7 @@ from optikit.api import compile_spec
 from optikit.cli import main
 from optikit.errors import SpecError
 
-from .test_file_sets import _write_parts
+from .conftest import SPECS
 
 pytestmark = pytest.mark.slow
 
@@ -243,6 +243,19 @@ def test_sigma_weights_the_sums_on_the_workers_and_must_be_positive(client, tmp_
     bad = {**rows, "s": np.where(np.arange(200) == 150, 0.0, rows["s"])}
     with pytest.raises(SpecError, match="sigma column 's' must be positive and finite; row 151 is 0.0"):
         optikit.run(spec, data=bad, dask=client)
+
+
+def test_what_does_not_run_on_a_cluster_is_refused_at_its_field(client, parts):
+    spec, _ = parts
+    with pytest.raises(SpecError) as err:
+        optikit.run(spec, dask=client, backend="numba")
+    assert err.value.field == "--backend / backend= with --dask / dask="
+    with pytest.raises(SpecError, match="an objective without data has no rows"):
+        optikit.run(SPECS / "rosenbrock.yaml", dask=client)
+    spec.write_text(SPEC.replace("parquet: parts", "parquet: parts\n  split: {validation: 0.2}"))
+    with pytest.raises(SpecError) as err:
+        optikit.run(spec, dask=client)
+    assert "a validation split is not drawn on a cluster" in err.value.message and err.value.line == 6
 
 
 def test_rows_handed_over_from_python_are_scattered(client, parts):
