@@ -1,6 +1,6 @@
 """What runs on a Dask worker: the problem built there from the spec's text, once per worker
-thread and cached by its digest, and the partial sums of one partition with the NumPy evaluator a
-local run uses.
+process and cached by its digest (its NumPy functions compiled once per worker thread), and the
+partial sums of one partition with the NumPy evaluator a local run uses.
 
 Nothing compiled travels: a task carries the spec's text, the named losses' texts and a digest
 of the expressions the client derived; the worker derives its own and refuses to evaluate if
