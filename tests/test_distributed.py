@@ -146,6 +146,15 @@ def test_levenberg_marquardt_sums_the_normal_equations_on_the_workers(client, pa
     _close(result, _in_memory(spec, rows, **kw))
 
 
+@pytest.mark.parametrize("optimizer", ["newton", "lbfgs"])
+def test_methods_that_ask_the_oracle_get_the_clusters_sums(client, parts, optimizer):
+    spec, rows = parts  # newton: the Hessian summed on the workers; both: line searches of full-data losses
+    result, local = optikit.run(spec, dask=client, optimizer=optimizer), _in_memory(spec, rows, optimizer=optimizer)
+    assert result.stop_reason == local.stop_reason == "converged" and result.steps == local.steps
+    for name, value in local.parameters.items():  # the path may differ in late digits, not where it ends
+        assert result.parameters[name] == pytest.approx(value, rel=1e-12, abs=0), name
+
+
 def test_mini_batches_are_the_ones_a_local_run_draws(client, parts):
     spec, rows = parts
     kw = dict(optimizer="sgd", lr=0.05, batch_size=256, epochs=2, seed=11)
