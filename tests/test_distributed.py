@@ -70,6 +70,16 @@ def _close(a, b, rel=1e-12):
     assert [r.loss for r in a.history] == pytest.approx([r.loss for r in b.history], rel=rel)
 
 
+def test_a_local_run_imports_nothing_of_dask():
+    import subprocess
+
+    code = ("import sys, optikit; optikit.run(sys.argv[1]); "
+            "print([m for m in ('dask', 'distributed', 'optikit.distributed') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code, str(SPECS / "seed_gd.yaml")], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(SPECS.parent)}).stdout
+    assert out.strip() == "[]"
+
+
 # before the cluster starts: its threads must not see Dask taken away
 def test_an_unreachable_scheduler_is_refused_quickly_with_exit_code_2(parts, capsys, monkeypatch):
     spec, _ = parts
