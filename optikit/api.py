@@ -207,24 +207,15 @@ def _on_cluster(spec: Spec, pm: OptikitPluginManager, registry: Registry, optimi
                 data: Data | None, backend: str, dask: Any, trust_gradient: bool,
                 plugin_options: Mapping[str, Any] | None) -> Prepared:
     """:func:`prepare` with the rows on a Dask cluster (imported only here: ``import optikit`` stays light)."""
-    from .distributed import FIELD, compile_on_cluster, connect
+    from .distributed import prepare_on_cluster
 
-    if backend != DEFAULT_BACKEND:
-        raise SpecError(f"on a Dask cluster the workers evaluate with the {DEFAULT_BACKEND} backend, not {backend!r}",
-                        field=f"--backend / backend= with {FIELD}")
-    session = connect(dask)
-    try:
-        problem = compile_on_cluster(spec, registry.loss_texts(), session, data=data, use_hand_gradient=True)
+    def check(problem: Problem) -> None:
         if spec.gradient and not trust_gradient:
             verify_training_gradient(problem)
         _can_run(optimizer, problem.symbolic)
-        if settings.sync_every is not None:
-            from .distributed.local_sgd import local_sgd
 
-            optimizer, settings = local_sgd(problem, optimizer, settings)
-    except BaseException:
-        session.close()
-        raise
+    session, problem, optimizer, settings = prepare_on_cluster(spec, registry.loss_texts(), optimizer, settings, data,
+                                                               backend, dask, check)
     return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}), session)
 
 

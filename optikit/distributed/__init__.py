@@ -8,8 +8,8 @@ Importing this package does not import Dask; connecting does (:func:`connect`).
 from __future__ import annotations
 
 from .cluster import FIELD, INSTALL, Session, connect, dask_distributed
-from .compile import compile_on_cluster
+from .compile import compile_on_cluster, prepare_on_cluster
 from .evaluator import ClusterEvaluator, ClusterOracle, ClusterProblem
 
-__all__ = ["Session", "connect", "dask_distributed", "compile_on_cluster", "ClusterEvaluator", "ClusterOracle",
+__all__ = ["Session", "connect", "dask_distributed", "compile_on_cluster", "prepare_on_cluster", "ClusterEvaluator", "ClusterOracle",
            "ClusterProblem", "FIELD", "INSTALL"]

@@ -14,7 +14,7 @@ import hashlib
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -22,13 +22,15 @@ from ..backends import NumpyBackend
 from ..backends.compile import Data, open_data
 from ..data import DataError, DataRef, DataSource, open_source, open_validation
 from ..data.kinds import streams
+from ..errors import SpecError
 from ..spec import Spec
 from ..symbolic import SymbolicProblem, symbolic_problem
-from .cluster import Session
+from .cluster import FIELD, Session, connect
 from .evaluator import ClusterEvaluator, ClusterProblem
+from .local_sgd import local_sgd
 from .worker import ProblemText, StreamedFile, expression_digest, load_partition, partition_rows, sigma_problem
 
-__all__ = ["compile_on_cluster"]
+__all__ = ["compile_on_cluster", "prepare_on_cluster"]
 
 _FILE_KINDS = ("csv", "parquet")
 
@@ -122,3 +124,24 @@ def compile_on_cluster(spec: Spec, losses: Mapping[str, str], session: Session, 
         validation = _evaluator(spec, symbolic, text, session, held_ref, held)
     return ClusterProblem(symbolic, evaluator, local, NumpyBackend(), validation=validation,
                           validation_source=None, session=session)
+
+
+def prepare_on_cluster(spec: Spec, losses: Mapping[str, str], optimizer: Any, settings: Any, data: Data | None,
+                       backend: str, address: Any, check: Callable[[ClusterProblem], None],
+                       ) -> tuple[Session, ClusterProblem, Any, Any]:
+    """Connect to ``address``, compile ``spec`` on the cluster, run ``check`` on the problem, and
+    give the optimizer and settings the run uses (local SGD's with ``sync_every``); the session
+    is closed again if any of it fails."""
+    if backend != NumpyBackend.name:
+        raise SpecError(f"on a Dask cluster the workers evaluate with the numpy backend, not {backend!r}",
+                        field=f"--backend / backend= with {FIELD}")
+    session = connect(address)
+    try:
+        problem = compile_on_cluster(spec, losses, session, data=data, use_hand_gradient=True)
+        check(problem)
+        if settings.sync_every is not None:
+            optimizer, settings = local_sgd(problem, optimizer, settings)
+    except BaseException:
+        session.close()
+        raise
+    return session, problem, optimizer, settings
