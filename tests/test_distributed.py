@@ -262,6 +262,11 @@ def test_sigma_weights_the_sums_on_the_workers_and_must_be_positive(client, tmp_
     bad = {**rows, "s": np.where(np.arange(200) == 150, 0.0, rows["s"])}
     with pytest.raises(SpecError, match="sigma column 's' must be positive and finite; row 151 is 0.0"):
         optikit.run(spec, data=bad, dask=client)
+    pq.write_table(pa.table({k: v[100:] for k, v in bad.items()}), tmp_path / "parts" / "1.parquet")
+    for streamed in ("", "\n  stream: true\n  chunk_rows: 30"):  # held by a worker, or read at every pass
+        spec.write_text(spec.read_text().replace("parquet: parts", "parquet: parts" + streamed))
+        with pytest.raises(SpecError, match="1.parquet: sigma column 's' must be positive and finite; row 51 is 0.0"):
+            optikit.run(spec, dask=client)
 
 
 def test_what_does_not_run_on_a_cluster_is_refused_at_its_field(client, parts):

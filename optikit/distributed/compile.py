@@ -60,7 +60,7 @@ def _file_partitions(ref: DataRef, session: Session, sigma: str | None) -> list[
     for f in files:
         own = {**options, "file": f.name}
         if streams(DataRef(ref.kind, ref.columns, f, MappingProxyType(own))):
-            out.append(StreamedFile(ref.kind, str(f), ref.columns, tuple(own.items())))
+            out.append(StreamedFile(ref.kind, str(f), ref.columns, tuple(own.items()), sigma))
         else:
             out.append(client.submit(load_partition, ref.kind, str(f), ref.columns, own, sigma,
                                      key=_file_key(Path(f), ref.columns, own, sigma), pure=False))

@@ -76,6 +76,7 @@ class StreamedFile:
     path: str
     columns: tuple[str, ...]
     options: tuple[tuple[str, Any], ...]
+    sigma: str | None = None
 
     def source(self) -> Any:
         options = {**dict(self.options), "stream": True, "files": None}
@@ -102,22 +103,31 @@ def load_partition(kind: str, path: str, columns: tuple[str, ...], options: Mapp
     return out
 
 
-def sigma_problem(columns: Mapping[str, np.ndarray], sigma: str | None) -> str | None:
-    """What is wrong with the ``sigma`` column of these rows, if anything: a standard deviation
-    must be positive and finite (a zero would weight its row infinitely)."""
+def sigma_problem(columns: Mapping[str, np.ndarray], sigma: str | None, first: int = 0) -> str | None:
+    """What is wrong with the ``sigma`` column of these rows (``first``: the number of the rows
+    before them), if anything: a standard deviation must be positive and finite (a zero would
+    weight its row infinitely)."""
     if sigma is None or sigma not in columns:
         return None
     values = np.asarray(columns[sigma], dtype=float)
     bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
     if not len(bad):
         return None
-    return f"sigma column {sigma!r} must be positive and finite; row {int(bad[0]) + 1} is {float(values[bad[0]])!r}"
+    return (f"sigma column {sigma!r} must be positive and finite; row {first + int(bad[0]) + 1} is "
+            f"{float(values[bad[0]])!r}")
 
 
 def partition_rows(columns: Mapping[str, np.ndarray] | StreamedFile) -> int:
-    if isinstance(columns, StreamedFile):
-        return columns.source().n_rows
-    return len(next(iter(columns.values())))
+    """The rows of a partition; a streamed file is counted (and its sigma column checked) in one pass."""
+    if not isinstance(columns, StreamedFile):
+        return len(next(iter(columns.values())))
+    n = 0
+    for chunk in columns.source().chunks():
+        problem = sigma_problem(chunk, columns.sigma, first=n)
+        if problem is not None:
+            raise DataError(f"{Path(columns.path).name}: {problem}", ("data", columns.kind))
+        n += len(next(iter(chunk.values())))
+    return n
 
 
 def partition_sums(text: ProblemText, columns: Mapping[str, np.ndarray], params: np.ndarray,
