@@ -282,6 +282,24 @@ def test_what_does_not_run_on_a_cluster_is_refused_at_its_field(client, parts):
     assert "a validation split is not drawn on a cluster" in err.value.message and err.value.line == 6
 
 
+def test_one_parquet_file_is_split_by_row_groups_over_the_workers(client, parts):
+    spec, rows = parts
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table(rows), spec.parent / "one.parquet", row_group_size=700)  # 5 groups, the last short
+    spec.write_text(SPEC.replace("parquet: parts", "parquet: one.parquet"))
+    prepared = optikit.prepare(spec, dask=client)
+    try:
+        assert len(prepared.problem.evaluator.partitions) == 2 and prepared.problem.n_rows == 3000
+        result = prepared.run()
+    finally:
+        prepared.close()
+    _close(result, _in_memory(spec, rows))
+    kw = dict(optimizer="sgd", lr=0.05, batch_size=256, epochs=1, seed=3)
+    _close(optikit.run(spec, dask=client, **kw), _in_memory(spec, rows, **kw))
+
+
 def test_rows_handed_over_from_python_are_scattered(client, parts):
     spec, rows = parts
     spec.write_text(SPEC.replace("data:\n  parquet: parts\n", ""))

@@ -2,7 +2,8 @@
 and to give workers a digest to match), the rows placed on the workers as partitions.
 
 Partitions: each file of a csv or parquet source (one file, a folder or a glob) is read by a
-worker, with the reader a local run uses, and held in its memory while the run needs it. Rows
+worker, with the reader a local run uses, and held in its memory while the run needs it (a
+parquet file is cut by row groups when there are fewer files than workers). Rows
 that only the client has (inline, generated, npy/npz, or ``data=`` from Python) are cut into one
 partition per worker and scattered. A file a local run would stream (past ``memory_budget_mb``)
 is streamed by a worker at every pass instead of held: full-batch sums only.
@@ -22,13 +23,15 @@ from ..backends import NumpyBackend
 from ..backends.compile import Data, open_data
 from ..data import DataError, DataRef, DataSource, open_source, open_validation
 from ..data.kinds import streams
+from ..data.parquet import row_group_rows
 from ..errors import SpecError
 from ..spec import Spec
 from ..symbolic import SymbolicProblem, symbolic_problem
 from .cluster import FIELD, Session, connect
 from .evaluator import ClusterEvaluator, ClusterProblem
 from .local_sgd import local_sgd
-from .worker import ProblemText, StreamedFile, expression_digest, load_partition, partition_rows, sigma_problem
+from .worker import (ProblemText, StreamedFile, expression_digest, load_partition, load_row_groups, partition_rows,
+                     sigma_problem)
 
 __all__ = ["compile_on_cluster", "prepare_on_cluster"]
 
@@ -56,15 +59,42 @@ def _file_partitions(ref: DataRef, session: Session, sigma: str | None) -> list[
     options = {k: v for k, v in ref.options.items() if k not in ("files", "validation", "split", "values")}
     files = ref.options.get("files") or (ref.path,)
     client = session.client
+    pieces = -(-session.workers // len(files))  # fewer files than workers: parquet files split by row groups
     out = []
     for f in files:
         own = {**options, "file": f.name}
         if streams(DataRef(ref.kind, ref.columns, f, MappingProxyType(own))):
             out.append(StreamedFile(ref.kind, str(f), ref.columns, tuple(own.items()), sigma))
+        elif ref.kind == "parquet" and pieces > 1 and len(sizes := _row_groups(f)) > 1:
+            for groups, first in _split_groups(sizes, pieces):
+                out.append(client.submit(load_row_groups, str(f), ref.columns, groups, first, own["missing"], sigma,
+                                         key=_file_key(Path(f), ref.columns, {**own, "groups": groups}, sigma),
+                                         pure=False))
         else:
             out.append(client.submit(load_partition, ref.kind, str(f), ref.columns, own, sigma,
                                      key=_file_key(Path(f), ref.columns, own, sigma), pure=False))
     return out
+
+
+def _row_groups(file: Path) -> list[int]:
+    try:
+        return row_group_rows(file)
+    except ValueError as exc:
+        raise DataError(f"{file.name}: {exc}", ("data", "parquet")) from None
+
+
+def _split_groups(sizes: list[int], pieces: int) -> list[tuple[tuple[int, ...], int]]:
+    """Consecutive row groups cut into at most ``pieces`` runs of about equal rows: each run's
+    groups and the file's row number of its first row."""
+    total, before = sum(sizes), 0
+    runs: dict[int, list[int]] = {}
+    starts: dict[int, int] = {}
+    for i, rows in enumerate(sizes):
+        piece = before * pieces // max(total, 1)
+        runs.setdefault(piece, []).append(i)
+        starts.setdefault(piece, before)
+        before += rows
+    return [(tuple(runs[k]), starts[k]) for k in sorted(runs)]
 
 
 def _scattered(source: DataSource, session: Session, columns: tuple[str, ...], k: int) -> list[Any]:
@@ -94,6 +124,11 @@ def _evaluator(spec: Spec, symbolic: SymbolicProblem, text: ProblemText, session
         if exc.from_keyword:
             raise
         raise spec.error(exc.message, *exc.path, hint=exc.hint) from None
+    if rescatter is None:  # a file or row groups whose rows were all dropped (missing: drop) add nothing
+        kept = [i for i, n in enumerate(lengths) if n]
+        if not kept:
+            raise spec.error("no data rows", *(ref.field if ref is not None else ("data",)))
+        partitions, lengths = [partitions[i] for i in kept], [lengths[i] for i in kept]
     return ClusterEvaluator(symbolic, session, text, partitions, lengths, rescatter)
 
 

@@ -22,10 +22,11 @@ from ..backends.base import Sums
 from ..backends.numpy import NumpyBackend, NumpyEvaluator
 from ..backends.streaming import HeldRows, StreamingEvaluator
 from ..data import DataError, DataRef, open_source
+from ..data.parquet import read_row_groups
 from ..spec.load import loads_spec
 from ..symbolic import SymbolicProblem, symbolic_problem
 
-__all__ = ["ProblemText", "expression_digest", "load_partition", "partition_rows", "partition_sums",
+__all__ = ["ProblemText", "expression_digest", "load_partition", "load_row_groups", "partition_rows", "partition_sums",
            "partition_cost", "partition_per_row", "StreamedFile", "sigma_problem"]
 
 
@@ -115,6 +116,21 @@ def sigma_problem(columns: Mapping[str, np.ndarray], sigma: str | None, first: i
         return None
     return (f"sigma column {sigma!r} must be positive and finite; row {first + int(bad[0]) + 1} is "
             f"{float(values[bad[0]])!r}")
+
+
+def load_row_groups(path: str, columns: tuple[str, ...], groups: tuple[int, ...], first: int, missing: str,
+                    sigma: str | None = None) -> dict[str, np.ndarray]:
+    """Consecutive row groups of a parquet file, read on the worker and checked as a local run checks them."""
+    try:
+        out = read_row_groups(Path(path), list(columns), list(groups), first, missing)
+    except ValueError as exc:
+        raise DataError(f"{Path(path).name}: {exc}", ("data", "parquet")) from None
+    for a in out.values():
+        a.flags.writeable = False
+    problem = sigma_problem(out, sigma, first)
+    if problem is not None:
+        raise DataError(f"{Path(path).name}: {problem}", ("data", "parquet"))
+    return out
 
 
 def partition_rows(columns: Mapping[str, np.ndarray] | StreamedFile) -> int:
