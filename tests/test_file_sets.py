@@ -71,3 +71,14 @@ def test_every_file_of_a_set_must_offer_the_columns(tmp_path):
     with pytest.raises(SpecError) as err:
         optikit.load_spec(spec)
     assert "p2.csv has no column 'y'" in err.value.message
+
+
+def test_a_record_copies_every_file_of_a_set(tmp_path):
+    from optikit.cli import main
+
+    _write_parts(tmp_path / "parts", [10, 12])
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC.format(data="parquet: 'parts/*.parquet'"))
+    assert main(["run", str(spec), "--quiet", "--record", str(tmp_path / "rec")]) == 0
+    assert sorted(p.name for p in (tmp_path / "rec" / "parts").iterdir()) == ["p0.parquet", "p1.parquet"]
+    assert main(["run", str(tmp_path / "rec" / "spec.yaml"), "--quiet"]) == 0  # the record runs as it is
