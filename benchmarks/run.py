@@ -7,6 +7,8 @@ per-sample SGD per step at 1e5 rows; spec to first epoch (a fresh interpreter: i
 derive, compile, one epoch) at 2..200 parameters, twice; peak memory of a batch epoch. Baselines:
 hand-written NumPy, PyTorch CPU with torch.optim, JAX with jit / lax.scan, a hand-written numba
 loop, the blog's pure-Python loop (where it finishes) and the bandwidth floor ``np.dot(x, y)``.
+With ``optikit[dask]``, the batch epoch at 1e7 rows on two local Dask worker processes and the
+per-step overhead of a cluster (benchmarks/bench_dask.py).
 Each figure is the median of several repeats; absent packages are left out. Prints ratios to
 the hand-written NumPy (batch) or numba (SGD) figure measured in this run.
 """
@@ -35,6 +37,7 @@ import optikit  # noqa: E402
 from optikit.api import prepare  # noqa: E402
 from optikit.engine.loop import run_problem  # noqa: E402
 
+import bench_dask  # noqa: E402
 from timing import median  # noqa: E402
 
 LR = 1e-3
@@ -309,6 +312,14 @@ def _table(rows: list[dict[str, Any]], key: str, unit: str, base: str) -> None:
             print(f"    {r['impl']:<32} {r[unit]:>14.4g} {unit}  {ratio}")
 
 
+def dask_case(rows: int, repeat: int) -> dict[str, Any]:
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        return bench_dask.bench(client, rows, 2, repeat)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (under two minutes)")
@@ -323,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         "memory": bench_memory(1_000_000),
         "machine": machine(),
     }
+    if _have("distributed"):  # optikit[dask]: the same epoch on two local worker processes
+        out["dask"] = dask_case(100_000 if args.quick else 10_000_000, repeat)
     print("batch gradient descent, per epoch (ratio to hand-written NumPy):")
     _table(out["batch_gd"], "n", "us_per_epoch", "hand-numpy")
     print("per-sample SGD, per step (ratio to a hand-written numba loop):")
@@ -331,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     _table(out["compile"], "params", "seconds", "")
     print("peak memory of 3 batch epochs over the data's size:")
     _table(out["memory"], "n", "peak_over_data", "hand-numpy")
+    if "dask" in out:
+        bench_dask.report(out["dask"])
     print("machine:", json.dumps(out["machine"]))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n")

@@ -140,6 +140,13 @@ class Prepared:
     settings: Settings
     #: what plugins' ``optikit_run_start`` receives as ``options`` (the parsed command line)
     plugin_options: Mapping[str, Any] = field(default_factory=dict)
+    #: the Dask session the problem's rows are on (``dask=``), closed by :meth:`close`
+    session: Any = None
+
+    def close(self) -> None:
+        """Close the Dask client and local cluster :func:`prepare` opened (a client handed over stays open)."""
+        if self.session is not None:
+            self.session.close()
 
     def run(self, callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (), control: Any = None) -> Result:
         """Run once; plugin run hooks are called around it. ``control``: see :mod:`optikit.engine.checkpoint`.
@@ -169,7 +176,7 @@ class Prepared:
 def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: OptikitPluginManager | None = None,
             plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
             data: Data | None = None, backend: str = DEFAULT_BACKEND, validation: Data | None = None,
-            **overrides: Any) -> Prepared:
+            dask: Any = None, **overrides: Any) -> Prepared:
     """Load (if needed), validate against the registry, and compile a spec without running it.
 
     ``data`` (a mapping of column names to arrays, 2-D for a vector input) replaces the spec's
@@ -181,17 +188,43 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
     ``plugin_options`` reach the plugins' ``optikit_run_start`` hook as ``options``. A spec with a
     top-level ``gradient`` trains with it; one that disagrees with the derived gradient raises
     :class:`~optikit.errors.GradientMismatchError` unless ``trust_gradient``.
+
+    ``dask`` puts the rows on a Dask cluster (``optikit[dask]``): ``"local"`` starts one on this
+    machine, ``"tcp://host:8786"`` joins a scheduler, a ``distributed.Client`` is used as it is;
+    the returned :class:`Prepared` holds the session until :meth:`Prepared.close`.
     """
     spec = as_spec(spec_or_path, **overrides)
     pm = pm or plugin_manager(plugins)
     registry = Registry.build(pm)
     optimizer, settings = _runnable(spec, registry)
+    if dask is not None:
+        if validation is not None:
+            raise SpecError("held-out rows from Python are not sent to a cluster", field="validation=",
+                            hint="leave validation= out, or run without dask=")
+        return _on_cluster(spec, pm, registry, optimizer, settings, data, backend, dask, trust_gradient,
+                           plugin_options)
     problem = _compile(spec, registry, data, backend, use_hand_gradient=True, validation=validation)
     if spec.gradient and not trust_gradient:
         verify_training_gradient(problem)
     _can_run(optimizer, problem.symbolic)
     _check_sigma(spec, problem)
     return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}))
+
+
+def _on_cluster(spec: Spec, pm: OptikitPluginManager, registry: Registry, optimizer: Optimizer, settings: Settings,
+                data: Data | None, backend: str, dask: Any, trust_gradient: bool,
+                plugin_options: Mapping[str, Any] | None) -> Prepared:
+    """:func:`prepare` with the rows on a Dask cluster (imported only here: ``import optikit`` stays light)."""
+    from .distributed import prepare_on_cluster
+
+    def check(problem: Problem) -> None:
+        if spec.gradient and not trust_gradient:
+            verify_training_gradient(problem)
+        _can_run(optimizer, problem.symbolic)
+
+    session, problem, optimizer, settings = prepare_on_cluster(spec, registry.loss_texts(), optimizer, settings, data,
+                                                               backend, dask, check)
+    return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}), session)
 
 
 def validate(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
@@ -237,7 +270,7 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
         callbacks: Iterable[Callable[[EpochRecord], bool | None]] = (),
         plugin_options: Mapping[str, Any] | None = None, trust_gradient: bool = False,
         data: Data | None = None, backend: str = DEFAULT_BACKEND, validation: Data | None = None,
-        **overrides: Any) -> Result:
+        dask: Any = None, **overrides: Any) -> Result:
     """Load, compile and run a spec; return its :class:`~optikit.engine.Result`.
 
     ``overrides`` replace parts of the spec's optimizer section, e.g.
@@ -246,7 +279,7 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
     :func:`optikit.engine.runio.run_controlled`): ``history=``, ``checkpoint=``, ``checkpoint_every=``,
     ``resume=``, ``on_nonfinite="skip"``, ``max_skips=``. ``trust_gradient=True`` trains with a
     spec's hand-written ``gradient`` even when it disagrees with the derived one. ``data``,
-    ``validation`` and ``backend``: see :func:`prepare`.
+    ``validation``, ``backend`` and ``dask`` (run on a Dask cluster): see :func:`prepare`.
 
     >>> import numpy as np
     >>> x = np.array([1.0, 2.0, 3.0, 4.0])
@@ -256,9 +289,13 @@ def run(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (),
         raise SpecError(f"expected a Spec or a path, got {type(spec_or_path).__name__}")
     options = {k: overrides.pop(k) for k in RUN_OPTIONS if k in overrides}
     prepared = prepare(spec_or_path, plugins=plugins, plugin_options=plugin_options,
-                       trust_gradient=trust_gradient, data=data, backend=backend, validation=validation, **overrides)
-    if not options:
-        return prepared.run(callbacks)
-    from .engine.runio import run_controlled
+                       trust_gradient=trust_gradient, data=data, backend=backend, validation=validation,
+                       dask=dask, **overrides)
+    try:
+        if not options:
+            return prepared.run(callbacks)
+        from .engine.runio import run_controlled
 
-    return run_controlled(prepared, callbacks, catch_sigint=False, **options)
+        return run_controlled(prepared, callbacks, catch_sigint=False, **options)
+    finally:
+        prepared.close()

@@ -38,6 +38,9 @@ class RunSettings:
                                   flag="--gtol")
     max_time: float | None = _setting(None, "positive", "stop after this many seconds", flag="--max-time")
     schedule: Any = _setting(None, "schedule", "learning-rate schedule: a name, or a mapping with 'name'")
+    sync_every: int | None = _setting(None, "count", "on a Dask cluster, local steps each partition takes between "
+                                      "averagings of the parameters (local SGD); one process averages with itself",
+                                      flag="--sync-every")
 
     def stops(self) -> bool:
         """Whether anything ends the run."""

@@ -25,6 +25,7 @@ LAYERS = (
     ("optikit.optimizers",),
     ("optikit.plugins",),
     ("optikit.engine",),
+    ("optikit.distributed",),
     ("optikit.gradcheck",),
     ("optikit.fit",),
     ("optikit.output",),

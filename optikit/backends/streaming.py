@@ -17,14 +17,15 @@ from .base import Backend, Evaluator, Rows, Sums
 from .numpy import NumpyBackend, NumpyEvaluator
 from .vectors import VectorEvaluator
 
-__all__ = ["StreamingEvaluator", "evaluator_for", "DEFAULT_BUFFER_ROWS"]
+__all__ = ["StreamingEvaluator", "HeldRows", "evaluator_for", "DEFAULT_BUFFER_ROWS"]
 
 #: Rows shuffled together when mini-batches are drawn from a streamed file.
 DEFAULT_BUFFER_ROWS = 65536
 
 
-class _Rows:
-    """A chunk as a source for one evaluator: columns already read and checked, not copied."""
+class HeldRows:
+    """Columns already read and checked (a chunk, a cluster's partition) as a source for one
+    evaluator, not copied."""
 
     def __init__(self, columns: Mapping[str, np.ndarray]) -> None:
         self._columns = columns
@@ -59,7 +60,7 @@ class StreamingEvaluator:
         self._probe = self._over(first)
 
     def _over(self, columns: Mapping[str, np.ndarray]) -> Evaluator:
-        rows = _Rows(columns)
+        rows = HeldRows(columns)
         if isinstance(self.backend, NumpyBackend):
             if self.problem.vectors is not None:
                 return VectorEvaluator(self.problem, rows, compiled=self._compiled)

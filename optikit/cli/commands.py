@@ -40,10 +40,6 @@ def _spec(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ..api import prepare
-    from ..output.report import REPORTERS
-
-    from ..engine.runio import run_controlled
-    from .outputs import check_outputs, write_outputs
 
     if args.symbolic_timeout is not None:
         from ..symbolic.bounded import set_timeout
@@ -51,7 +47,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         set_timeout(args.symbolic_timeout)
     backend = {"backend": args.backend} if args.backend is not None else {}
     prepared = prepare(_spec(args), **_loaded(args), plugin_options=_options(args), trust_gradient=args.trust_gradient,
-                       **backend)
+                       dask=args.dask, **backend)
+    try:
+        return _run_prepared(args, prepared)
+    finally:
+        prepared.close()
+
+
+def _run_prepared(args: argparse.Namespace, prepared: Any) -> int:
+    from ..output.report import REPORTERS
+
+    from ..engine.runio import run_controlled
+    from .outputs import check_outputs, write_outputs
+
     check_outputs(args, prepared.problem)
     every = args.every or _every(prepared)
     bar = progress_bar(prepared, quiet=args.quiet)

@@ -87,6 +87,9 @@ def build_parser(pm: Any = None) -> argparse.ArgumentParser:
     _setting_args(run, every=False)
     run.add_argument("--backend", default=None, metavar="NAME",
                      help="evaluate with this backend (default: numpy; see 'optikit plugins')")
+    run.add_argument("--dask", default=None, metavar="ADDRESS",
+                     help="train on a Dask cluster (optikit[dask]): 'local' starts one on this machine, "
+                          "tcp://host:8786 joins a running scheduler")
     run.add_argument("--set", dest="sets", action="append", default=[], type=_override, metavar="KEY=VALUE",
                      help="set any optimizer key or hyperparameter, e.g. --set momentum=0.9 (repeatable)")
     _run_safety_args(run)

@@ -13,7 +13,7 @@ import numpy as np
 from .. import expr
 from ..errors import ExpressionError
 from .csvfile import MISSING, csv_chunks, read_header
-from .files import check_file, resolve_path
+from .files import check_file, resolve_files, resolve_path
 from .generate import generate, generate_ref
 from .npyfile import check_rows, npy_header, npz_header, read_npy, read_npz
 from .parquet import parquet_header, read_parquet
@@ -48,7 +48,8 @@ def data_ref(kind: str, section: Mapping[str, Any], base: Path | None, inline: D
                             f"{', '.join((kind, 'columns', 'split', 'validation', *FILE_KINDS[kind]))}",
                             ("data", key))
     ref = section[kind]
-    file = resolve_path(ref, base, ("data", kind))
+    files = resolve_files(ref, base, ("data", kind), kind) if kind in ("csv", "parquet") else None
+    file = files[0] if files else resolve_path(ref, base, ("data", kind))
     wanted = section.get("columns")
     if wanted is not None and (not isinstance(wanted, list) or not wanted or not all(isinstance(c, str) for c in wanted)):
         raise DataError("expected a list of column names", ("data", "columns"))
@@ -66,8 +67,12 @@ def data_ref(kind: str, section: Mapping[str, Any], base: Path | None, inline: D
             header = npy_header(file, wanted)
         else:
             header = npz_header(file)
+        for other in (files or [])[1:]:  # every file of a set offers the columns the first one names
+            _same_columns(kind, other, header, wanted, options.get("delimiter", ","))
     except ValueError as exc:
         raise DataError(f"{ref}: {exc}", ("data", kind)) from None
+    if files:
+        options["files"] = tuple(files)
     for i, name in enumerate(wanted or ()):
         if name not in header:
             raise DataError(f"{ref} has no column {name!r} (columns: {', '.join(header)})", ("data", "columns", i))
@@ -80,6 +85,13 @@ def data_ref(kind: str, section: Mapping[str, Any], base: Path | None, inline: D
     options["header"] = tuple(header)
     options.update(_stream_options(kind, section))
     return _with_split(DataRef(kind, tuple(wanted or header), file, MappingProxyType(options)), section, base)
+
+
+def _same_columns(kind: str, file: Path, header: list[str], wanted: list[str] | None, delimiter: str) -> None:
+    names = read_header(file, delimiter) if kind == "csv" else parquet_header(file)
+    lacking = [c for c in (wanted or header) if c not in names]
+    if lacking:
+        raise ValueError(f"{file.name} has no column {lacking[0]!r} (columns: {', '.join(names)})")
 
 
 def _whole(section: Mapping[str, Any], key: str, default: Any, low: float) -> Any:
@@ -155,8 +167,23 @@ def _with_split(ref: DataRef, section: Mapping[str, Any], base: Path | None = No
 
 
 def _reader(ref: DataRef) -> Any:
-    """``read(rows)`` for a file reference: its columns as mappings, a chunk at a time."""
-    names, header, file = list(ref.columns), list(ref.options["header"]), ref.path
+    """``read(rows)`` for a file reference: its columns as mappings, a chunk at a time (the files
+    of a set one after the other, in their sorted order)."""
+    files = ref.options.get("files")
+    if files:
+        def read_all(rows: int | None) -> Iterator[Mapping[str, np.ndarray]]:
+            for file in files:
+                try:
+                    # a csv file's own header: the files of a set may order their columns differently
+                    header = read_header(file, ref.options["delimiter"]) if ref.kind == "csv" else ref.options["header"]
+                    one = DataRef(ref.kind, ref.columns, file, MappingProxyType({**ref.options, "files": None,
+                                                                                 "header": tuple(header)}))
+                    yield from _reader(one)(rows)
+                except ValueError as exc:  # name the file of the set the error is in
+                    raise ValueError(f"{file.name}: {exc}") from None
+        return read_all
+    names, file = list(ref.columns), ref.path
+    header = list(ref.options["header"])
     if ref.kind == "csv":
         def read(rows: int | None) -> Iterator[Mapping[str, np.ndarray]]:
             for block in csv_chunks(file, header, names, rows, delimiter=ref.options["delimiter"],
@@ -176,7 +203,7 @@ def streams(ref: DataRef) -> bool:
     stream = ref.options.get("stream", False)
     if stream == "auto":
         try:
-            size = check_file(ref.path)
+            size = sum(check_file(f) for f in ref.options.get("files") or [ref.path])
         except ValueError:
             return False  # reading it reports the problem
         return size > ref.options["memory_budget_mb"] * 2**20

@@ -11,7 +11,7 @@ import numpy as np
 from .files import check_file
 from .ref import DataError
 
-__all__ = ["pyarrow_parquet", "parquet_header", "read_parquet"]
+__all__ = ["pyarrow_parquet", "parquet_header", "read_parquet", "row_group_rows", "read_row_groups"]
 
 FIELD = ("data", "parquet")
 
@@ -52,6 +52,33 @@ def read_parquet(file: Path, names: list[str], rows: int | None, missing: str) -
         raise
     except Exception as exc:
         raise ValueError(f"cannot read ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
+def row_group_rows(file: Path) -> list[int]:
+    """The rows of each row group of a parquet file (its footer; no rows are read)."""
+    pq = pyarrow_parquet()
+    check_file(file)
+    try:
+        meta = pq.ParquetFile(file).metadata
+    except Exception as exc:
+        raise ValueError(f"not a readable parquet file ({type(exc).__name__}: {str(exc)[:80]})") from None
+    return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+
+
+def read_row_groups(file: Path, names: list[str], groups: list[int], first: int, missing: str) -> dict[str, np.ndarray]:
+    """The columns ``names`` of row groups ``groups`` (consecutive, ``first`` the file's row
+    number of their first row), checked as :func:`read_parquet` checks them."""
+    pq = pyarrow_parquet()
+    check_file(file)
+    try:
+        batches = pq.ParquetFile(file).read_row_groups(groups, columns=names).to_batches()
+    except Exception as exc:
+        raise ValueError(f"cannot read ({type(exc).__name__}: {str(exc)[:80]})") from None
+    blocks = []
+    for batch in batches:
+        blocks.append(_columns(batch, names, first, missing))
+        first += batch.num_rows
+    return {c: np.concatenate([b[c] for b in blocks]) if blocks else np.empty(0) for c in names}
 
 
 def _columns(batch: Any, names: list[str], first: int, missing: str) -> dict[str, np.ndarray]:

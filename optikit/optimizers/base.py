@@ -73,6 +73,10 @@ class Oracle(Protocol):
     All functions take a parameter vector in spec order. ``loss`` is the batch mean of the
     per-sample loss. ``residuals``/``jacobian`` exist only for least-squares losses
     (per-sample loss ``r**2``), where ``loss == mean(residuals**2)``.
+
+    An oracle whose rows are elsewhere (a Dask cluster's, see docs/scaling.md) may also offer
+    ``gauss_newton(params) -> (JᵀJ, Jᵀr, Σr²)`` and ``residual_cost(params) -> Σr²``, summed where
+    the rows are; a least-squares method that finds them (``getattr``) need not fetch every residual.
     """
 
     def loss(self, params: np.ndarray) -> float: ...

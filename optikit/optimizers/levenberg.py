@@ -164,11 +164,16 @@ class LevenbergMarquardt(Optimizer):
     def update(self, grad, state, params, oracle=None):
         params = np.asarray(params, dtype=float)
         lam, scale, count, nu = state.lambda_, state.scale, state.count, state.nu
-        r = np.asarray(oracle.residuals(params), dtype=float)
-        jac = np.asarray(oracle.jacobian(params), dtype=float).reshape(len(r), len(params))
-        jtj = jac.T @ jac
-        g = jac.T @ r
-        cost = float(r @ r)
+        normal = getattr(oracle, "gauss_newton", None)
+        if normal is not None:  # JᵀJ, Jᵀr and Σr² summed where the rows are (a cluster's workers)
+            jtj, g, cost = normal(params)
+            jtj, g, cost = np.asarray(jtj, dtype=float), np.asarray(g, dtype=float), float(cost)
+        else:
+            r = np.asarray(oracle.residuals(params), dtype=float)
+            jac = np.asarray(oracle.jacobian(params), dtype=float).reshape(len(r), len(params))
+            jtj = jac.T @ jac
+            g = jac.T @ r
+            cost = float(r @ r)
         d, scale = self._scale(np.diag(jtj), scale)
         zero = np.zeros_like(params)
 
@@ -195,12 +200,13 @@ class LevenbergMarquardt(Optimizer):
                     return done(zero, True, lam, nu)
                 tiny = small_step(delta, params, self.xtol, root_d)
                 bent = False
-                if self.acceleration and not tiny:  # near a solution the difference is noise
+                # a cluster sums JᵀJ where the rows are; the acceleration needs the residuals themselves
+                if self.acceleration and not tiny and normal is None:  # near a solution the difference is noise
                     acc = self._acceleration(oracle, params, delta, r, jac, lower)
                     ratio = float(np.linalg.norm(root_d * acc)) / float(np.linalg.norm(root_d * delta))
                     bent = not ratio <= self.avmax  # a NaN ratio (residuals not finite there) too
                     delta = delta + 0.5 * acc
-                new_cost = cost if bent else _sum_squares(oracle.residuals(params + delta))
+                new_cost = cost if bent else _cost(oracle, params + delta)
                 if new_cost < cost:
                     actual = cost - new_cost
                     flat = actual <= self.ftol * cost and predicted <= self.ftol * cost
@@ -232,6 +238,11 @@ def _residuals(oracle, params: np.ndarray) -> np.ndarray:
     return np.asarray(oracle.residuals(params), dtype=float)
 
 
-def _sum_squares(r) -> float:
-    r = np.asarray(r, dtype=float)
-    return float(r @ r)  # inf or NaN where the residuals are not finite: never a decrease
+def _cost(oracle, params: np.ndarray) -> float:
+    """``Σr²`` at ``params`` (inf or NaN where the residuals are not finite: never a decrease): from
+    the oracle when it sums it where the rows are, else from the residuals."""
+    summed = getattr(oracle, "residual_cost", None)
+    if summed is not None:
+        return float(summed(params))
+    r = _residuals(oracle, params)
+    return float(r @ r)

@@ -73,16 +73,21 @@ def _copy_data(spec: Any, folder: Path) -> None:
     run (files above :data:`MAX_COPY_BYTES` are left out; ``run.json`` still names them and the
     data's fingerprint)."""
     refs = [spec.data, spec.data.options.get("validation")] if spec.data is not None else []
+    base = Path(spec.path).resolve().parent
     for ref in refs:
         if ref is None or getattr(ref, "path", None) is None or not isinstance(ref.options.get("file"), str):
             continue
-        source = Path(ref.path)
-        target = (folder / ref.options["file"]).resolve()
-        # the loader keeps a spec's data in its folder or below it, so the copy stays in the record
-        if folder.resolve() not in target.parents or source.stat().st_size > MAX_COPY_BYTES:
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        if ref.options.get("files"):  # a folder or glob: each of its files at its place below the spec
+            pairs = [(Path(f), folder / Path(f).relative_to(base)) for f in ref.options["files"]]
+        else:
+            pairs = [(Path(ref.path), folder / ref.options["file"])]
+        for source, target in pairs:
+            target = target.resolve()
+            # the loader keeps a spec's data in its folder or below it, so the copy stays in the record
+            if folder.resolve() not in target.parents or source.stat().st_size > MAX_COPY_BYTES:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
 
 
 def _effective_spec(spec: Any, prepared: Any, seed: int | None) -> str:
