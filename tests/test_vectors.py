@@ -285,3 +285,86 @@ def test_cli_saves_predicts_with_bands_and_plots_a_vector_fit(tmp_path, monkeypa
     bands = fit.predict({"x": x[:5]}, uncertainty=True)
     np.testing.assert_allclose([float(line.split(",")[header.index("stderr")]) for line in lines[1:6]],
                                bands.stderr, rtol=1e-9)
+
+
+def _wide_csv(tmp_path, rows: int = 30) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(rows, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + 0.3 + 0.1 * rng.normal(size=rows)
+    np.savetxt(tmp_path / "d.csv", np.column_stack([x, y]), delimiter=",", header="f0,f1,f2,y", comments="")
+    return {"x": x, "y": y}
+
+
+FILE_SPEC = "model: dot(w, x) + b\nparameters:\n  w: {{shape: 3, init: 0.0}}\n  b: 0.0\n" \
+            "data:\n  csv: d.csv\n  vectors: {{x: {v}}}\n{extra}optimizer: {opt}\n"
+
+
+def test_kinks_have_a_hessian_as_for_scalars(tmp_path):
+    data = _wide_csv(tmp_path)
+    (tmp_path / "h.yaml").write_text(FILE_SPEC.format(v='"f*"', extra="loss: huber\n", opt="{name: newton, epochs: 50}"))
+    fit = optikit.run(tmp_path / "h.yaml")
+    from scipy.optimize import minimize
+
+    def huber(t):
+        r = np.abs(data["x"] @ t[:3] + t[3] - data["y"])
+        return np.mean(np.where(r < 1, r**2 / 2, r - 0.5))
+    ref = minimize(huber, np.zeros(4), method="BFGS", options={"gtol": 1e-12})
+    np.testing.assert_allclose(list(fit.parameters.values()), ref.x, rtol=1e-6, atol=1e-8)
+    lasso = FILE_SPEC.format(v='"f*"', extra="loss: (model - y)**2 + 0.1*sum(abs(w))\n",
+                             opt="{name: lbfgs, epochs: 50}")
+    (tmp_path / "l.yaml").write_text(lasso)
+    assert optikit.run(tmp_path / "l.yaml").report().stderr  # the likelihood report's Hessian, kinks dropped
+
+
+def test_vector_inputs_must_keep_their_shape_to_predict():
+    data = _classes(40, 3)
+    fit = optikit.run(optikit.loads_spec(LOGISTIC.format(n=3, penalty=0.0, opt="gd", epochs=2)), data=data)
+    for bad, words in [(np.array([1.0, 2.0, 3.0]), "vector input of 3 elements"),
+                       (np.array([[1.0, 2.0]]), "vector input of 3 elements")]:
+        with pytest.raises(optikit.SpecError, match=words):
+            fit.predict({"x": bad})
+    assert fit.predict({"x": np.array([[1.0, 2.0, 3.0]])}).shape == (1,)
+
+
+def test_the_target_is_never_a_member_and_sums_are_blamed_on_their_field(tmp_path):
+    _wide_csv(tmp_path)
+    (tmp_path / "s.yaml").write_text(FILE_SPEC.format(v='"*"', extra="", opt="{name: lbfgs, epochs: 50}"))
+    spec = optikit.load_spec(tmp_path / "s.yaml")
+    assert spec.data.options["vectors"]["x"] == ("f0", "f1", "f2")  # '*' leaves out the target y
+    (tmp_path / "t.yaml").write_text(FILE_SPEC.format(v="[f0, f1, y]", extra="", opt="gd"))
+    with pytest.raises(optikit.SpecError, match="'y' is the target or sigma column"):
+        optikit.load_spec(tmp_path / "t.yaml")
+    cases = [("model: dot(w, x) + b", "model: x + b + sum(w)", "model", "vector input 'x' is used in the model outside"),
+             ("model: dot(w, x) + b", "model: f0*b + sum(w)\nloss: (model - y)**2 + x", "loss",
+              "vector input 'x' is used in the loss outside"),
+             ("model: dot(w, x) + b", "model: b\nloss: (model - y)**2 + w", "loss", "used in the loss outside sum()"),
+             ("model: dot(w, x) + b", "model: w*f0 + b", "model", "used in the model outside sum()"),
+             ("shape: 3", "shape: 4", "model", "mixes vectors of different lengths: w has 4, x has 3")]
+    for old, new, field, words in cases:
+        (tmp_path / "e.yaml").write_text(FILE_SPEC.format(v='"f*"', extra="", opt="gd").replace(old, new))
+        with pytest.raises(optikit.SpecError) as info:
+            optikit.run(tmp_path / "e.yaml")
+        assert info.value.field == field and words in str(info.value) and "e.yaml:" in str(info.value), new
+
+
+def test_member_columns_from_python_and_validation_files_are_grouped_or_named(tmp_path):
+    pd = pytest.importorskip("pandas")
+    data = _wide_csv(tmp_path)
+    (tmp_path / "s.yaml").write_text(FILE_SPEC.format(v='"f*"', extra="", opt="{name: gd, lr: 0.1, epochs: 5}"))
+    frame = pd.DataFrame({"f0": data["x"][:, 0], "f1": data["x"][:, 1], "f2": data["x"][:, 2], "y": data["y"]})
+    assert optikit.run(tmp_path / "s.yaml", data=frame).parameters == optikit.run(tmp_path / "s.yaml").parameters
+    np.savetxt(tmp_path / "v.csv", np.column_stack([data["x"][:, :2], data["y"]]), delimiter=",",
+               header="f0,f1,y", comments="")
+    (tmp_path / "v.yaml").write_text(FILE_SPEC.format(v='"f*"', extra="", opt="gd").replace(
+        "  vectors:", "  validation: {csv: v.csv}\n  vectors:"))
+    with pytest.raises(optikit.SpecError) as info:
+        optikit.run(tmp_path / "v.yaml")
+    assert info.value.field == "data.validation" and "no column 'f2', which the vector input 'x'" in str(info.value)
+    (tmp_path / "p.yaml").write_text(FILE_SPEC.format(v='"f*"', extra="predict: {x: [1, 2, 3]}\n", opt="gd"))
+    with pytest.raises(optikit.SpecError, match="'x' is a vector input; 'predict:' takes one number"):
+        optikit.load_spec(tmp_path / "p.yaml")
+
+
+def test_init_says_vector_specs_are_written_by_hand(tmp_path, capsys):
+    assert main(["init", str(tmp_path / "v.yaml"), "--model", "sigmoid(dot(w, x)) + b"]) == 2
+    assert "init writes specs of scalar parameters" in capsys.readouterr().err

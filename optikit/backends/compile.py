@@ -39,6 +39,8 @@ def open_data(spec: Spec, data: Data | None = None) -> DataSource | None:
             raise DataError(f"the {'model' if spec.model else 'objective'} uses no data column, so there is nothing "
                             "to take from data=", ("data=",), hint="leave data= out")
         source = from_arrays(data, only=spec.columns)
+        if spec.data is not None and spec.data.options.get("vectors"):  # a DataFrame of the file's columns, say
+            source = _grouped(spec, source, ("data=",))
         missing = [c for c in spec.used_columns if c not in source.columns]
         if missing:
             raise DataError(f"no column {missing[0]!r}, which the spec uses (columns given: "
@@ -55,7 +57,7 @@ def open_data(spec: Spec, data: Data | None = None) -> DataSource | None:
 
 def _held_out(spec: Spec, data: Data) -> DataSource:
     """Validation rows handed over from Python: the columns the loss reads, checked like ``data=``."""
-    source = from_arrays(data, keyword="validation", only=spec.columns)
+    source = _grouped(spec, from_arrays(data, keyword="validation", only=spec.columns), ("validation=",))
     missing = [c for c in spec.used_columns if c not in source.columns]
     if missing:
         raise DataError(f"no column {missing[0]!r}, which the spec uses (columns given: {', '.join(source.columns)})",
@@ -63,21 +65,31 @@ def _held_out(spec: Spec, data: Data) -> DataSource:
     return source
 
 
-def _grouped(spec: Spec, source: DataSource) -> DataSource:
-    """A validation ``source`` with the spec's vector inputs (``vectors:``) stacked from its columns."""
+def _grouped(spec: Spec, source: DataSource, path: tuple = ("data", "validation")) -> DataSource:
+    """``source`` (a validation source, or rows from Python) with the spec's vector inputs
+    (``vectors:``) stacked from its columns; a member it lacks is an error at ``path``."""
     groups = spec.data.options.get("vectors") if spec.data is not None else None
-    return VectorColumns(source, groups) if groups else source
+    if not groups or any(name in source.columns for name in groups):
+        return source
+    for name, members in groups.items():
+        absent = [m for m in members if m not in source.columns]
+        if absent:
+            raise DataError(f"no column {absent[0]!r}, which the vector input {name!r} is made of (columns: "
+                            f"{', '.join(source.columns)})", path)
+    return VectorColumns(source, groups)
 
 
 def _scalar_columns(spec: Spec, used: tuple[str, ...], source: DataSource, keyword: bool) -> None:
     """Refuse a vector input where a problem without sums reads one number per row."""
     vectors = [c for c in vector_inputs(source) if c in used]
     if vectors:
-        where = ("data=", vectors[0]) if keyword else ("data",)
-        raise DataError(f"{vectors[0]!r} is a vector input (a 2-D array, or several columns), but the "
-                        f"{'model' if spec.model else 'objective'} reads it as one number per row",
-                        where, hint=f"use it inside sum() or dot(), e.g. dot(w, {vectors[0]}) with a parameter "
-                        "w: {shape: N, init: 0.0}")
+        what = "model" if spec.model else "objective"
+        message = (f"{vectors[0]!r} is a vector input (a 2-D array, or several columns), but the {what} reads it "
+                   "as one number per row")
+        hint = f"use it inside sum() or dot(), e.g. dot(w, {vectors[0]}) with a parameter w: {{shape: N, init: 0.0}}"
+        if keyword:
+            raise DataError(message, ("data=", vectors[0]), hint=hint)
+        raise spec.error(message, what, hint=hint)
 
 
 def find_backend(name: str, backends: Mapping[str, Any]) -> Backend:

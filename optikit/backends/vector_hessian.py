@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy
 
-from ..symbolic.vectors import Term
+from ..symbolic.vectors import Term, without_kinks
 
 if TYPE_CHECKING:
     from .vectors import _Context
@@ -59,7 +59,7 @@ def summed_hessian(ctx: _Context) -> np.ndarray:
             d = second[(p.name, t)]
             weight = ctx.rows((term.weight,))[0]
             for q in params:
-                col, df = slots[q.name], sympy.diff(term.factor, symbols[q.name])
+                col, df = slots[q.name], without_kinks(sympy.diff(term.factor, symbols[q.name]))
                 if q.shape is None:
                     dw = ctx.rows((d.scalar[q.name],))[0]
                     h[row, col.start] += ctx.contract(dw, term, p.size)

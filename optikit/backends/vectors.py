@@ -145,10 +145,13 @@ class VectorEvaluator:
                 raise DataError(f"the data has no column {missing[0]!r}, which the model uses (columns: "
                                 f"{', '.join(source.columns)})", hint=did_you_mean(missing[0], source.columns))
             full = source.take(None)
-            self.columns = {c: np.asarray(full[c]) for c in problem.spec.columns if c in full}
+            # the columns the loss reads, not a vector's member columns: a batch indexes each one
+            self.columns = {c: np.asarray(full[c]) for c in problem.columns if c in full}
             self.n_rows = source.n_rows
         for r in self.vectors.form.reductions:
             self.reduction(r.symbol)  # lengths checked before the run, not at its first step
+        if self.vectors.model is not None:
+            self._outside(self.vectors.model, "model")
         self._outside(self.vectors.loss, "loss")
 
     # ---- compiled pieces, shared by the evaluators of a streamed file's chunks ------------
@@ -158,11 +161,19 @@ class VectorEvaluator:
         return self._compiled[key]
 
     def piece(self, body: sympy.Expr) -> _Piece:
-        return self._cached(("piece", body), lambda: _Piece(body, self.columns))
+        # by the columns' dimensions too: predictions may hand over columns of other shapes
+        dims = tuple(self.columns[s.name].ndim for s in sorted(body.free_symbols, key=lambda s: s.name)
+                     if s.name in self.columns)
+        return self._cached(("piece", body, dims), lambda: _Piece(body, self.columns))
+
+    @property
+    def _field(self) -> str:
+        return "model" if self.problem.spec.model is not None else "objective"
 
     def reduction(self, symbol: sympy.Symbol) -> tuple[_Piece, int]:
         r = self.vectors.form.reduction(symbol)
-        return self._cached(("sum", symbol), lambda: (self.piece(r.body), self._length(r.body, r.like)))
+        dims = tuple(self.columns[n].ndim for n in r.like if n in self.columns)
+        return self._cached(("sum", symbol, dims), lambda: (self.piece(r.body), self._length(r.body, r.like)))
 
     def rowwise(self, exprs: tuple[sympy.Expr, ...]) -> tuple[Callable[..., Any], list[sympy.Symbol]]:
         def make() -> tuple[Callable[..., Any], list[sympy.Symbol]]:
@@ -176,17 +187,18 @@ class VectorEvaluator:
                    if name in shapes or (name in self.columns and self.columns[name].ndim == 2)}
         if not lengths:
             raise DataError(f"sum({body}) has no vector in it: a sum runs over the elements of a vector parameter "
-                            "(shape: N) or a vector input (several columns, or a 2-D array)")
+                            "(shape: N) or a vector input (several columns, or a 2-D array)", (self._field,))
         if len(set(lengths.values())) > 1:
             said = ", ".join(f"{k} has {v}" for k, v in lengths.items())
-            raise DataError(f"sum({body}) mixes vectors of different lengths: {said}")
+            raise DataError(f"sum({body}) mixes vectors of different lengths: {said}", (self._field,))
         return next(iter(lengths.values()))
 
     def _outside(self, e: sympy.Expr, what: str) -> None:
         loose = sorted(s.name for s in e.free_symbols if s.name in self.columns and self.columns[s.name].ndim == 2)
         if loose:
             raise DataError(f"the vector input {loose[0]!r} is used in the {what} outside sum() or dot(); a row's "
-                            "value must be one number")
+                            "value must be one number", (what if what == "model" or self.problem.spec.loss_expr is not None
+                                                         else self._field,))
 
     # ---- the Evaluator protocol ----------------------------------------------------------
     def _context(self, params: np.ndarray, rows: Rows) -> _Context:
@@ -235,7 +247,15 @@ class VectorEvaluator:
         model = self.vectors.model
         if model is None:
             raise DataError("an objective spec has no model to predict with")
+        for name, arr in self.columns.items():
+            given = np.asarray(inputs[name], dtype=float) if name in inputs else None
+            if arr.ndim == 2 and given is not None and (given.ndim != 2 or given.shape[1] != arr.shape[1]):
+                raise DataError(f"{name!r} is a vector input of {arr.shape[1]} elements: give an array of rows x "
+                                f"{arr.shape[1]} (one row: [[...]]), not one of shape {given.shape}", ("data=", name))
         ev = VectorEvaluator(self.problem, None, compiled=self._compiled, inputs=inputs)
+        for r in self.vectors.form.reductions:
+            if r.symbol in self.vectors.model.free_symbols:
+                ev.reduction(r.symbol)  # lengths checked: w has 3, x has 2
         ctx = ev._context(params, None)
         out = [ctx.rows((model,))[0]]
         if derivatives:

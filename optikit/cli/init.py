@@ -75,12 +75,17 @@ def spec_text(name: str, model: str, data: Path | None, folder: Path) -> str:
     """The text of a commented spec of ``model`` (on ``data``, relative to ``folder``)."""
     from .. import expr
     from ..data.csvfile import read_header
+    from ..expr.special import vsum
 
     try:
         used = expr.names(model)
-        expr.parse(model, {n: expr.make_symbol(n) for n in used})
+        tree = expr.parse(model, {n: expr.make_symbol(n) for n in used})
     except ExpressionError as exc:
         raise SpecError(f"{exc.message}", field="--model") from None
+    if tree.has(vsum):  # the shapes and the columns of a vector are the writer's to choose
+        raise SpecError("init writes specs of scalar parameters; a model with sum() or dot() needs 'shape:' and "
+                        "'vectors:', which are the writer's to choose", field="--model",
+                        hint="start from specs/breast_cancer.yaml (docs/spec.md, 'Vector parameters and inputs')")
     if data is not None:
         try:
             header = read_header(data)

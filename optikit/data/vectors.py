@@ -1,7 +1,8 @@
 """Vector inputs: several columns of a file read as one ``rows x n`` array (``vectors: {x: "f*"}``).
 
 A spec names the members by a pattern over the header (``fnmatch`` rules: ``"f*"``, members in
-header order) or by a list of names and patterns (``[mean_*, se_*]``). The grouping is a view over any source, in memory or streamed: each chunk or
+header order; the target and sigma columns are never matched) or by a list of names and patterns
+(``[mean_*, se_*]``). The grouping is a view over any source, in memory or streamed: each chunk or
 batch the source gives gains the stacked array, so sampling, splitting and streaming need to know
 nothing of vectors. Arrays handed over from Python are vector inputs when they are 2-D.
 """
@@ -22,8 +23,11 @@ from .source import DataSource
 __all__ = ["with_vectors", "VectorColumns", "group_columns", "vector_inputs"]
 
 
-def with_vectors(ref: DataRef, value: Any) -> DataRef:
-    """``ref`` with the vector inputs of a spec's ``vectors:`` mapping resolved against its columns."""
+def with_vectors(ref: DataRef, value: Any, exclude: Sequence[str] = ()) -> DataRef:
+    """``ref`` with the vector inputs of a spec's ``vectors:`` mapping resolved against its columns.
+
+    ``exclude``: the target and sigma columns, which a pattern never matches and a list may not name
+    (a model that read its target through a vector would fit it perfectly)."""
     path = ("data", "vectors")
     if not isinstance(value, Mapping) or not value:
         raise DataError('expected a mapping of vector names to a list of columns or a pattern, such as x: "f*"', path)
@@ -42,9 +46,12 @@ def with_vectors(ref: DataRef, value: Any) -> DataRef:
         found: tuple[str, ...] = ()
         for i, pattern in enumerate(patterns):
             at = where if isinstance(members, str) else (*where, i)
-            matched = [c for c in ref.columns if fnmatch.fnmatchcase(c, pattern)]
+            glob = any(ch in pattern for ch in "*?[")
+            if not glob and pattern in exclude:
+                raise DataError(f"{pattern!r} is the target or sigma column; a model input cannot be it", at)
+            matched = [c for c in ref.columns if fnmatch.fnmatchcase(c, pattern) and c not in exclude]
             if not matched:
-                raise DataError(f"no column {'matches' if any(ch in pattern for ch in '*?[') else 'named'} "
+                raise DataError(f"no column {'matches' if glob else 'named'} "
                                 f"{pattern!r} (columns: {', '.join(ref.columns)})", at)
             twice = [c for c in matched if c in found]
             if twice:

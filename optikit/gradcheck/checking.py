@@ -68,20 +68,24 @@ def _run(problem: Problem, hand: Hand | None, hand_label: str, points: list[np.n
         hand_rows, hand_mean = hand(p) if hand is not None else (None, None)
         h0 = hess(p).reshape(k, k, -1) if hess is not None else None
         h0_mean = means.hessian(p) if hess is not None else None
+        l0 = loss(p)[0]
+        kink0 = kink(p) if kink.size else None
         for i, rep in enumerate(reports):
             step = eps * max(1.0, abs(p[i]))
             up, down = p.copy(), p.copy()
             up[i] += step
             down[i] -= step
-            lp, l0, lm = loss(up)[0], loss(p)[0], loss(down)[0]
+            lp, lm = loss(up)[0], loss(down)[0]
             with np.errstate(all="ignore"):
                 fd_rows = (lp - lm) / (2 * step)
                 fd_mean = (means.loss(up) - means.loss(down)) / (2 * step)
             reasons: list[str | None] = [None] * loss.n
-            kv = [kink(x) for x in (down, p, up)] if kink.size else None
-            for r in range(loss.n):
+            kv = [kink(down), kink0, kink(up)] if kink0 is not None else None
+            # the rows to explain are few; a check over many parameters and rows must not format every one
+            finite = np.isfinite(lp) & np.isfinite(l0) & np.isfinite(lm)
+            for r in np.flatnonzero(~finite | ~np.isfinite(g0[i]) | (kv is not None)).tolist():
                 at = f"{shown}" + (f", row {r}" if problem.source is not None else "")
-                if not (np.isfinite(lp[r]) and np.isfinite(l0[r]) and np.isfinite(lm[r])):
+                if not finite[r]:
                     reasons[r] = f"loss not finite at {at}"
                 elif kv is not None and crosses(kv[0][:, r], kv[1][:, r], kv[2][:, r]):
                     reasons[r] = f"loss not differentiable (kink within the step) at {at}"

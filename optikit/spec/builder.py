@@ -51,7 +51,7 @@ class _Builder(SectionReader):
             raise self.err("a spec needs exactly one of 'model' (fit data) or 'objective' (minimize a function)",
                            ("objective",) if has_objective else ())
         params = self.parameters(raw)
-        data = self.data(raw) if "data" in raw else None
+        data = self.data_ref = self.data(raw) if "data" in raw else None
         columns = [*data.columns, *data.options.get("vectors", ())] if data is not None else self.inferred_columns(raw, params)
         self.columns = columns
         symbols: dict[str, sympy.Symbol] = {}
@@ -112,7 +112,9 @@ class _Builder(SectionReader):
                                key=True)
             vectors = section.get("vectors")
             section = {k: v for k, v in section.items() if k != "vectors"}
-            return self.source_ref(section, kinds) if vectors is None else with_vectors(self.source_ref(section, kinds), vectors)
+            if vectors is None:
+                return self.source_ref(section, kinds)
+            return with_vectors(self.source_ref(section, kinds), vectors, [raw.get("target", "y"), _sigma_column(raw)])
         except DataError as exc:
             raise self.err(exc.message, exc.path, hint=exc.hint) from None
 
@@ -155,9 +157,7 @@ class _Builder(SectionReader):
                 texts.extend(t for t in section.values() if isinstance(t, str))
         found = [n for text in texts for n in expr.names(text)]
         target = raw.get("target", "y")
-        sigma = raw.get("sigma")
-        sigma = sigma.get("column") if isinstance(sigma, dict) else sigma
-        names = [n for n in dict.fromkeys([*found, target, sigma]) if isinstance(n, str) and n not in taken]
+        names = [n for n in dict.fromkeys([*found, target, _sigma_column(raw)]) if isinstance(n, str) and n not in taken]
         for name in names:
             self.symbol_name(name, ("model",), "data column")
         return names
@@ -242,8 +242,13 @@ class _Builder(SectionReader):
         section = self.mapping(value, ("predict",), "a mapping of input columns to values")
         inputs = sorted(s.name for s in model_expr.free_symbols if s.name in self.columns)
         out: dict[str, tuple] = {}
+        vectors = tuple(self.data_ref.options.get("vectors", ())) if self.data_ref is not None else ()
         for name, v in section.items():
             path = ("predict", name)
+            if name in vectors:
+                raise self.err(f"{name!r} is a vector input; 'predict:' takes one number per input",
+                               path, key=True, hint="predict with 'optikit predict SPEC --data FILE' or "
+                               "result.predict({...}) with a 2-D array")
             if name not in inputs:
                 raise self.err(f"{name!r} is not an input of the model (inputs: {', '.join(inputs) or 'none'})",
                                path, key=True, hint=did_you_mean(name, inputs))
@@ -288,3 +293,7 @@ class _Builder(SectionReader):
             points.append(MappingProxyType({k: self.number(v, path + (k,)) for k, v in point.items()}))
         return CheckSpec(gradient=trees, gradient_text=texts, at=tuple(points))
 
+
+def _sigma_column(raw: dict) -> Any:
+    sigma = raw.get("sigma")
+    return sigma.get("column") if isinstance(sigma, dict) else sigma

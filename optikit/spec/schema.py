@@ -97,8 +97,8 @@ def _data(nested: bool = False) -> dict[str, Any]:
     vectors = {"type": "object", "minProperties": 1, "description": "vector inputs: name -> a column pattern such as "
                "\"f*\", or a list of columns and patterns", "additionalProperties": {"oneOf": [
                    {"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}}
-    extra = {"vectors": vectors} if nested else {"split": _SPLIT, "validation": {"$ref": "#/$defs/source"},
-                                                  "vectors": vectors}
+    # a validation source takes the vector inputs of the data it validates
+    extra = {} if nested else {"split": _SPLIT, "validation": {"$ref": "#/$defs/source"}, "vectors": vectors}
     inline = {"type": "object", "minProperties": 1, "properties": extra,
               "additionalProperties": {"type": "array", "items": _NUMBER, "minItems": 1},
               "not": {"anyOf": [{"required": [k]} for k in (*FILE_KINDS, "generate")]},

@@ -82,10 +82,16 @@ def _vector_problem(spec: Spec, loss: sympy.Expr, params: list[sympy.Symbol]) ->
         field = "gradient" if spec.gradient else "check"
         raise spec.error("hand-written gradients are not supported with vector parameters or sum()/dot()", field)
     form = VectorForm(params, [p.name for p in spec.vector_parameters])
+    if spec.model_expr is not None:
+        try:
+            form.lift(spec.model_expr)
+        except ExpressionError as exc:
+            raise spec.error(exc.message, "model", hint=exc.hint) from None
     try:
         vectors = VectorModel(form, loss, spec.model_expr)
     except ExpressionError as exc:
-        raise spec.error(exc.message, where, hint=exc.hint) from None
+        raise spec.error(exc.message, "loss" if spec.loss_expr is not None and spec.model else where,
+                         hint=exc.hint) from None
     shown = tuple(vectors.grad.shown(form, p.name) for p in spec.parameters)
     problem = SymbolicProblem(spec=spec, loss_expr=loss, grad_exprs=shown, derived_grad_exprs=shown, vectors=vectors)
     for what, tree in vectors.trees():

@@ -23,7 +23,7 @@ import sympy
 from ..errors import ExpressionError
 from ..expr.special import vsum
 
-__all__ = ["Reduction", "Term", "Derivative", "VectorForm"]
+__all__ = ["Reduction", "Term", "Derivative", "VectorForm", "VectorModel", "without_kinks"]
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,13 @@ class VectorForm:
         """The per-row symbols in ``e`` written back as ``sum(...)``, for people to read."""
         return e.xreplace({r.symbol: vsum(r.body) for r in self.reductions})
 
-    def derivative(self, f: sympy.Expr) -> Derivative:
-        """The derivatives of the lifted per-row scalar ``f`` by every parameter (chain rule above)."""
+    def derivative(self, f: sympy.Expr, second: bool = False) -> Derivative:
+        """The derivatives of the lifted per-row scalar ``f`` by every parameter (chain rule above).
+
+        ``second``: ``f`` is a first derivative; a kink's DiracDelta is dropped, as for the
+        Hessian of a scalar problem (zero everywhere but on the kink, where none exists)."""
+        if second:
+            return self._without_kinks(self.derivative(f))
         sums = [self.reduction(s) for s in sorted(f.free_symbols & set(self.symbols), key=lambda s: s.name)]
         outer = {r.symbol: sympy.diff(f, r.symbol) for r in sums}
         scalar: dict[str, sympy.Expr] = {}
@@ -122,6 +127,18 @@ class VectorForm:
             scalar[p.name] = total
         return Derivative(scalar, vector)
 
+    def _without_kinks(self, d: Derivative) -> Derivative:
+        for i, r in enumerate(self.reductions):  # sums the derivative made may hold a DiracDelta too
+            self.reductions[i] = Reduction(r.symbol, without_kinks(r.body), r.like)
+        return Derivative({n: without_kinks(e) for n, e in d.scalar.items()},
+                          {n: tuple(Term(without_kinks(t.weight), without_kinks(t.factor)) for t in terms)
+                           for n, terms in d.vector.items()})
+
+
+def without_kinks(e: sympy.Expr) -> sympy.Expr:
+    """``e`` with the DiracDelta of a kink's second derivative replaced by zero."""
+    return e.replace(sympy.DiracDelta, lambda *a: sympy.S.Zero) if e.has(sympy.DiracDelta) else e
+
 
 class VectorModel:
     """The lifted pieces of a problem with sums over vectors: what a backend evaluates.
@@ -133,8 +150,8 @@ class VectorModel:
 
     def __init__(self, form: VectorForm, loss: sympy.Expr, model: sympy.Expr | None) -> None:
         self.form = form
+        self.model = form.lift(model) if model is not None else None  # first: its errors name the model
         self.loss = form.lift(loss, "the loss")
-        self.model = form.lift(model) if model is not None else None
         self.grad = form.derivative(self.loss)
         self._residual: tuple[sympy.Expr, Derivative] | None = None
 
@@ -148,9 +165,9 @@ class VectorModel:
     def second(self) -> dict[tuple[str, int], Derivative]:
         """What the Hessian is assembled from: the derivative of each scalar parameter's gradient
         (key ``(name, -1)``) and of the weight of each term of a vector's gradient (``(name, t)``)."""
-        out = {(n, -1): self.form.derivative(g) for n, g in self.grad.scalar.items()}
+        out = {(n, -1): self.form.derivative(g, second=True) for n, g in self.grad.scalar.items()}
         for n, terms in self.grad.vector.items():
-            out.update({(n, t): self.form.derivative(term.weight) for t, term in enumerate(terms)})
+            out.update({(n, t): self.form.derivative(term.weight, second=True) for t, term in enumerate(terms)})
         return out
 
     def residual(self, residual: sympy.Expr) -> tuple[sympy.Expr, Derivative]:
