@@ -62,12 +62,14 @@ def _in_memory(spec, rows, **kw):
     return optikit.run(optikit.load_spec(spec), data=rows, **kw)
 
 
-def _close(a, b, rel=1e-12):
+def _close(a, b, rel=1e-12, history_rel=None):
+    """The same run: final parameters and loss to ``rel``; the epochs' losses to ``history_rel``
+    (geodesic acceleration's finite difference magnifies the order in which partitions add up)."""
     for name, value in b.parameters.items():
         assert a.parameters[name] == pytest.approx(value, rel=rel, abs=0), name
     assert a.loss == pytest.approx(b.loss, rel=rel)
     assert a.steps == b.steps and a.stop_reason == b.stop_reason
-    assert [r.loss for r in a.history] == pytest.approx([r.loss for r in b.history], rel=rel)
+    assert [r.loss for r in a.history] == pytest.approx([r.loss for r in b.history], rel=history_rel or rel)
 
 
 def test_a_local_run_imports_nothing_of_dask():
@@ -258,7 +260,7 @@ def test_sigma_weights_the_sums_on_the_workers_and_must_be_positive(client, tmp_
         pq.write_table(part, tmp_path / "parts" / f"{i}.parquet")
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC.replace("data:", "sigma: s\ndata:").replace("gd, lr: 0.2, epochs: 40", "levenberg-marquardt"))
-    _close(optikit.run(spec, dask=client), _in_memory(spec, rows))
+    _close(optikit.run(spec, dask=client), _in_memory(spec, rows), history_rel=1e-10)
     bad = {**rows, "s": np.where(np.arange(200) == 150, 0.0, rows["s"])}
     with pytest.raises(SpecError, match="sigma column 's' must be positive and finite; row 151 is 0.0"):
         optikit.run(spec, data=bad, dask=client)

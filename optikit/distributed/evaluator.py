@@ -22,7 +22,7 @@ from ..data import batches
 from ..errors import OptikitError, RunError, SpecError
 from ..symbolic import SymbolicProblem
 from .cluster import Session
-from .worker import ProblemText, StreamedFile, partition_cost, partition_per_row, partition_sums
+from .worker import ProblemText, StreamedFile, partition_cost, partition_curvature, partition_per_row, partition_sums
 
 __all__ = ["ClusterEvaluator", "ClusterOracle", "ClusterProblem"]
 
@@ -89,6 +89,14 @@ class ClusterEvaluator:
                 jtj, jtr = jtj + a, jtr + b
         return rr, jtj, jtr
 
+    def curvature(self, params: np.ndarray, v: np.ndarray, h: float, rows: Rows = None) -> np.ndarray:
+        """``Jᵀ r_vv`` along ``v`` over ``rows`` (see :func:`~.worker.partition_curvature`), added in partition order."""
+        parts = self._map(partition_curvature, params, rows, (np.asarray(v, dtype=float), float(h)))
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total
+
     def per_row(self, params: np.ndarray, parts: Sequence[str], rows: Rows = None) -> list[np.ndarray]:
         """Per-row values gathered to the client (every row of the batch: use for checks and
         reports, not in a step)."""
@@ -134,6 +142,10 @@ class ClusterOracle(BatchOracle):
     def residual_cost(self, params: np.ndarray) -> float:
         """``Σr²`` over the batch's rows."""
         return self.evaluator.cost(params, self.rows)[0]  # type: ignore[attr-defined]
+
+    def geodesic(self, params: np.ndarray, v: np.ndarray, h: float) -> np.ndarray:
+        """``Jᵀ r_vv`` along ``v`` over the batch's rows, for geodesic acceleration."""
+        return self.evaluator.curvature(params, v, h, self.rows)  # type: ignore[attr-defined]
 
 
 @dataclass(eq=False)

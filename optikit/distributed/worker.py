@@ -27,7 +27,7 @@ from ..spec.load import loads_spec
 from ..symbolic import SymbolicProblem, symbolic_problem
 
 __all__ = ["ProblemText", "expression_digest", "load_partition", "load_row_groups", "partition_rows", "partition_sums",
-           "partition_cost", "partition_per_row", "StreamedFile", "sigma_problem"]
+           "partition_cost", "partition_curvature", "partition_per_row", "StreamedFile", "sigma_problem"]
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,18 @@ def partition_cost(text: ProblemText, columns: Mapping[str, np.ndarray], params:
         return float(r @ r), None, None
     jac = out[1]
     return float(r @ r), jac @ jac.T, jac @ r
+
+
+def partition_curvature(text: ProblemText, columns: Mapping[str, np.ndarray], params: np.ndarray,
+                        rows: np.ndarray | None, along: tuple[np.ndarray, float]) -> np.ndarray:
+    """``Jᵀ r_vv`` over the rows: the residuals' second directional derivative along ``v`` by a
+    forward difference of step ``h``, as geodesic acceleration takes it (optimizers/levenberg.py)."""
+    v, h = along
+    ev = _evaluator(text, columns)
+    r, jac = ev.per_row(params, ("residual", "jacobian"), rows)
+    ahead = ev.per_row(params + h * v, ("residual", "jacobian"), rows)[0][0]
+    r_vv = (2.0 / h) * ((ahead - r[0]) / h - jac.T @ v)
+    return jac @ r_vv
 
 
 def partition_per_row(text: ProblemText, columns: Mapping[str, np.ndarray], params: np.ndarray,

@@ -75,8 +75,10 @@ class Oracle(Protocol):
     (per-sample loss ``r**2``), where ``loss == mean(residuals**2)``.
 
     An oracle whose rows are elsewhere (a Dask cluster's, see docs/scaling.md) may also offer
-    ``gauss_newton(params) -> (JᵀJ, Jᵀr, Σr²)`` and ``residual_cost(params) -> Σr²``, summed where
-    the rows are; a least-squares method that finds them (``getattr``) need not fetch every residual.
+    ``gauss_newton(params) -> (JᵀJ, Jᵀr, Σr²)``, ``residual_cost(params) -> Σr²`` and
+    ``geodesic(params, v, h) -> Jᵀ r_vv`` (the residuals' second directional derivative along ``v``
+    by a forward difference of step ``h``), summed where the rows are; a least-squares method that
+    finds them (``getattr``) need not fetch every residual.
     """
 
     def loss(self, params: np.ndarray) -> float: ...

@@ -200,9 +200,13 @@ class LevenbergMarquardt(Optimizer):
                     return done(zero, True, lam, nu)
                 tiny = small_step(delta, params, self.xtol, root_d)
                 bent = False
-                # a cluster sums JᵀJ where the rows are; the acceleration needs the residuals themselves
-                if self.acceleration and not tiny and normal is None:  # near a solution the difference is noise
-                    acc = self._acceleration(oracle, params, delta, r, jac, lower)
+                # rows elsewhere (a cluster) give Jᵀ r_vv summed where they are; without it, plain steps
+                curved = normal is None or hasattr(oracle, "geodesic")
+                # near a solution (a step or a promised reduction within the tolerances) the finite
+                # difference is rounding noise, which would only move the answer by its own size
+                settled = tiny or predicted <= self.ftol * cost
+                if self.acceleration and not settled and curved:
+                    acc = self._acceleration(oracle, params, delta, None if normal is not None else (r, jac), lower)
                     ratio = float(np.linalg.norm(root_d * acc)) / float(np.linalg.norm(root_d * delta))
                     bent = not ratio <= self.avmax  # a NaN ratio (residuals not finite there) too
                     delta = delta + 0.5 * acc
@@ -225,11 +229,15 @@ class LevenbergMarquardt(Optimizer):
             lam = min(lam, _LAMBDA_MAX)
         return done(zero, False, lam, nu)
 
-    def _acceleration(self, oracle, params, v, r, jac, lower) -> np.ndarray:
+    def _acceleration(self, oracle, params, v, local, lower) -> np.ndarray:
         """The geodesic acceleration along ``v``: ``(J^T J + lambda D) a = -J^T r_vv`` with the
         second directional derivative ``r_vv ~ (2/h) ((r(p + h v) - r(p)) / h - J v)``
-        (Transtrum and Sethna 2012, eq. 19; ``lower`` is the Cholesky factor of the system)."""
+        (Transtrum and Sethna 2012, eq. 19; ``lower`` is the Cholesky factor of the system);
+        ``local``: the residuals and Jacobian at ``params``, or None to ask the oracle for ``J^T r_vv``."""
         h = self.fvv_step
+        if local is None:
+            return cho_solve(lower, -np.asarray(oracle.geodesic(params, v, h), dtype=float))
+        r, jac = local
         r_vv = (2.0 / h) * ((_residuals(oracle, params + h * v) - r) / h - jac @ v)
         return cho_solve(lower, -(jac.T @ r_vv))
 
