@@ -368,3 +368,35 @@ def test_member_columns_from_python_and_validation_files_are_grouped_or_named(tm
 def test_init_says_vector_specs_are_written_by_hand(tmp_path, capsys):
     assert main(["init", str(tmp_path / "v.yaml"), "--model", "sigmoid(dot(w, x)) + b"]) == 2
     assert "init writes specs of scalar parameters" in capsys.readouterr().err
+
+
+def test_check_runs_through_kinks_inside_sums_and_at_points_given_by_vector(tmp_path, capsys):
+    _wide_csv(tmp_path)
+    spec = FILE_SPEC.format(v='"f*"', extra="loss: (model - y)**2 + 0.1*sum(abs(w))\n", opt="gd")
+    (tmp_path / "l1.yaml").write_text(spec + "check:\n  at:\n    - {w: 0.5, b: 0.1}\n    - {w: [0.1, -0.2, 0.3], 'w[1]': 2.0}\n")
+    report = optikit.check(tmp_path / "l1.yaml")
+    assert report.ok and [list(p.values()) for p in report.points] == [[0.5, 0.5, 0.5, 0.1], [0.1, 2.0, 0.3, 0.0]]
+    with pytest.raises(optikit.SpecError, match="'v' is not a parameter"):
+        optikit.check(tmp_path / "l1.yaml", points=[{"v": 1.0}])
+    (tmp_path / "bad.yaml").write_text(spec + "check:\n  at:\n    - {w: [1, 2]}\n")
+    with pytest.raises(optikit.SpecError, match="expected 3 initial values"):
+        optikit.load_spec(tmp_path / "bad.yaml")
+
+
+def test_predict_groups_the_files_member_columns_and_sums_keep_their_sign(tmp_path):
+    data = _wide_csv(tmp_path)
+    (tmp_path / "s.yaml").write_text(FILE_SPEC.format(v='"f*"', extra="", opt="{name: lbfgs, epochs: 50}"))
+    fit = optikit.run(tmp_path / "s.yaml")
+    members = {f"f{j}": data["x"][:, j] for j in range(3)}
+    np.testing.assert_array_equal(fit.predict(members), fit.predict({"x": data["x"]}))
+    assert fit.predict(members, uncertainty=True).stderr.shape == (30,)
+    from optikit.symbolic.domain import domain_warnings
+
+    text = FILE_SPEC.format(v='"f*"', extra="loss: (model - y)**2 + sqrt(sum(w**2) + 1) + log(sum(exp(w)))\n", opt="gd")
+    (tmp_path / "d.yaml").write_text(text)
+    assert not domain_warnings(optikit.load_spec(tmp_path / "d.yaml"))
+
+
+def test_a_huge_shape_is_refused_before_anything_is_built():
+    with pytest.raises(optikit.SpecError, match="more than the 1000000 a vector parameter may have"):
+        optikit.loads_spec("objective: sum(w**2)\nparameters:\n  w: {shape: 100000000000, init: 0.0}\noptimizer: gd\n")

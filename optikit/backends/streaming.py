@@ -14,6 +14,7 @@ import numpy as np
 from ..data import DataSource, buffered_batches
 from ..symbolic import SymbolicProblem
 from .base import Backend, Evaluator, Rows, Sums
+from .numba_backend import NumbaBackend
 from .numpy import NumpyBackend, NumpyEvaluator
 from .vectors import VectorEvaluator
 
@@ -61,9 +62,10 @@ class StreamingEvaluator:
 
     def _over(self, columns: Mapping[str, np.ndarray]) -> Evaluator:
         rows = HeldRows(columns)
+        if self.problem.vectors is not None and isinstance(self.backend, (NumpyBackend, NumbaBackend)):
+            # both evaluate sums over vectors so; one cache keeps each chunk from compiling again
+            return VectorEvaluator(self.problem, rows, compiled=self._compiled)
         if isinstance(self.backend, NumpyBackend):
-            if self.problem.vectors is not None:
-                return VectorEvaluator(self.problem, rows, compiled=self._compiled)
             return NumpyEvaluator(self.problem, rows, compiled=self._compiled)
         return self.backend.compile(self.problem, rows)  # type: ignore[arg-type]
 

@@ -15,6 +15,7 @@ Each block is a few matrix products over the rows; nothing is written out elemen
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +25,12 @@ from ..symbolic.vectors import Term, without_kinks
 
 if TYPE_CHECKING:
     from .vectors import _Context
+
+
+@functools.lru_cache(maxsize=4096)
+def _factor_derivative(factor: sympy.Expr, by: sympy.Symbol) -> sympy.Expr:
+    """An element-wise factor's derivative, once per factor rather than at every evaluation."""
+    return without_kinks(sympy.diff(factor, by))
 
 
 def _outer(ctx: _Context, weight: np.ndarray, left: sympy.Expr, right: sympy.Expr, n: int, m: int) -> np.ndarray:
@@ -59,7 +66,7 @@ def summed_hessian(ctx: _Context) -> np.ndarray:
             d = second[(p.name, t)]
             weight = ctx.rows((term.weight,))[0]
             for q in params:
-                col, df = slots[q.name], without_kinks(sympy.diff(term.factor, symbols[q.name]))
+                col, df = slots[q.name], _factor_derivative(term.factor, symbols[q.name])
                 if q.shape is None:
                     dw = ctx.rows((d.scalar[q.name],))[0]
                     h[row, col.start] += ctx.contract(dw, term, p.size)

@@ -43,21 +43,25 @@ def with_vectors(ref: DataRef, value: Any, exclude: Sequence[str] = ()) -> DataR
         patterns = [members] if isinstance(members, str) else members
         if not isinstance(patterns, list) or not patterns or not all(isinstance(m, str) for m in patterns):
             raise DataError('expected a column pattern such as "f*", or a list of columns and patterns', where)
-        found: tuple[str, ...] = ()
+        found: dict[str, None] = {}  # ordered, and a constant-time test of membership
+        known = set(ref.columns)
         for i, pattern in enumerate(patterns):
             at = where if isinstance(members, str) else (*where, i)
             glob = any(ch in pattern for ch in "*?[")
             if not glob and pattern in exclude:
                 raise DataError(f"{pattern!r} is the target or sigma column; a model input cannot be it", at)
-            matched = [c for c in ref.columns if fnmatch.fnmatchcase(c, pattern) and c not in exclude]
+            if glob:
+                matched = [c for c in ref.columns if fnmatch.fnmatchcase(c, pattern) and c not in exclude]
+            else:
+                matched = [pattern] if pattern in known else []
             if not matched:
                 raise DataError(f"no column {'matches' if glob else 'named'} "
                                 f"{pattern!r} (columns: {', '.join(ref.columns)})", at)
             twice = [c for c in matched if c in found]
             if twice:
                 raise DataError(f"column {twice[0]!r} is in the vector twice", at)
-            found += tuple(matched)
-        groups[name] = found
+            found.update(dict.fromkeys(matched))
+        groups[name] = tuple(found)
     return DataRef(ref.kind, ref.columns, ref.path, MappingProxyType({**ref.options, "vectors": MappingProxyType(groups)}))
 
 

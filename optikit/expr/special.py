@@ -68,6 +68,13 @@ class vsum(sympy.Function):  # noqa: N801
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
 
+    # a vector has at least one element, so the sum has its body's sign (the domain checks read it)
+    def _eval_is_nonnegative(self) -> bool | None:
+        return self.args[0].is_nonnegative
+
+    def _eval_is_positive(self) -> bool | None:
+        return self.args[0].is_positive
+
     def _sympystr(self, printer: object) -> str:
         return f"sum({printer._print(self.args[0])})"
 

@@ -24,6 +24,7 @@ from ..errors import SpecError
 from .finitediff import Means, Numeric, check_points, crosses, kinks, mean
 from ..backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend
 from ..plugins import OptikitPluginManager, Registry, plugin_manager
+from ..expr.special import vsum
 from ..spec import Spec, load_spec
 
 __all__ = ["check", "check_problem", "check_callable",
@@ -42,7 +43,7 @@ def _run(problem: Problem, hand: Hand | None, hand_label: str, points: list[np.n
     spec = problem.spec
     names = spec.parameter_names
     derived = problem.derived_grad_exprs
-    groups = {"kinks": kinks(problem.loss_expr)}
+    groups = {"kinks": _kinks(problem)}
     if hessian and problem.symbolic.vectors is not None:
         raise SpecError("--hessian checks second derivatives written out per pair of parameters; a problem with "
                         "vectors does not write them out", field="--hessian")
@@ -262,6 +263,16 @@ def check_callable(spec_or_path: Spec | str | Path, fn: Callable[[dict, dict], A
 def _compile(spec: Spec, pm: OptikitPluginManager, data: Data | None, backend: str) -> Problem:
     registry = Registry.build(pm)
     return compile_problem(spec, registry.loss_texts(), find_backend(backend, registry.backends), data=data)
+
+
+def _kinks(problem: Problem) -> list[sympy.Expr]:
+    """The kinks of the loss a row's values can show: inside a sum a kink is an element's, not a row's."""
+    loss = problem.loss_expr
+    if problem.symbolic.vectors is None:
+        return kinks(loss)
+    sums = {s: sympy.Dummy() for s in loss.atoms(vsum)}
+    back = {d: s for s, d in sums.items()}
+    return [k.xreplace(back) for k in kinks(loss.xreplace(sums))]
 
 
 def _flat(spec: Spec, exprs: Sequence[sympy.Expr]) -> list[sympy.Expr]:

@@ -8,6 +8,7 @@ import numpy as np
 import sympy
 
 from ..backends import Problem
+from ..errors import SpecError, did_you_mean
 from ..spec import Spec
 
 __all__ = ["Numeric", "Means", "check_points", "kinks", "crosses", "mean", "N_RANDOM_POINTS"]
@@ -19,17 +20,37 @@ def check_points(spec: Spec, at: Sequence[Mapping[str, float]] | None = None, se
     """Parameter vectors to check at: ``at`` (missing names take their initial value), else
     ``check.at`` from the spec, else the initial values and a few seeded random points around them."""
     init = spec.initial
-    names = spec.parameter_names
     if at is None and spec.check is not None and spec.check.at:
         at = spec.check.at
     if at:
-        return [np.array([float(point.get(n, v)) for n, v in zip(names, init)]) for point in at]
+        return [_point(spec, point) for point in at]
     rng = np.random.default_rng(seed)
     lo = np.array([-np.inf if p.min is None else p.min for p in spec.flat_parameters])
     hi = np.array([np.inf if p.max is None else p.max for p in spec.flat_parameters])
     scale = 0.5 * np.maximum(1.0, np.abs(init))
     return [init.copy()] + [np.clip(init + scale * rng.standard_normal(len(init)), lo, hi)
                             for _ in range(N_RANDOM_POINTS)]
+
+
+def _point(spec: Spec, point: Mapping[str, Any]) -> np.ndarray:
+    """A check point as a flat vector: initial values, then the point's values by declared name
+    (a vector's by one number or a list) and by element (``w[1]``)."""
+    values = spec.initial.copy()
+    at = 0
+    slots = {}
+    for p in spec.parameters:
+        slots[p.name] = slice(at, at + p.size)
+        at += p.size
+    flat = {n: i for i, n in enumerate(spec.parameter_names)}
+    for name, value in point.items():
+        if name in slots:
+            values[slots[name]] = value
+        elif name in flat:
+            values[flat[name]] = value
+        else:
+            raise SpecError(f"{name!r} is not a parameter (parameters: {', '.join(slots)})", field="points=",
+                            hint=did_you_mean(name, [*slots, *flat]))
+    return values
 
 
 def kinks(expr: sympy.Expr) -> list[sympy.Expr]:

@@ -17,7 +17,7 @@ import numpy as np
 from ..backends import Problem
 from ..engine import Result
 from ..errors import Location, OptikitError, SpecError
-from ..data import DataSource, gather
+from ..data import DataSource, gather, group_columns
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 __all__ = ["FitResult", "PARAMETERS_FORMAT", "load_parameters", "predict_with"]
 
 PARAMETERS_FORMAT = "optikit-parameters/1"
+
+
+def _grouped(problem: Problem, columns: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``columns`` with the spec's vector inputs stacked where they hold a vector's member columns
+    (a DataFrame of the data file's columns, say)."""
+    groups = problem.spec.data.options.get("vectors", {}) if problem.spec.data is not None else {}
+    todo = {g: m for g, m in groups.items() if g not in columns and all(c in columns for c in m)}
+    return group_columns(columns, todo) if todo else columns
 
 
 def predict_with(problem: Problem, params: np.ndarray, data: Any, keyword: str = "data=") -> np.ndarray:
@@ -36,6 +44,7 @@ def predict_with(problem: Problem, params: np.ndarray, data: Any, keyword: str =
     if not isinstance(columns, Mapping):
         raise SpecError(f"expected a mapping of column names to values, got {type(data).__name__}", field=keyword)
     inputs = problem.symbolic.inputs
+    columns = _grouped(problem, columns)
     missing = [c for c in inputs if c not in columns]
     if missing:
         raise SpecError(f"the data has no column {', '.join(map(repr, missing))}; the model "
@@ -66,7 +75,7 @@ class FitResult(Result):
         values = predict_with(self.problem, self.x, data)
         if not uncertainty:
             return values
-        columns = gather(data) if isinstance(data, DataSource) else data
+        columns = _grouped(self.problem, gather(data) if isinstance(data, DataSource) else data)
         arrays = {c: np.asarray(columns[c], dtype=float) for c in self.problem.symbolic.inputs}
         inputs = {c: a if a.ndim == 2 else np.broadcast_to(a, values.shape) for c, a in arrays.items()}  # 2-D: a vector
         return self.report().predict_uncertainty(inputs, level)

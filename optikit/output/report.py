@@ -184,7 +184,8 @@ def _latex(problem: SymbolicProblem, hessian: bool) -> str:
 
     names = problem.derivative_names
     sym = {n: sympy.latex(p) + ("_j" if n.endswith("[j]") else "") for n, p in zip(names, problem.params)}
-    lines = [f"% {problem.spec.name}: per-sample loss \\ell and its derivatives",
+    lines = [f"% {problem.spec.name}: per-sample loss \\ell and its derivatives"
+             + ("; in a derivative by w_j a vector stands for its j-th element" if problem.vectors else ""),
              f"\\ell = {sympy.latex(problem.loss_expr)}"]
     lines += [f"\\frac{{\\partial \\ell}}{{\\partial {sym[n]}}} = {sympy.latex(g)}"
               for n, g in zip(names, problem.derived_grad_exprs)]

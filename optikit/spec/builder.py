@@ -166,6 +166,8 @@ class _Builder(SectionReader):
     def column_field(data: DataRef | None, name: str) -> tuple:
         if data is None:
             return ("model",)
+        if name in data.options.get("vectors", ()):
+            return ("data", "vectors", name)
         return ("data", name) if data.kind == "inline" else data.field
 
     def model_and_loss(self, raw: dict, symbols: dict, columns: dict) -> dict[str, Any]:
@@ -281,17 +283,7 @@ class _Builder(SectionReader):
         self.known_keys(section, ("check",), ("gradient", "at"))
         texts, trees = (self.gradients(section["gradient"], ("check", "gradient"), params, symbols)
                         if "gradient" in section else ({}, {}))
-        points = []
-        at = section.get("at", [])
-        if not isinstance(at, list):
-            raise self.err("expected a list of points such as {w: 1.0}", ("check", "at"))
-        names = [p.name for p in params]
-        for i, point in enumerate(at):
-            path = ("check", "at", i)
-            point = self.mapping(point, path, "a mapping of parameter names to values")
-            self.known_keys(point, path, tuple(names))
-            points.append(MappingProxyType({k: self.number(v, path + (k,)) for k, v in point.items()}))
-        return CheckSpec(gradient=trees, gradient_text=texts, at=tuple(points))
+        return CheckSpec(gradient=trees, gradient_text=texts, at=self.check_points(section.get("at", []), params))
 
 
 def _sigma_column(raw: dict) -> Any:

@@ -121,7 +121,9 @@ def spec_schema(optimizers: Mapping[str, Sequence[tuple[str, Any, bool]]] | None
                               "shape": {"oneOf": [{"type": "integer", "minimum": 1},
                                                   {"type": "array", "items": {"type": "integer", "minimum": 1},
                                                    "minItems": 1, "maxItems": 1}],
-                                        "description": "elements of a vector parameter (shown as w[0], w[1], ...)"}}}
+                                        "description": "elements of a vector parameter (shown as w[0], w[1], ...)"}},
+               # a list of initial values is a vector's
+               "if": {"properties": {"init": {"type": "array"}}, "required": ["init"]}, "then": {"required": ["shape"]}}
     expressions = {"type": "object", "additionalProperties": {"type": "string"}}
     props: dict[str, Any] = {
         "name": {"type": "string"}, "description": {"type": "string"}, "model": {"type": "string"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .. import expr
 from ..errors import ExpressionError, did_you_mean
@@ -13,7 +13,10 @@ from ..errors import dotted
 from ..settings import ENGINE_KEYS, Setting, run_settings
 from .model import OptimizerSpec, Parameter
 
-__all__ = ["SectionReader"]
+__all__ = ["SectionReader", "MAX_ELEMENTS"]
+
+#: The most elements of a vector parameter: each is a number a result, a history and a report name.
+MAX_ELEMENTS = 1_000_000
 
 
 class SectionReader(FieldReader):
@@ -63,6 +66,21 @@ class SectionReader(FieldReader):
                                path or ("parameters", p.name, "init"))
         return p
 
+    def check_points(self, at: Any, params: Sequence[Parameter]) -> tuple[Mapping[str, Any], ...]:
+        """``check.at``: points as ``{w: 1.0, b: 0.5}``; a vector by one number for every element, a
+        list, or element by element (``w[1]: 2.0``), as ``parameters=`` overrides take them."""
+        if not isinstance(at, list):
+            raise self.err("expected a list of points such as {w: 1.0}", ("check", "at"))
+        shapes = {p.name: p.shape for p in params}
+        keys = tuple(dict.fromkeys([*shapes, *(e.name for p in params if p.shape is not None for e in p.flat())]))
+        points = []
+        for i, point in enumerate(at):
+            path = ("check", "at", i)
+            point = self.mapping(point, path, "a mapping of parameter names to values")
+            self.known_keys(point, path, keys)
+            points.append(MappingProxyType({k: self.initial(v, path + (k,), shapes.get(k)) for k, v in point.items()}))
+        return tuple(points)
+
     def shape(self, value: Any, path: tuple) -> int:
         """``shape: 30`` (or ``[30]``): the number of elements of a vector parameter."""
         if isinstance(value, list) and len(value) == 1:
@@ -70,6 +88,8 @@ class SectionReader(FieldReader):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise self.err(f"expected a positive whole number of elements (a vector), got {describe_value(value)}",
                            path, hint="vectors have one dimension: shape: 30")
+        if value > MAX_ELEMENTS:
+            raise self.err(f"{value} elements is more than the {MAX_ELEMENTS} a vector parameter may have", path)
         return value
 
     def parameters(self, raw: dict) -> tuple[Parameter, ...]:
