@@ -18,7 +18,7 @@ from .. import expr
 from ..errors import ExpressionError, SpecError, did_you_mean
 from ..expr.special import stabilize
 from ..spec import MODEL, Spec
-from . import bounded
+from . import cache
 
 __all__ = ["SymbolicProblem", "symbolic_problem", "resolve_loss", "least_squares_form", "PARTS"]
 
@@ -62,7 +62,7 @@ def symbolic_problem(spec: Spec, losses: Mapping[str, str], *, use_hand_gradient
         loss = _weighted(spec, loss)
     loss = stabilize(loss)
     params = [spec.symbols[p.name] for p in spec.parameters]
-    derived, cse = bounded.derive(spec, loss, params)  # time- and memory-bounded for large trees
+    derived, cse = cache.derive(spec, loss, params)  # time- and memory-bounded for large trees; cached on disk
     derived = grads = tuple(derived)
     if use_hand_gradient and spec.gradient:
         grads = tuple(spec.gradient[p.name] for p in spec.parameters)
