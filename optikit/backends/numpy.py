@@ -66,7 +66,24 @@ def lambdified(problem: SymbolicProblem, parts: tuple[str, ...]) -> tuple[Callab
     columns = problem.columns_of(*exprs)
     args = [*problem.params, *(problem.symbol(c) for c in columns)]
     cse = problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
-    return sympy.lambdify(args, exprs, modules="numpy", cse=cse, docstring_limit=0), columns
+    # use_imps=False: the trees hold no implemented_function (check_tree refuses them), and
+    # looking for one walks every tree without sharing, seconds on a wide model
+    return sympy.lambdify(args, exprs, modules="numpy", cse=cse, docstring_limit=0, use_imps=False), columns
+
+
+def free_symbols(exprs: Sequence[sympy.Expr]) -> list[frozenset[sympy.Symbol]]:
+    """``e.free_symbols`` of each expression, visiting each shared subtree once (the components
+    of a wide model's gradient all hold the same sum; SymPy walks it again for each)."""
+    memo: dict[int, frozenset[sympy.Symbol]] = {}
+
+    def visit(e: sympy.Basic) -> frozenset[sympy.Symbol]:
+        found = memo.get(id(e))
+        if found is None:
+            found = memo[id(e)] = (frozenset((e,)) if e.is_Symbol else
+                                   frozenset().union(*map(visit, e.args)) if e.args else e.free_symbols)
+        return found
+
+    return [visit(e) for e in exprs]
 
 
 def generated_code(problem: SymbolicProblem, parts: tuple[str, ...] = ("loss", "grad")) -> str:
@@ -92,14 +109,17 @@ class _Group:
 
     def __init__(self, problem: SymbolicProblem, parts: tuple[str, ...]) -> None:
         exprs = [e for part in parts for e in problem.part(part)]
-        self.columns = problem.columns_of(*exprs)
+        free = free_symbols(exprs)
+        used = {s.name for f in free for s in f}
+        self.columns = tuple(c for c in problem.spec.columns if c in used)  # as problem.columns_of, once
         self.args = [*problem.params, *(problem.symbol(c) for c in self.columns)]
         self.exprs = exprs
         self.cse = problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
-        self.vector, _ = lambdified(problem, parts)
+        self.vector = sympy.lambdify(self.args, exprs, modules="numpy", cse=self.cse, docstring_limit=0,
+                                     use_imps=False)  # what lambdified() returns
         col_symbols = {problem.symbol(c) for c in self.columns}
         #: which outputs are the same on every row (multiplied by the row count, not summed)
-        self.constant = [not (e.free_symbols & col_symbols) for e in exprs]
+        self.constant = [not (f & col_symbols) for f in free]
         self._scalar: Callable[..., Any] | None = None
         # by row count: the evaluators of a streamed file's chunks share groups, and its last chunk is shorter
         self._buffered: dict[int, BufferedPass | None] = {}
@@ -109,7 +129,7 @@ class _Group:
     def scalar(self) -> Callable[..., Any]:
         if self._scalar is None:
             self._scalar = sympy.lambdify(self.args, self.exprs, modules=[SCALAR_FUNCTIONS, "math"], cse=self.cse,
-                                          docstring_limit=0)
+                                          docstring_limit=0, use_imps=False)
         return self._scalar
 
     def buffered(self, n: int) -> BufferedPass | None:
