@@ -27,6 +27,7 @@ from ..errors import did_you_mean
 from ..symbolic import SymbolicProblem
 from .base import Backend, Rows, Sums, split_totals, summed_parts
 from .buffers import BufferedPass, buffered_pass
+from .pyepoch import python_epoch
 from .scalar import SCALAR_FUNCTIONS
 
 __all__ = ["NumpyBackend", "NumpyEvaluator", "SEQUENTIAL_SUM_ROWS", "SCALAR_ROWS", "lambdified", "generated_code"]
@@ -245,6 +246,12 @@ class NumpyEvaluator:
             out.append(np.stack(block) if block else np.empty((0, n)))
             at += size
         return out
+
+    def epoch(self, kernel: Any, params: np.ndarray, state: Any, order: np.ndarray, batch_size: int, factor: float,
+              lower: np.ndarray, upper: np.ndarray, max_steps: int) -> tuple[np.ndarray, Any, int] | None:
+        """One epoch of mini-batch steps with an optimizer's kernel in one Python loop
+        (:func:`optikit.backends.pyepoch.python_epoch`); ``None``: replay it step by step."""
+        return python_epoch(self, kernel, params, state, order, batch_size, factor, lower, upper, max_steps)
 
     def predict(self, params: np.ndarray, inputs: Mapping[str, Any]) -> np.ndarray:
         group = self._group(("model",))

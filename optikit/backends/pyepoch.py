@@ -1,0 +1,79 @@
+"""Whole epochs of mini-batch steps for the NumPy backend, in one tight Python loop.
+
+The engine's loop pays for generality on every step (batches drawn through a generator, a
+:class:`~optikit.backends.Sums` built and split, the update's form checked, ``np.all`` twice);
+a per-sample step then costs tens of microseconds, most of it not arithmetic. Given an
+optimizer's :class:`~optikit.Kernel`, this loop does the same arithmetic and nothing else: a
+one-row step calls the group's scalar code with the row's values, the kernel's update, adds the
+step and clips, in the engine's order, so the parameters come out bit for bit as stepping in
+the engine does. Anything unusual (a value that is not finite, scalar code that cannot follow
+NumPy) returns ``None``: the engine undoes the epoch and replays it step by step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["python_epoch"]
+
+_isfinite = math.isfinite
+
+
+def python_epoch(evaluator: Any, kernel: Any, params: np.ndarray, state: Any, order: np.ndarray, batch_size: int,
+                 factor: float, lower: np.ndarray, upper: np.ndarray,
+                 max_steps: int) -> tuple[np.ndarray, Any, int] | None:
+    """``(params, state, steps)`` after the steps of ``order`` cut into batches (see
+    :meth:`optikit.backends.numba_backend.NumbaEvaluator.epoch` for the contract), or ``None``."""
+    update, hyper = kernel.update, kernel.hyper
+    bounded = bool(np.isfinite(lower).any() or np.isfinite(upper).any())
+    p, steps = params, 0
+    if batch_size == 1:
+        group = evaluator._group(("grad",))
+        fn, cols = group.scalar, [evaluator.columns[c] for c in group.columns]
+        items = [c.item for c in cols]
+        for i in order[:max_steps].tolist():
+            try:  # scalar code that cannot follow NumPy (a domain error, a complex power) raises here
+                g = [float(v) for v in fn(*p.tolist(), *[item(i) for item in items])]
+            except (ArithmeticError, ValueError, TypeError):
+                return None
+            if not all(map(_isfinite, g)):
+                return None
+            # the engine divides the one row's sum by 1: the same numbers
+            try:
+                delta, new_state = update(np.array(g, dtype=float), state, p, hyper)
+                if delta.shape != p.shape or delta.dtype.kind not in "iuf":
+                    return None
+            except Exception:  # noqa: BLE001 - the engine's step reports it, naming the optimizer
+                return None
+            new = p + delta if factor == 1.0 else p + factor * np.asarray(delta)
+            if bounded:
+                new = np.clip(new, lower, upper)
+            if not all(map(_isfinite, new.tolist())):
+                return None
+            p, state = new, new_state
+            steps += 1
+        return p, state, steps
+    for start in range(0, len(order), batch_size):
+        if steps >= max_steps:
+            break
+        part = evaluator.sums(p, order[start:start + batch_size], loss=False)
+        g = part.grad / part.n
+        if not np.all(np.isfinite(g)):
+            return None
+        try:
+            delta, new_state = update(g, state, p, hyper)
+            if delta.shape != p.shape or delta.dtype.kind not in "iuf":
+                return None
+        except Exception:  # noqa: BLE001 - the engine's step reports it, naming the optimizer
+            return None
+        new = p + delta if factor == 1.0 else p + factor * np.asarray(delta)
+        if bounded:
+            new = np.clip(new, lower, upper)
+        if not np.all(np.isfinite(new)):
+            return None
+        p, state = new, new_state
+        steps += 1
+    return p, state, steps
