@@ -109,7 +109,9 @@ class Adam(Optimizer):
         return adam_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        return Kernel(adam_init, adam_update, self._hyper())
+        from .inplace import adam_step
+
+        return Kernel(adam_init, adam_update, self._hyper(), adam_step)
 
     def _hyper(self) -> tuple:
         return (self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay, self.amsgrad, self.maximize,

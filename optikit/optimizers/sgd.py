@@ -87,7 +87,9 @@ class GD(Optimizer):
         return gd_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        return Kernel(gd_init, gd_update, self._hyper())
+        from .inplace import gd_step
+
+        return Kernel(gd_init, gd_update, self._hyper(), gd_step)
 
     def _hyper(self) -> tuple:
         return (self.lr, self.momentum, self.dampening, self.nesterov, self.weight_decay, self.maximize)
