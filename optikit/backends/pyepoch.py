@@ -6,7 +6,8 @@ a per-sample step then costs tens of microseconds, most of it not arithmetic. Gi
 optimizer's :class:`~optikit.Kernel`, this loop does the same arithmetic and nothing else: a
 one-row step calls the group's scalar code with the row's values, the kernel's update, adds the
 step and clips, in the engine's order, so the parameters come out bit for bit as stepping in
-the engine does. Anything unusual (a value that is not finite, scalar code that cannot follow
+the engine does. With a kernel's in-place rule (``Kernel.step``) a per-sample epoch runs on
+Python floats and lists throughout, with no array made per step. Anything unusual (a value that is not finite, scalar code that cannot follow
 NumPy) returns ``None``: the engine undoes the epoch and replays it step by step.
 """
 
@@ -34,6 +35,12 @@ def python_epoch(evaluator: Any, kernel: Any, params: np.ndarray, state: Any, or
         group = evaluator._group(("grad",))
         fn, cols = group.scalar, [evaluator.columns[c] for c in group.columns]
         items = [c.item for c in cols]
+        step = getattr(kernel, "step", None)
+        if step is not None and all(v.ndim == 1 for v in state if isinstance(v, np.ndarray)):
+            # each row's values gathered once for the chunk of steps, as Python floats
+            values = [c[order[:max_steps]].tolist() for c in cols]
+            return _float_steps(fn, values, len(order[:max_steps]), step, hyper, params, state, factor, lower, upper,
+                                bounded)
         for i in order[:max_steps].tolist():
             try:  # scalar code that cannot follow NumPy (a domain error, a complex power) raises here
                 g = [float(v) for v in fn(*p.tolist(), *[item(i) for item in items])]
@@ -77,3 +84,38 @@ def python_epoch(evaluator: Any, kernel: Any, params: np.ndarray, state: Any, or
         p, state = new, new_state
         steps += 1
     return p, state, steps
+
+
+def _float_steps(fn: Any, values: list[list[float]], count: int, step: Any, hyper: tuple, params: np.ndarray,
+                 state: Any, factor: float, lower: np.ndarray, upper: np.ndarray,
+                 bounded: bool) -> tuple[np.ndarray, Any, int] | None:
+    """Per-sample steps on Python floats with the kernel's in-place rule (``Kernel.step``), which
+    works element by element: lists stand in for the state's arrays and the parameters, so no
+    array is made per step. Float arithmetic is the IEEE arithmetic NumPy does element-wise, so
+    the numbers are those of the array rule."""
+    st = type(state)(*(v.tolist() if isinstance(v, np.ndarray) else v for v in state))  # copies
+    p, lo, hi = params.tolist(), lower.tolist(), upper.tolist()
+    out = [0.0] * len(p)
+    steps = 0
+    for row in zip(*values) if values else [()] * count:  # a gradient that reads no column still steps
+        try:
+            g = [float(v) for v in fn(*p, *row)]
+        except (ArithmeticError, ValueError, TypeError):
+            return None
+        if not all(map(_isfinite, g)):
+            return None
+        try:
+            st = step(g, st, p, hyper, out)
+        except Exception:  # noqa: BLE001 - replayed by the engine, which reports it
+            return None
+        new = [a + d for a, d in zip(p, out)] if factor == 1.0 else [a + factor * d for a, d in zip(p, out)]
+        if bounded:
+            if any(v != v for v in new):  # NaN, which np.clip keeps and min/max would drop
+                return None
+            new = [min(max(v, a), b) for v, a, b in zip(new, lo, hi)]
+        if not all(map(_isfinite, new)):
+            return None
+        p = new
+        steps += 1
+    arrays = type(state)(*(np.array(f, dtype=v.dtype) if isinstance(v, np.ndarray) else f for f, v in zip(st, state)))
+    return np.array(p, dtype=float), arrays, steps

@@ -26,7 +26,7 @@ def gd_step(grad: np.ndarray, state: MomentumState, params: np.ndarray, hyper: t
     """:func:`optikit.optimizers.sgd.gd_update` in place."""
     lr, momentum, dampening, nesterov, weight_decay, maximize = hyper
     buf, count = state
-    for j in range(grad.shape[0]):
+    for j in range(len(grad)):
         g = -grad[j] if maximize else grad[j]
         if weight_decay:
             g = g + weight_decay * params[j]
@@ -50,7 +50,7 @@ def adam_step(grad: np.ndarray, state: AdamState, params: np.ndarray, hyper: tup
     near = abs(weight) < 0.5  # torch.lerp's branch, as adaptive._lerp takes it
     step_size = lr / (1 - beta1**step)
     bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-    for j in range(grad.shape[0]):
+    for j in range(len(grad)):
         g = -grad[j] if maximize else grad[j]
         if penalty != 0:
             g = g + penalty * params[j]
