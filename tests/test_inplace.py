@@ -1,4 +1,4 @@
-"""The in-place update rules compiled epochs use (optikit/optimizers/inplace.py) compute exactly
+"""The in-place update rules whole epochs use (Kernel.step: gd_step, adam_step) compute exactly
 what the array rules compute, and a compiled epoch leaves the engine's state as it was."""
 
 from __future__ import annotations
