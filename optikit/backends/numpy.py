@@ -116,8 +116,7 @@ class _Group:
         self.args = [*problem.params, *(problem.symbol(c) for c in self.columns)]
         self.exprs = exprs
         self.cse = problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
-        self.vector = sympy.lambdify(self.args, exprs, modules="numpy", cse=self.cse, docstring_limit=0,
-                                     use_imps=False)  # what lambdified() returns
+        self._vector: Callable[..., Any] | None = None
         col_symbols = {problem.symbol(c) for c in self.columns}
         #: which outputs are the same on every row (multiplied by the row count, not summed)
         self.constant = [not (f & col_symbols) for f in free]
@@ -125,6 +124,15 @@ class _Group:
         # by row count: the evaluators of a streamed file's chunks share groups, and its last chunk is shorter
         self._buffered: dict[int, BufferedPass | None] = {}
         self._problem = problem
+
+    @property
+    def vector(self) -> Callable[..., Any]:
+        """lambdify's NumPy function (what :func:`lambdified` returns), made on first use: a pass
+        over all rows runs the buffered form, which is printed without it."""
+        if self._vector is None:
+            self._vector = sympy.lambdify(self.args, self.exprs, modules="numpy", cse=self.cse, docstring_limit=0,
+                                          use_imps=False)
+        return self._vector
 
     @property
     def scalar(self) -> Callable[..., Any]:
