@@ -49,18 +49,10 @@ def python_epoch(evaluator: Any, kernel: Any, params: np.ndarray, state: Any, or
             if not all(map(_isfinite, g)):
                 return None
             # the engine divides the one row's sum by 1: the same numbers
-            try:
-                delta, new_state = update(np.array(g, dtype=float), state, p, hyper)
-                if delta.shape != p.shape or delta.dtype.kind not in "iuf":
-                    return None
-            except Exception:  # noqa: BLE001 - the engine's step reports it, naming the optimizer
+            moved = _array_step(update, np.array(g, dtype=float), state, p, hyper, factor, lower, upper, bounded)
+            if moved is None:
                 return None
-            new = p + delta if factor == 1.0 else p + factor * np.asarray(delta)
-            if bounded:
-                new = np.clip(new, lower, upper)
-            if not all(map(_isfinite, new.tolist())):
-                return None
-            p, state = new, new_state
+            p, state = moved
             steps += 1
         return p, state, steps
     for start in range(0, len(order), batch_size):
@@ -70,20 +62,30 @@ def python_epoch(evaluator: Any, kernel: Any, params: np.ndarray, state: Any, or
         g = part.grad / part.n
         if not np.all(np.isfinite(g)):
             return None
-        try:
-            delta, new_state = update(g, state, p, hyper)
-            if delta.shape != p.shape or delta.dtype.kind not in "iuf":
-                return None
-        except Exception:  # noqa: BLE001 - the engine's step reports it, naming the optimizer
+        moved = _array_step(update, g, state, p, hyper, factor, lower, upper, bounded)
+        if moved is None:
             return None
-        new = p + delta if factor == 1.0 else p + factor * np.asarray(delta)
-        if bounded:
-            new = np.clip(new, lower, upper)
-        if not np.all(np.isfinite(new)):
-            return None
-        p, state = new, new_state
+        p, state = moved
         steps += 1
     return p, state, steps
+
+
+def _array_step(update: Any, g: np.ndarray, state: Any, p: np.ndarray, hyper: tuple, factor: float,
+                lower: np.ndarray, upper: np.ndarray, bounded: bool) -> tuple[np.ndarray, Any] | None:
+    """The engine's step from a batch's mean gradient ``g``, operation for operation: the new
+    parameters and state, or ``None`` where the engine must take it (and report what went wrong)."""
+    try:
+        delta, new_state = update(g, state, p, hyper)
+        if delta.shape != p.shape or delta.dtype.kind not in "iuf":
+            return None
+    except Exception:  # noqa: BLE001 - the engine's step reports it, naming the optimizer
+        return None
+    new = p + delta if factor == 1.0 else p + factor * np.asarray(delta)
+    if bounded:
+        new = np.clip(new, lower, upper)
+    if not all(map(_isfinite, new.tolist())):
+        return None
+    return new, new_state
 
 
 def _float_steps(fn: Any, values: list[list[float]], count: int, step: Any, hyper: tuple, params: np.ndarray,
