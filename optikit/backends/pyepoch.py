@@ -14,6 +14,7 @@ NumPy) returns ``None``: the engine undoes the epoch and replays it step by step
 from __future__ import annotations
 
 import math
+from operator import add
 from typing import Any
 
 import numpy as np
@@ -99,25 +100,22 @@ def _float_steps(fn: Any, values: list[list[float]], count: int, step: Any, hype
     p, lo, hi = params.tolist(), lower.tolist(), upper.tolist()
     out = [0.0] * len(p)
     steps = 0
-    for row in zip(*values) if values else [()] * count:  # a gradient that reads no column still steps
-        try:
-            g = [float(v) for v in fn(*p, *row)]
-        except (ArithmeticError, ValueError, TypeError):
-            return None
-        if not all(map(_isfinite, g)):
-            return None
-        try:
-            st = step(g, st, p, hyper, out)
-        except Exception:  # noqa: BLE001 - replayed by the engine, which reports it
-            return None
-        new = [a + d for a, d in zip(p, out)] if factor == 1.0 else [a + factor * d for a, d in zip(p, out)]
-        if bounded:
-            if any(v != v for v in new):  # NaN, which np.clip keeps and min/max would drop
+    try:  # scalar code that cannot follow NumPy, or a rule that fails: the engine replays and reports
+        for row in zip(*values) if values else [()] * count:  # a gradient that reads no column still steps
+            g = list(map(float, fn(*p, *row)))
+            if not all(map(_isfinite, g)):
                 return None
-            new = [min(max(v, a), b) for v, a, b in zip(new, lo, hi)]
-        if not all(map(_isfinite, new)):
-            return None
-        p = new
-        steps += 1
+            st = step(g, st, p, hyper, out)
+            new = list(map(add, p, out)) if factor == 1.0 else [a + factor * d for a, d in zip(p, out)]
+            if bounded:
+                if any(v != v for v in new):  # NaN, which np.clip keeps and min/max would drop
+                    return None
+                new = [min(max(v, a), b) for v, a, b in zip(new, lo, hi)]
+            if not all(map(_isfinite, new)):
+                return None
+            p = new
+            steps += 1
+    except Exception:  # noqa: BLE001
+        return None
     arrays = type(state)(*(np.array(f, dtype=v.dtype) if isinstance(v, np.ndarray) else f for f, v in zip(st, state)))
     return np.array(p, dtype=float), arrays, steps
