@@ -12,6 +12,15 @@ SPECS = ROOT / "specs"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Caches (derivations, compiled loops) go to a folder of this test session, never the user's."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OPTIKIT_CACHE_DIR", str(tmp_path_factory.mktemp("optikit-cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_plugins(monkeypatch):
     """Tests see only the plugins they load themselves, whatever the environment has."""

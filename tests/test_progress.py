@@ -79,11 +79,14 @@ def test_nothing_of_it_when_piped():
     assert b"step/s" not in proc.stderr and b"ran 400 epochs" in proc.stdout
 
 
-def test_updated_within_an_epoch():
-    """An epoch of several minibatch steps reports each step before the epoch ends."""
+def test_updated_within_an_epoch(monkeypatch):
+    """An epoch of several minibatch steps reports each step before the epoch ends (a whole epoch
+    run by the backend reports after each chunk of steps: here one step)."""
     from optikit.api import prepare
+    from optikit.engine import fused
     from optikit.engine.runio import run_controlled
 
+    monkeypatch.setattr(fused, "CHUNK_STEPS", 1)
     prepared = prepare(SPECS / "seed_sgd.yaml", epochs=2)
     seen: list[int] = []
     epochs_seen = []

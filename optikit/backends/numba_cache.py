@@ -15,35 +15,18 @@ import hashlib
 import importlib.util
 import os
 import platform
-import stat
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from ..symbolic.cache import ENV, private_dir
 from ..version import __version__
 
 __all__ = ["cache_dir", "cached_function", "ENV"]
 
-#: Environment variable naming the cache directory; ``off`` disables the cache.
-ENV = "OPTIKIT_CACHE_DIR"
-
-
 def cache_dir() -> Path | None:
     """The cache directory, created private (0700) if missing; ``None`` when it is off or unsafe."""
-    setting = os.environ.get(ENV)
-    if setting == "off":
-        return None
-    base = Path(setting) if setting else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "optikit"
-    path = base / "numba"
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
-    except OSError:
-        return None
-    # someone else's directory, or one others may write to, could hold files we did not write
-    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or not stat.S_ISDIR(info.st_mode):
-        return None
-    return path
+    return private_dir("numba")
 
 
 def _key(source: str, numba: Any) -> str:

@@ -24,6 +24,7 @@ from ..errors import SpecError, did_you_mean
 from ..symbolic import SymbolicProblem
 from .base import Backend, Rows, Sums, split_totals, summed_parts
 from .buffers import BufferedPass, buffered_pass
+from .pyepoch import python_epoch
 from .scalar import SCALAR_FUNCTIONS
 from .summation import SEQUENTIAL_SUM_ROWS, row_sum
 from .vectors import VectorEvaluator
@@ -52,7 +53,24 @@ def lambdified(problem: SymbolicProblem, parts: tuple[str, ...]) -> tuple[Callab
     columns = problem.columns_of(*exprs)
     args = [*problem.params, *(problem.symbol(c) for c in columns)]
     cse = problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
-    return sympy.lambdify(args, exprs, modules="numpy", cse=cse, docstring_limit=0), columns
+    # use_imps=False: the trees hold no implemented_function (check_tree refuses them), and
+    # looking for one walks every tree without sharing, seconds on a wide model
+    return sympy.lambdify(args, exprs, modules="numpy", cse=cse, docstring_limit=0, use_imps=False), columns
+
+
+def free_symbols(exprs: Sequence[sympy.Expr]) -> list[frozenset[sympy.Symbol]]:
+    """``e.free_symbols`` of each expression, visiting each shared subtree once (the components
+    of a wide model's gradient all hold the same sum; SymPy walks it again for each)."""
+    memo: dict[int, frozenset[sympy.Symbol]] = {}
+
+    def visit(e: sympy.Basic) -> frozenset[sympy.Symbol]:
+        found = memo.get(id(e))
+        if found is None:
+            found = memo[id(e)] = (frozenset((e,)) if e.is_Symbol else
+                                   frozenset().union(*map(visit, e.args)) if e.args else e.free_symbols)
+        return found
+
+    return [visit(e) for e in exprs]
 
 
 def generated_code(problem: SymbolicProblem, parts: tuple[str, ...] = ("loss", "grad")) -> str:
@@ -81,24 +99,35 @@ class _Group:
 
     def __init__(self, problem: SymbolicProblem, parts: tuple[str, ...]) -> None:
         exprs = [e for part in parts for e in problem.part(part)]
-        self.columns = problem.columns_of(*exprs)
+        free = free_symbols(exprs)
+        used = {s.name for f in free for s in f}
+        self.columns = tuple(c for c in problem.spec.columns if c in used)  # as problem.columns_of, once
         self.args = [*problem.params, *(problem.symbol(c) for c in self.columns)]
         self.exprs = exprs
         self.cse = problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
-        self.vector, _ = lambdified(problem, parts)
+        self._vector: Callable[..., Any] | None = None
         col_symbols = {problem.symbol(c) for c in self.columns}
         #: which outputs are the same on every row (multiplied by the row count, not summed)
-        self.constant = [not (e.free_symbols & col_symbols) for e in exprs]
+        self.constant = [not (f & col_symbols) for f in free]
         self._scalar: Callable[..., Any] | None = None
         # by row count: the evaluators of a streamed file's chunks share groups, and its last chunk is shorter
         self._buffered: dict[int, BufferedPass | None] = {}
         self._problem = problem
 
     @property
+    def vector(self) -> Callable[..., Any]:
+        """lambdify's NumPy function (what :func:`lambdified` returns), made on first use: a pass
+        over all rows runs the buffered form, which is printed without it."""
+        if self._vector is None:
+            self._vector = sympy.lambdify(self.args, self.exprs, modules="numpy", cse=self.cse, docstring_limit=0,
+                                          use_imps=False)
+        return self._vector
+
+    @property
     def scalar(self) -> Callable[..., Any]:
         if self._scalar is None:
             self._scalar = sympy.lambdify(self.args, self.exprs, modules=[SCALAR_FUNCTIONS, "math"], cse=self.cse,
-                                          docstring_limit=0)
+                                          docstring_limit=0, use_imps=False)
         return self._scalar
 
     def buffered(self, n: int) -> BufferedPass | None:
@@ -214,6 +243,12 @@ class NumpyEvaluator:
             out.append(np.stack(block) if block else np.empty((0, n)))
             at += size
         return out
+
+    def epoch(self, kernel: Any, params: np.ndarray, state: Any, order: np.ndarray, batch_size: int, factor: float,
+              lower: np.ndarray, upper: np.ndarray, max_steps: int) -> tuple[np.ndarray, Any, int] | None:
+        """One epoch of mini-batch steps with an optimizer's kernel in one Python loop
+        (:func:`optikit.backends.pyepoch.python_epoch`); ``None``: replay it step by step."""
+        return python_epoch(self, kernel, params, state, order, batch_size, factor, lower, upper, max_steps)
 
     def predict(self, params: np.ndarray, inputs: Mapping[str, Any]) -> np.ndarray:
         group = self._group(("model",))

@@ -5,7 +5,8 @@ The loop delegates one epoch at a time and keeps everything else: records, sched
 factor of the epoch is passed in), bounds, stops, callbacks, checkpoints at epoch boundaries.
 When the compiled epoch reports a non-finite gradient or parameter it is undone (the draw of the
 epoch included) and the loop replays it step by step, so divergence and ``skip`` behave and
-read exactly as without it. Ctrl-C is seen at the end of the epoch rather than mid-epoch.
+read exactly as without it. The epoch is handed over in chunks of :data:`CHUNK_STEPS` steps, so
+that the progress bar moves and Ctrl-C stops the run within a long epoch, as stepping does.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import numpy as np
 from ..backends import Problem
 from ..optimizers.base import Optimizer
 
-__all__ = ["fused_epochs"]
+__all__ = ["fused_epochs", "CHUNK_STEPS"]
 
-#: ``(params, state, rng, factor, steps_left) -> (params, state, steps) | None``
-FusedEpoch = Callable[[np.ndarray, Any, np.random.Generator, float, int], "tuple[np.ndarray, Any, int] | None"]
+#: Steps handed to the backend at a time; between chunks the progress is reported and Ctrl-C seen.
+CHUNK_STEPS = 8192
+
+#: ``(params, state, rng, factor, steps_left, steps_done) -> (params, state, steps) | None``
+FusedEpoch = Callable[[np.ndarray, Any, np.random.Generator, float, int, int], "tuple[np.ndarray, Any, int] | None"]
 
 
 def _owner(cls: type, name: str) -> type | None:
@@ -28,8 +32,10 @@ def _owner(cls: type, name: str) -> type | None:
 
 
 def fused_epochs(problem: Problem, optimizer: Optimizer, batch_size: int | None, shuffle: bool,
-                 requires: frozenset[str]) -> FusedEpoch | None:
-    """A function running one epoch in compiled code, or ``None`` where the loop must step in Python."""
+                 requires: frozenset[str], control: Any = None) -> FusedEpoch | None:
+    """A function running one epoch in compiled code, or ``None`` where the loop must step in Python.
+    ``control`` (a :class:`~optikit.engine.checkpoint.RunControl`) gets ``on_step`` calls and may
+    interrupt between chunks."""
     epoch = getattr(problem.evaluator, "epoch", None)
     make = getattr(optimizer, "kernel", None)
     n = problem.n_rows
@@ -43,13 +49,25 @@ def fused_epochs(problem: Problem, optimizer: Optimizer, batch_size: int | None,
     lower, upper = problem.lower, problem.upper
 
     def run(params: np.ndarray, state: Any, rng: np.random.Generator, factor: float,
-            steps_left: int) -> tuple[np.ndarray, Any, int] | None:
+            steps_left: int, steps_done: int = 0) -> tuple[np.ndarray, Any, int] | None:
         drawn = rng.bit_generator.state
         # the rows of the epoch as optikit.data.batches draws them
         order = rng.permutation(n) if shuffle else np.arange(n)
-        out = epoch(kernel, params, state, order, batch_size, factor, lower, upper, steps_left)
-        if out is None:
-            rng.bit_generator.state = drawn
-        return out
+        p, st, steps = params, state, 0
+        chunk = CHUNK_STEPS * batch_size  # whole batches: the chunks cut the rows as one pass would
+        for start in range(0, n, chunk):
+            if steps >= steps_left:
+                break
+            out = epoch(kernel, p, st, order[start:start + chunk], batch_size, factor, lower, upper, steps_left - steps)
+            if out is None:  # replayed from the epoch's start: the kernels' states are never changed in place
+                rng.bit_generator.state = drawn
+                return None
+            p, st, steps = out[0], out[1], steps + out[2]
+            if control is not None:
+                if control.on_step is not None:
+                    control.on_step(steps_done + steps)
+                if control.interrupted:
+                    break
+        return p, st, steps
 
     return run

@@ -121,7 +121,8 @@ def run_problem(
     u = transform.internal(p) if transform is not None else p
     state = _checked_state(optimizer, optimizer.init(u.copy()))
     # a whole epoch in compiled code where the backend and the optimizer allow (not in internal coordinates)
-    fused = fused_epochs(problem, optimizer, batch_size, settings.shuffle, requires) if transform is None else None
+    fused = (fused_epochs(problem, optimizer, batch_size, settings.shuffle, requires, control)
+             if transform is None else None)
     step = 0
     epoch = 0
     start = time.perf_counter()
@@ -176,7 +177,7 @@ def run_problem(
             factor = settings.schedule(epoch) if settings.schedule is not None else 1.0
             done = None
             if fused is not None:  # the whole epoch in compiled code; None: step through it below
-                done = fused(p, state, rng, factor, settings.steps - step if settings.steps is not None else n)
+                done = fused(p, state, rng, factor, settings.steps - step if settings.steps is not None else n, step)
             if done is not None:
                 p, state, step = done[0], done[1], step + done[2]
             for rows in (() if done is not None else problem.batches(None if full_batch else batch_size, rng, settings.shuffle)):

@@ -12,6 +12,7 @@ otherwise it is off by one rounding. Single-operation updates return torch's add
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -58,6 +59,37 @@ def adam_update(grad: np.ndarray, state: AdamState, params: np.ndarray, hyper: t
     if decoupled:  # torch's new parameter minus the old (see the module docstring)
         delta = (params * (1 - lr * wd) + delta) - params
     return delta, AdamState(exp_avg, exp_avg_sq, max_exp_avg_sq, count)
+
+
+def adam_step(grad: np.ndarray, state: AdamState, params: np.ndarray, hyper: tuple, out: np.ndarray) -> AdamState:
+    """:func:`adam_update` in place, element by element (``Kernel.step``): no array is made."""
+    lr, beta1, beta2, eps, wd, amsgrad, maximize, decoupled_wd = hyper
+    decoupled = decoupled_wd and wd != 0
+    penalty = 0.0 if decoupled else wd
+    count = state.count + 1
+    step = float(count)
+    m, v, vmax = state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq
+    weight = 1 - beta1
+    near = abs(weight) < 0.5  # torch.lerp's branch, as adaptive._lerp takes it
+    step_size = lr / (1 - beta1**step)
+    bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+    for j in range(len(grad)):
+        g = -grad[j] if maximize else grad[j]
+        if penalty != 0:
+            g = g + penalty * params[j]
+        mj = m[j] + weight * (g - m[j]) if near else g - (g - m[j]) * (1 - weight)
+        m[j] = mj
+        vj = v[j] * beta2 + (1 - beta2) * g * g
+        v[j] = vj
+        if amsgrad:
+            top = vmax[j]
+            vj = top if (top >= vj or top != top) else vj  # np.maximum, NaN included
+            vmax[j] = vj
+        d = -step_size * (mj / (math.sqrt(vj) / bias_correction2_sqrt + eps))
+        if decoupled:
+            d = (params[j] * (1 - lr * wd) + d) - params[j]
+        out[j] = d
+    return AdamState(m, v, vmax, count)
 
 
 class Adam(Optimizer):
@@ -109,7 +141,7 @@ class Adam(Optimizer):
         return adam_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        return Kernel(adam_init, adam_update, self._hyper())
+        return Kernel(adam_init, adam_update, self._hyper(), adam_step)
 
     def _hyper(self) -> tuple:
         return (self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay, self.amsgrad, self.maximize,

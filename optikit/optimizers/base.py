@@ -59,11 +59,18 @@ class Kernel(NamedTuple):
     ``Optimizer.init`` returns); ``update(grad, state, params, hyper)`` returns ``(step, state)``
     exactly as ``Optimizer.update`` does. They may use NumPy array arithmetic, ``math`` and
     other plain functions of the same kind, nothing else (no attributes of ``self``, no oracle).
+
+    ``step(grad, state, params, hyper, out)``, optional, is ``update`` in place for compiled
+    epochs, where allocations cost more than the arithmetic: it writes the step into ``out``,
+    may change the state's arrays in place, returns the state, and must compute exactly what
+    ``update`` does (element by element, the same operations) and keep no reference to
+    ``grad``, ``params`` or ``out``. The backend gives it copies of the engine's state arrays.
     """
 
     init: Callable[[np.ndarray, tuple], Any]
     update: Callable[[np.ndarray, Any, np.ndarray, tuple], tuple[np.ndarray, Any]]
     hyper: tuple
+    step: Callable[[np.ndarray, Any, np.ndarray, tuple, np.ndarray], Any] | None = None
 
 
 @runtime_checkable

@@ -40,6 +40,22 @@ def gd_update(grad: np.ndarray, state: MomentumState, params: np.ndarray, hyper:
     return -lr * g, MomentumState(buf, count + 1)
 
 
+def gd_step(grad: np.ndarray, state: MomentumState, params: np.ndarray, hyper: tuple, out: np.ndarray) -> MomentumState:
+    """:func:`gd_update` in place, element by element (:class:`~optikit.Kernel`'s ``step``)."""
+    lr, momentum, dampening, nesterov, weight_decay, maximize = hyper
+    buf, count = state
+    for j in range(len(grad)):
+        g = -grad[j] if maximize else grad[j]
+        if weight_decay:
+            g = g + weight_decay * params[j]
+        if momentum:
+            b = g if count == 0 else momentum * buf[j] + (1 - dampening) * g
+            buf[j] = b
+            g = g + momentum * b if nesterov else b
+        out[j] = -lr * g
+    return MomentumState(buf, count + 1)
+
+
 class GD(Optimizer):
     """Batch gradient descent: ``p -= lr * g`` on the full data set each step.
 
@@ -87,7 +103,7 @@ class GD(Optimizer):
         return gd_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        return Kernel(gd_init, gd_update, self._hyper())
+        return Kernel(gd_init, gd_update, self._hyper(), gd_step)
 
     def _hyper(self) -> tuple:
         return (self.lr, self.momentum, self.dampening, self.nesterov, self.weight_decay, self.maximize)

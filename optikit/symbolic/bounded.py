@@ -121,8 +121,17 @@ def _start_worker() -> tuple[subprocess.Popen, Connection, Connection]:
     # the caller's __main__ (a user script without a main guard would run twice).
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
-    code = "import sys; from optikit.symbolic.bounded import _main; _main(sys.argv[1:])"
-    proc = subprocess.Popen([sys.executable, "-c", code, str(to_child_r), str(from_child_w)],
+    # The worker needs SymPy and this module, not the package: bare parent packages keep
+    # optikit/__init__ (the API, backends, NumPy) from being imported, a third of its start-up
+    code = ("import sys, types\n"
+            "for name, path in (('optikit', sys.argv[3]), ('optikit.symbolic', sys.argv[4])):\n"
+            "    sys.modules[name] = module = types.ModuleType(name)\n"
+            "    module.__path__ = [path]\n"
+            "from optikit.symbolic.bounded import _main\n"
+            "_main(sys.argv[1:3])")
+    here = os.path.dirname(os.path.abspath(__file__))
+    proc = subprocess.Popen([sys.executable, "-c", code, str(to_child_r), str(from_child_w), os.path.dirname(here),
+                             here],
                             pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(to_child_r)

@@ -18,7 +18,7 @@ from .. import expr
 from ..errors import ExpressionError, SpecError, did_you_mean
 from ..expr.special import stabilize, vsum
 from ..spec import MODEL, Spec
-from . import bounded
+from . import cache
 from .vectors import VectorForm, VectorModel
 
 __all__ = ["SymbolicProblem", "symbolic_problem", "resolve_loss", "least_squares_form", "PARTS"]
@@ -65,7 +65,7 @@ def symbolic_problem(spec: Spec, losses: Mapping[str, str], *, use_hand_gradient
     params = [spec.symbols[p.name] for p in spec.parameters]
     if spec.vector_parameters or loss.has(vsum):
         return _vector_problem(spec, loss, params)
-    derived, cse = bounded.derive(spec, loss, params)  # time- and memory-bounded for large trees
+    derived, cse = cache.derive(spec, loss, params)  # time- and memory-bounded for large trees; cached on disk
     derived = grads = tuple(derived)
     if use_hand_gradient and spec.gradient:
         grads = tuple(spec.gradient[p.name] for p in spec.parameters)
