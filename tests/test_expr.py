@@ -440,3 +440,17 @@ def test_fuzz_token_soup_parses_or_raises_expression_error(text):
 @given(st.recursive(LEAVES, _combine, max_leaves=12))
 def test_fuzz_well_formed_expressions_parse_or_raise_expression_error(text):
     _parse_or_refuse(text)
+
+
+def test_a_long_sum_is_the_tree_that_adding_term_by_term_gives():
+    names = [f"w{i}" for i in range(150)] + [f"x{i}" for i in range(150)]
+    syms = {n: expr.make_symbol(n) for n in names}
+    text = " + ".join(f"{0.1 * (i % 7)}*w{i}*x{i}" if i % 3 else f"w{i}*x{i} - 0.5*x{i}" for i in range(150))
+    by_term = sympy.S.Zero
+    for i in range(150):
+        by_term += (sympy.Float(repr(0.1 * (i % 7)), 17) * syms[f"w{i}"] * syms[f"x{i}"] if i % 3
+                    else syms[f"w{i}"] * syms[f"x{i}"] - sympy.Float("0.5", 17) * syms[f"x{i}"])
+    assert sympy.srepr(expr.parse(text, syms)) == sympy.srepr(by_term)
+    with pytest.raises(ExpressionError) as info:  # a bad term in a long chain is still located
+        expr.parse("w1 + w2 - w3 + nope + w4", syms)
+    assert info.value.offset == 15 and "unknown symbol 'nope'" in info.value.message

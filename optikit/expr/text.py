@@ -155,6 +155,8 @@ class _Converter:
             chain = [node]
             while _same_group(chain[-1].left, node):
                 chain.append(chain[-1].left)
+            if len(chain) > 2 and all(isinstance(link.op, (ast.Add, ast.Sub)) for link in chain):
+                return self.sum_chain(node, chain)
             acc = self.convert(chain[-1].left)
             for link in reversed(chain):
                 acc = self.apply(link, self.binop, acc, self.convert(link.right))
@@ -175,6 +177,17 @@ class _Converter:
         if isinstance(node, ast.Call):
             return self.call(node)
         raise self.error(node, f"{_REFUSED.get(type(node), type(node).__name__ + ' is')} not allowed")
+
+    def sum_chain(self, node: ast.BinOp, chain: list[ast.BinOp]) -> tuple[sympy.Expr, bool]:
+        """``a + b - c + ...`` as one SymPy ``Add`` of its terms, checked once: adding term by term
+        rebuilds and rechecks every partial sum, quadratic in the number of terms."""
+        first, const = self.convert(chain[-1].left)
+        terms = [first]
+        for link in reversed(chain):
+            term, tc = self.convert(link.right)
+            terms.append(-term if isinstance(link.op, ast.Sub) else term)
+            const = const and tc
+        return self.apply(node, lambda _node: (sympy.Add(*terms), const))
 
     def apply(self, node: ast.AST, op: Callable, *args) -> tuple[sympy.Expr, bool]:
         """Run ``op(node, *args)``, placing a guard's error (which has no piece yet) at ``node``."""
