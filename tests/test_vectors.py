@@ -249,7 +249,10 @@ def test_vectors_section_errors_point_at_the_file(tmp_path):
 def test_cli_check_and_grad_show_elements(capsys):
     assert main(["check", str(SPECS / "breast_cancer.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "parameter w[0]: ok" in out and "parameter w[29]: ok" in out and "parameter b: ok" in out
+    assert "parameter w[0..29]: ok (30 elements, each checked)" in out and "parameter b: ok" in out
+    assert "parameter w[0]:" not in out  # one section for a vector whose elements all agree
+    report = optikit.check(SPECS / "breast_cancer.yaml")
+    assert [p.name for p in report.parameters][:2] == ["w[0]", "w[1]"] and report["w[29]"].ok  # each element kept
     assert main(["grad", str(SPECS / "breast_cancer.yaml")]) == 0
     out = capsys.readouterr().out
     assert "d loss / d w[j] = 0.01*w + x*(" in out
@@ -400,3 +403,12 @@ def test_predict_groups_the_files_member_columns_and_sums_keep_their_sign(tmp_pa
 def test_a_huge_shape_is_refused_before_anything_is_built():
     with pytest.raises(optikit.SpecError, match="more than the 1000000 a vector parameter may have"):
         optikit.loads_spec("objective: sum(w**2)\nparameters:\n  w: {shape: 100000000000, init: 0.0}\noptimizer: gd\n")
+
+
+def test_check_shows_each_element_of_a_vector_that_disagrees():
+    spec = optikit.loads_spec(NONLINEAR)
+    rng = np.random.default_rng(3)
+    data = {"x": rng.uniform(-1, 1, size=(25, 4)), "y": rng.normal(size=25)}
+    coarse = str(optikit.check(spec, data=data, eps=0.5, atol=0.0, rtol=0.0))  # differences too coarse to agree
+    assert "parameter w[0]: " in coarse and "w[0..3]" not in coarse and "FAILED: w[0]" in coarse
+    assert "parameter w[0..3]: ok (4 elements, each checked)" in str(optikit.check(spec, data=data))

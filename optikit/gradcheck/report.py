@@ -7,6 +7,7 @@ Built by :mod:`optikit.gradcheck`; ``str(report)`` is what ``optikit check`` pri
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,25 @@ def _num(x: float) -> str:
 
 #: The most parameter values a line of the report shows (the JSON report has them all).
 SHOWN_VALUES = 6
+
+
+_ELEMENT = re.compile(r"^(.+)\[(\d+)\]$")
+
+
+def _vector_section(group: list[ParameterReport]) -> list[str]:
+    """One section for the elements of a vector that all agree: each comparison over all of them."""
+    first = group[0]
+    base = _ELEMENT.match(first.name).group(1)  # type: ignore[union-attr]
+    lines = ["", f"parameter {base}[0..{len(group) - 1}]: ok ({len(group)} elements, each checked)",
+             f"  derived (element-wise): {first.derived}",
+             f"  {'comparison':<44} {'n':>5} {'fail':>5} {'max abs':>9} {'max rel':>9}  worst point"]
+    for j, c in enumerate(first.comparisons):
+        cs = [q.comparisons[j] for q in group]
+        element, worst = max(zip(group, cs), key=lambda qc: qc[1].max_rel_error)
+        at = f"{element.name}, at " + _point(worst.worst["point"], worst.worst["row"]) if worst.worst else "-"
+        lines.append(f"  {c.what:<44} {sum(x.compared for x in cs):>5} {sum(x.failed for x in cs):>5} "
+                     f"{_num(max(x.max_abs_error for x in cs)):>9} {_num(worst.max_rel_error):>9}  {at}  agree")
+    return lines
 
 
 def _point(point: dict[str, float], row: int | str | None) -> str:
@@ -159,6 +179,19 @@ class CheckReport:
                 return p
         raise KeyError(name)
 
+    def _elements(self, p: ParameterReport) -> list[ParameterReport] | None:
+        """For an element of a vector whose elements all agree (and have no hand gradient): the whole
+        vector's reports at its first element, ``[]`` at the others; ``None`` for anything else,
+        which gets a section of its own (a failing element is shown with all its details)."""
+        found = _ELEMENT.match(p.name)
+        if found is None:
+            return None
+        base = found.group(1)
+        group = [q for q in self.parameters if (m := _ELEMENT.match(q.name)) and m.group(1) == base]
+        if not all(q.ok and q.hand is None for q in group):
+            return None
+        return group if group[0] is p else []
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "ok": self.ok,
                 "tolerance": {"atol": self.atol, "rtol": self.rtol, "eps": self.eps},
@@ -170,6 +203,11 @@ class CheckReport:
                  f"and the batch mean "
                  f"(atol={self.atol:g}, rtol={self.rtol:g}, eps={self.eps:g})"]
         for p in self.parameters:
+            group = self._elements(p)
+            if group is not None:
+                if group:  # the first element of a vector whose elements all agree: one section for all
+                    lines.extend(_vector_section(group))
+                continue
             lines.append("")
             lines.append(f"parameter {p.name}: {p.verdict.upper() if not p.ok else 'ok'}")
             lines.append(f"  derived: {p.derived}")
