@@ -199,8 +199,7 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
     optimizer, settings = _runnable(spec, registry)
     if dask is not None:
         if validation is not None:
-            raise SpecError("held-out rows from Python are not sent to a cluster", field="validation=",
-                            hint="leave validation= out, or run without dask=")
+            raise SpecError("held-out rows from Python are not sent to a cluster", field="validation= with dask=")
         return _on_cluster(spec, pm, registry, optimizer, settings, data, backend, dask, trust_gradient,
                            plugin_options)
     problem = _compile(spec, registry, data, backend, use_hand_gradient=True, validation=validation)

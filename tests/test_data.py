@@ -299,3 +299,11 @@ def test_validation_rows_from_python_are_recorded_and_checked():
     with pytest.raises(optikit.SpecError) as info:
         optikit.run(spec, data=train, validation={"x": held["x"]})
     assert info.value.field == "validation=" and "no column 'y'" in str(info.value) and info.value.exit_code == 2
+
+
+def test_validation_rows_from_python_stay_off_a_cluster():
+    spec = optikit.loads_spec(LINE.format(data="", opt="gd", extra=""))
+    rows = _rows(40)
+    with pytest.raises(optikit.SpecError) as info:  # refused before any cluster is asked
+        optikit.run(spec, data=rows, validation=rows, dask="tcp://127.0.0.1:9")
+    assert info.value.field == "validation= with dask=" and info.value.exit_code == 2
