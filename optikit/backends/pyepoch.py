@@ -102,8 +102,11 @@ def _float_steps(fn: Any, values: list[list[float]], count: int, step: Any, hype
     steps = 0
     try:  # scalar code that cannot follow NumPy, or a rule that fails: the engine replays and reports
         for row in zip(*values) if values else [()] * count:  # a gradient that reads no column still steps
-            g = list(map(float, fn(*p, *row)))
-            if not all(map(_isfinite, g)):
+            # the scalar code's values are Python numbers (an int constant computes as its float);
+            # a sum is finite only if every term is (a sum that overflows sends the epoch to the
+            # engine, which takes it step by step: slower, never wrong); a complex value raises
+            g = fn(*p, *row)
+            if not _isfinite(sum(g)):
                 return None
             st = step(g, st, p, hyper, out)
             new = list(map(add, p, out)) if factor == 1.0 else [a + factor * d for a, d in zip(p, out)]
@@ -111,7 +114,7 @@ def _float_steps(fn: Any, values: list[list[float]], count: int, step: Any, hype
                 if any(v != v for v in new):  # NaN, which np.clip keeps and min/max would drop
                     return None
                 new = [min(max(v, a), b) for v, a, b in zip(new, lo, hi)]
-            if not all(map(_isfinite, new)):
+            if not _isfinite(sum(new)):
                 return None
             p = new
             steps += 1

@@ -44,6 +44,10 @@ def gd_step(grad: np.ndarray, state: MomentumState, params: np.ndarray, hyper: t
     """:func:`gd_update` in place, element by element (:class:`~optikit.Kernel`'s ``step``)."""
     lr, momentum, dampening, nesterov, weight_decay, maximize = hyper
     buf, count = state
+    if not (momentum or weight_decay or maximize):  # plain steps, the common case: the same operations
+        for j in range(len(grad)):
+            out[j] = -lr * grad[j]
+        return MomentumState(buf, count + 1)
     for j in range(len(grad)):
         g = -grad[j] if maximize else grad[j]
         if weight_decay:
