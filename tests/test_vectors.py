@@ -412,3 +412,17 @@ def test_check_shows_each_element_of_a_vector_that_disagrees():
     coarse = str(optikit.check(spec, data=data, eps=0.5, atol=0.0, rtol=0.0))  # differences too coarse to agree
     assert "parameter w[0]: " in coarse and "w[0..3]" not in coarse and "FAILED: w[0]" in coarse
     assert "parameter w[0..3]: ok (4 elements, each checked)" in str(optikit.check(spec, data=data))
+
+
+def test_a_long_vector_is_listed_by_its_ends_and_saved_whole(tmp_path, capsys, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 100))
+    np.savez(tmp_path / "w.npz", **{f"f{j}": x[:, j] for j in range(100)}, y=x[:, 0])
+    (tmp_path / "w.yaml").write_text("model: dot(w, x) + b\nparameters:\n  w: {shape: 100, init: 0.0}\n  b: 0.0\n"
+                                     "data:\n  npz: w.npz\n  vectors: {x: \"f*\"}\noptimizer: {name: gd, epochs: 2}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "w.yaml", "--no-plot", "--save", "fit.json"]) == 0
+    out = capsys.readouterr().out
+    assert "  w[2] = " in out and "  w[3] = " not in out and "... (95 more of w; --save PATH writes them all)" in out
+    assert "  w[99] = " in out and "  b = " in out
+    assert len(json.loads((tmp_path / "fit.json").read_text())["parameters"]) == 101

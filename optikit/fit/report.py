@@ -257,7 +257,8 @@ def _covariance(info, free, s2, names, sym, expr, zero_cols, notes) -> tuple[np.
     condition = float(eig[-1] / eig[0]) if eig[0] > 0 else math.inf
     if nulls:
         involved = sorted({free[i] for v in nulls for i in np.flatnonzero(np.abs(v) > 0.1)})
-        reasons = explain_singular(expr, sym.params, names, involved, zero_cols)
+        # the symbolic reading needs a symbol per parameter; a vector's stands for all its elements
+        reasons = explain_singular(expr if sym.vectors is None else None, sym.params, names, involved, zero_cols)
         notes.append("the information matrix is singular: " + "; ".join(reasons) +
                      f". No standard error for {', '.join(repr(names[i]) for i in involved)}")
         inv = np.linalg.pinv(sub / np.outer(safe, safe), rcond=SINGULAR_RTOL) / np.outer(safe, safe)

@@ -77,6 +77,8 @@ class SeedReporter(Reporter):
 
 #: The most parameters the epoch table has a column for; with more, it shows the losses only.
 TABLE_PARAMETERS = 8
+#: The most elements of a vector parameter the final values list one by one.
+SHOWN_ELEMENTS = 40
 
 
 def _num(v: float) -> str:
@@ -127,8 +129,15 @@ class TableReporter(Reporter):
         self.print(f"ran {counted(result.epochs, 'epoch')} ({counted(result.steps, 'step')}) in {result.elapsed:.3g} s"
                    f"{seed}; stopped {why}")
         self.print(f"loss: {_num(result.initial_loss)} -> {_num(result.loss)}")
-        for name, value in result.parameters.items():
-            self.print(f"  {name} = {value!r}")
+        values = list(result.parameters.items())
+        at = 0
+        for p in self.spec.parameters:  # a long vector shows its ends; --save and --format json hold it whole
+            part = values[at:at + p.size]
+            at += p.size
+            shown = part if p.size <= SHOWN_ELEMENTS else [*part[:3], None, *part[-2:]]
+            for item in shown:
+                self.print(f"  ... ({p.size - 5} more of {p.name}; --save PATH writes them all)" if item is None
+                           else f"  {item[0]} = {item[1]!r}")
         for inputs, value in predictions(self.problem, result.x):
             args = ", ".join(f"{c}={v}" for c, v in zip(self.spec.predict, inputs))
             self.print(f"  predict({args}) = {value!r}")
