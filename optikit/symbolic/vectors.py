@@ -68,23 +68,27 @@ class VectorForm:
     def __init__(self, params: Sequence[sympy.Symbol], vectors: Iterable[str]) -> None:
         self.params = list(params)
         self.vectors = frozenset(vectors)
-        self.reductions: list[Reduction] = []
+        self._sums: dict[sympy.Symbol, Reduction] = {}  # by symbol, in the order they were made
         self._known: dict[tuple[sympy.Expr, tuple[str, ...]], sympy.Symbol] = {}
 
     @property
     def symbols(self) -> list[sympy.Symbol]:
-        return [r.symbol for r in self.reductions]
+        return list(self._sums)
+
+    @property
+    def reductions(self) -> list[Reduction]:
+        return list(self._sums.values())
 
     def reduction(self, symbol: sympy.Symbol) -> Reduction:
-        return next(r for r in self.reductions if r.symbol == symbol)
+        return self._sums[symbol]
 
     def _sum(self, body: sympy.Expr, like: tuple[str, ...] | None = None) -> sympy.Symbol:
         like = like if like is not None else tuple(sorted(s.name for s in body.free_symbols))
         key = (body, like)
         if key not in self._known:
             # a name no spec can use (names are identifiers), so the per-row values never clash with a column
-            symbol = sympy.Symbol(f"sum.{len(self.reductions)}", real=True)
-            self.reductions.append(Reduction(symbol, body, like))
+            symbol = sympy.Symbol(f"sum.{len(self._sums)}", real=True)
+            self._sums[symbol] = Reduction(symbol, body, like)
             self._known[key] = symbol
         return self._known[key]
 
@@ -128,8 +132,8 @@ class VectorForm:
         return Derivative(scalar, vector)
 
     def _without_kinks(self, d: Derivative) -> Derivative:
-        for i, r in enumerate(self.reductions):  # sums the derivative made may hold a DiracDelta too
-            self.reductions[i] = Reduction(r.symbol, without_kinks(r.body), r.like)
+        for r in self.reductions:  # sums the derivative made may hold a DiracDelta too
+            self._sums[r.symbol] = Reduction(r.symbol, without_kinks(r.body), r.like)
         return Derivative({n: without_kinks(e) for n, e in d.scalar.items()},
                           {n: tuple(Term(without_kinks(t.weight), without_kinks(t.factor)) for t in terms)
                            for n, terms in d.vector.items()})
