@@ -25,6 +25,7 @@ from typing import Any, Iterator, Sequence
 import sympy
 
 from ..errors import SpecError
+from .shared import shared_subexpressions
 
 __all__ = ["NODE_THRESHOLD", "derive", "limits", "set_timeout", "timeout", "memory_bytes", "tree_size",
            "PrecomputedCSE"]
@@ -93,7 +94,7 @@ class PrecomputedCSE:
     def __call__(self, exprs: Any) -> tuple[Any, Any]:
         if list(exprs) == self.exprs:
             return self.result
-        return sympy.cse(exprs, list=False)
+        return shared_subexpressions(exprs)
 
 
 def _work(receive: Connection, conn: Connection) -> None:
@@ -107,7 +108,7 @@ def _work(receive: Connection, conn: Connection) -> None:
         pass
     try:
         grads = [sympy.diff(loss, p) for p in params]
-        conn.send(("ok", grads, sympy.cse([loss, *grads], list=False)))
+        conn.send(("ok", grads, shared_subexpressions([loss, *grads])))
     except MemoryError:
         conn.send(("memory", None, None))
     except RecursionError:

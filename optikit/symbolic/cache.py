@@ -25,6 +25,7 @@ import sympy
 
 from ..version import __version__
 from . import bounded, treecodec
+from .shared import shared_subexpressions
 from .treecodec import CodecError
 
 __all__ = ["ENV", "private_dir", "derive", "FORMAT", "MAX_BYTES"]
@@ -32,7 +33,7 @@ __all__ = ["ENV", "private_dir", "derive", "FORMAT", "MAX_BYTES"]
 #: Environment variable naming the cache directory; ``off`` disables every cache.
 ENV = "OPTIKIT_CACHE_DIR"
 #: Version of the file layout; files of another layout are ignored.
-FORMAT = 1
+FORMAT = 2
 #: Files larger than this are not read (nothing optikit writes comes near it).
 MAX_BYTES = 64 * 2**20
 
@@ -76,7 +77,7 @@ def derive(spec: Any, loss: sympy.Expr, params: Sequence[sympy.Symbol]) -> tuple
             return grads, bounded.PrecomputedCSE([loss, *grads], (subs, reduced))
     grads, cse = bounded.derive(spec, loss, params)
     if not isinstance(cse, bounded.PrecomputedCSE):
-        cse = bounded.PrecomputedCSE([loss, *grads], sympy.cse([loss, *grads], list=False))
+        cse = bounded.PrecomputedCSE([loss, *grads], shared_subexpressions([loss, *grads]))
     if where is not None and key is not None:
         _write(path, key, grads, cse.result)
     return grads, cse

@@ -1,0 +1,66 @@
+"""The common subexpressions every backend shares (optikit/symbolic/shared.py): a sum's
+power-of-two coefficient is taken outside it, which changes the work and never the value."""
+
+from __future__ import annotations
+
+import glob
+
+import numpy as np
+import pytest
+import sympy
+
+import optikit
+from optikit.symbolic import bounded, cache
+from optikit.symbolic.shared import factor_powers_of_two, shared_subexpressions
+
+a, b, w, x, y = sympy.symbols("a b w x y")
+
+
+def test_the_residual_of_a_squared_error_is_computed_once():
+    loss = (b + w * x - y) ** 2
+    subs, (value, dw, db) = shared_subexpressions([loss, *(sympy.diff(loss, p) for p in (w, b))])
+    (r, residual), = subs  # one shared subtree: the residual
+    assert sympy.expand(residual - (b + w * x - y)) == 0
+    assert value == r ** 2 and dw == 2 * x * r and db == 2 * r
+
+
+@pytest.mark.parametrize("expr, factored", [
+    (2 * a + 2 * b, True), (6 * a - 4 * b + 2, True), (sympy.Rational(2, 3) * a + 4 * b, True),
+    (sympy.Rational(1, 2) * a + b, False), (3 * a + 3 * b, False), (2 * a + b, False),
+    (sympy.Float(2.0) * a + 2 * b, False), (a + b, False),
+])
+def test_which_sums_are_factored(expr, factored):
+    out, = factor_powers_of_two([expr])
+    assert sympy.expand(out - expr) == 0
+    assert (out.is_Mul and not out.is_Add) == factored
+
+
+def _values(exprs, data):
+    return [np.broadcast_to(v, data[0].shape) for v in sympy.lambdify([a, b, x, y], exprs, "numpy")(*data)]
+
+
+def test_factored_sums_give_the_same_floats():
+    rng = np.random.default_rng(3)
+    data = [rng.normal(size=1000) * 10.0 ** rng.integers(-3, 1, 1000) for _ in range(4)]
+    exprs = [2 * a * x + 2 * b - 2 * y, sympy.exp(6 * a * x - 2 * y) * (4 * b + 8 * x * y),
+             sympy.Rational(2, 3) * a + sympy.Rational(4, 7) * b * x, (2 * a + 2 * x) ** 3]
+    for plain, factored in zip(_values(exprs, data), _values(factor_powers_of_two(exprs), data)):
+        assert np.array_equal(plain, factored)
+
+
+SPECS = [s for s in sorted(glob.glob("specs/*.yaml")) if "parquet" not in s]
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda s: s.split("/")[-1])
+def test_every_bundled_spec_runs_to_the_same_digits_as_with_plain_cse(path, monkeypatch):
+    def run():
+        return optikit.run(optikit.load_spec(path), epochs=3, steps=40, trust_gradient=True)
+
+    def trajectory(result):
+        return [(r.loss, r.parameters) for r in result.history.records]
+
+    monkeypatch.setenv(cache.ENV, "off")
+    factored = trajectory(run())
+    monkeypatch.setattr(bounded, "shared_subexpressions", lambda exprs: sympy.cse(list(exprs), list=False))
+    monkeypatch.setattr(cache, "shared_subexpressions", lambda exprs: sympy.cse(list(exprs), list=False))
+    assert trajectory(run()) == factored
