@@ -114,3 +114,24 @@ def test_a_kernel_breaking_its_contract_is_reported_by_the_engine():
     problem = compile_spec(optikit.loads_spec(LINE), data=_line(20))
     with pytest.raises(optikit.PluginError, match="step of shape"):
         run_problem(problem, Bad(), Settings(epochs=1, batch_size=1, seed=0))
+
+
+def test_per_sample_epoch_prints_powers_and_functions_as_the_scalar_code(monkeypatch):
+    text = ("model: alpha*x**2 + sqrt(beta**2 + 1)*x + exp(-x/beta)\nparameters: {alpha: 0.1, beta: 2.0}\n"
+            "optimizer: {name: adam, lr: 0.01, epochs: 3, batch_size: 1, seed: 2}\n")
+    data = _line(50)
+    got = _trajectory(optikit.run(optikit.loads_spec(text), data=data))
+    _without_kernels(monkeypatch)
+    assert got == _trajectory(optikit.run(optikit.loads_spec(text), data=data))
+
+
+def test_per_sample_source_names_only_its_own_symbols():
+    from optikit.backends.pystep import per_sample_source
+
+    problem = compile_spec(optikit.loads_spec("model: alpha*x**2 + beta\nparameters: {alpha: 0.1, beta: 2.0}\n"
+                                             "optimizer: {name: sgd}\n"),
+                           data=_line(10)).symbolic
+    source = per_sample_source(problem.params, [problem.symbol("x"), problem.symbol("y")], problem.grad_exprs,
+                               True, True)
+    assert "alpha" not in source and "beta" not in source and "p_0**2" not in source
+    assert "v_0**2" in source and "min(max(n_1, lo[1]), hi[1])" in source

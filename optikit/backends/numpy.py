@@ -25,6 +25,7 @@ from ..symbolic import SymbolicProblem
 from .base import Backend, Rows, Sums, split_totals, summed_parts
 from .buffers import BufferedPass, buffered_pass
 from .pyepoch import python_epoch
+from .pystep import per_sample_epoch
 from .scalar import SCALAR_FUNCTIONS
 from .summation import SEQUENTIAL_SUM_ROWS, row_sum
 from .vectors import VectorEvaluator
@@ -112,6 +113,7 @@ class _Group:
         self._scalar: Callable[..., Any] | None = None
         # by row count: the evaluators of a streamed file's chunks share groups, and its last chunk is shorter
         self._buffered: dict[int, BufferedPass | None] = {}
+        self._per_sample: dict[tuple[bool, bool], Callable[..., Any]] = {}
         self._problem = problem
 
     @property
@@ -129,6 +131,14 @@ class _Group:
             self._scalar = sympy.lambdify(self.args, self.exprs, modules=[SCALAR_FUNCTIONS, "math"], cse=self.cse,
                                           docstring_limit=0, use_imps=False)
         return self._scalar
+
+    def per_sample(self, factor_one: bool, bounded: bool) -> Callable[..., Any]:
+        """This group's per-sample epoch (:func:`optikit.backends.pystep.per_sample_epoch`), made once."""
+        key = (factor_one, bounded)
+        if key not in self._per_sample:
+            columns = [self._problem.symbol(c) for c in self.columns]
+            self._per_sample[key] = per_sample_epoch(self._problem.params, columns, self.exprs, factor_one, bounded)
+        return self._per_sample[key]
 
     def buffered(self, n: int) -> BufferedPass | None:
         """The buffered pass over ``n`` rows (None where one cannot be built)."""

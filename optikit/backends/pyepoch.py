@@ -14,7 +14,6 @@ NumPy) returns ``None``: the engine undoes the epoch and replays it step by step
 from __future__ import annotations
 
 import math
-from operator import add
 from typing import Any
 
 import numpy as np
@@ -40,7 +39,7 @@ def python_epoch(evaluator: Any, kernel: Any, params: np.ndarray, state: Any, or
         if step is not None and all(v.ndim == 1 for v in state if isinstance(v, np.ndarray)):
             # each row's values gathered once for the chunk of steps, as Python floats
             values = [c[order[:max_steps]].tolist() for c in cols]
-            return _float_steps(fn, values, len(order[:max_steps]), step, hyper, params, state, factor, lower, upper,
+            return _float_steps(group, values, len(order[:max_steps]), step, hyper, params, state, factor, lower, upper,
                                 bounded)
         for i in order[:max_steps].tolist():
             try:  # scalar code that cannot follow NumPy (a domain error, a complex power) raises here
@@ -89,36 +88,23 @@ def _array_step(update: Any, g: np.ndarray, state: Any, p: np.ndarray, hyper: tu
     return new, new_state
 
 
-def _float_steps(fn: Any, values: list[list[float]], count: int, step: Any, hyper: tuple, params: np.ndarray,
+def _float_steps(group: Any, values: list[list[float]], count: int, step: Any, hyper: tuple, params: np.ndarray,
                  state: Any, factor: float, lower: np.ndarray, upper: np.ndarray,
                  bounded: bool) -> tuple[np.ndarray, Any, int] | None:
     """Per-sample steps on Python floats with the kernel's in-place rule (``Kernel.step``), which
     works element by element: lists stand in for the state's arrays and the parameters, so no
-    array is made per step. Float arithmetic is the IEEE arithmetic NumPy does element-wise, so
-    the numbers are those of the array rule."""
+    array is made per step, and the group's per-sample epoch
+    (:func:`optikit.backends.pystep.per_sample_epoch`) runs them. Float arithmetic is the IEEE
+    arithmetic NumPy does element-wise, so the numbers are those of the array rule."""
     st = type(state)(*(v.tolist() if isinstance(v, np.ndarray) else v for v in state))  # copies
-    p, lo, hi = params.tolist(), lower.tolist(), upper.tolist()
-    out = [0.0] * len(p)
-    steps = 0
+    p = params.tolist()
+    epoch = group.per_sample(factor == 1.0, bounded)
     try:  # scalar code that cannot follow NumPy, or a rule that fails: the engine replays and reports
-        for row in zip(*values) if values else [()] * count:  # a gradient that reads no column still steps
-            # the scalar code's values are Python numbers (an int constant computes as its float);
-            # a sum is finite only if every term is (a sum that overflows sends the epoch to the
-            # engine, which takes it step by step: slower, never wrong); a complex value raises
-            g = fn(*p, *row)
-            if not _isfinite(sum(g)):
-                return None
-            st = step(g, st, p, hyper, out)
-            new = list(map(add, p, out)) if factor == 1.0 else [a + factor * d for a, d in zip(p, out)]
-            if bounded:
-                if any(v != v for v in new):  # NaN, which np.clip keeps and min/max would drop
-                    return None
-                new = [min(max(v, a), b) for v, a, b in zip(new, lo, hi)]
-            if not _isfinite(sum(new)):
-                return None
-            p = new
-            steps += 1
+        st, steps, ok = epoch(step, hyper, st, p, [0.0] * len(p), lower.tolist(), upper.tolist(), factor, count,
+                              *values)
     except Exception:  # noqa: BLE001
+        return None
+    if not ok:
         return None
     arrays = type(state)(*(np.array(f, dtype=v.dtype) if isinstance(v, np.ndarray) else f for f, v in zip(st, state)))
     return np.array(p, dtype=float), arrays, steps
