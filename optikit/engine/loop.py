@@ -7,6 +7,7 @@ batch). Each epoch's record holds the full-data loss *before* its steps and the 
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -166,7 +167,7 @@ def run_problem(
             total = evaluator.sums(p, loss=True, grad=full_batch or settings.gtol is not None)
             epoch_loss = total.loss / total.n
             grad = total.grad / total.n if total.grad is not None else None
-            if not np.isfinite(epoch_loss) and not control.skip("loss"):
+            if not math.isfinite(epoch_loss) and not control.skip("loss"):
                 raise diverged("loss", epoch_loss, p)
             if initial_loss is None:
                 initial_loss = epoch_loss
@@ -188,7 +189,7 @@ def run_problem(
                 else:
                     part = evaluator.sums(p, rows, loss=False)
                     g = part.grad / part.n
-                if not np.all(np.isfinite(g)):
+                if not np.isfinite(g).all():
                     if control.skip("gradient"):
                         continue
                     raise diverged("gradient", g.tolist(), p)
@@ -209,7 +210,7 @@ def run_problem(
                 else:
                     new = np.clip(new_u, lo, hi) if bounded else new_u
                     new_u = new
-                if not np.all(np.isfinite(new)):
+                if not np.isfinite(new).all():
                     if control.skip("parameter vector"):
                         continue  # keep the parameters and the optimizer's state
                     raise diverged("parameter vector", new.tolist(), p)
