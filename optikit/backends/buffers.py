@@ -7,7 +7,9 @@ operation: ``a*b`` becomes ``numpy.multiply(a, b, out=...)``, ``x**2`` ``numpy.s
 NumPy does for it), ``numpy.exp(a)`` ``numpy.exp(a, out=...)``. So every value is the one
 lambdify's code computes, bit for bit. A subtree that does not depend on the rows stays a
 scalar expression; a construct with no ``out=`` form (``select`` of a ``Piecewise``) is
-evaluated as printed.
+evaluated as printed. An output that is a power of two times a product is summed without the
+factor, and the sum then scaled: the same float, since scaling by a power of two is exact
+(away from overflow and underflow).
 """
 
 from __future__ import annotations
@@ -96,6 +98,17 @@ class _Rename(ast.NodeTransformer):
         raise NotImplementedError(f"unexpected name {node.id!r} in printed code")
 
 
+def _scaled(value: sympy.Expr) -> tuple[float, sympy.Expr]:
+    """``(2**k, rest)`` with ``value = 2**k * rest``, or ``(1, value)``: a power of two is taken
+    out of the sum (one product a row less), which scales every partial sum exactly."""
+    coeff, rest = value.as_coeff_Mul()
+    if coeff.is_Rational and coeff > 0 and coeff != 1 and rest != 1:
+        p, q = int(coeff.p), int(coeff.q)
+        if p & (p - 1) == 0 and q & (q - 1) == 0:
+            return float(coeff), rest
+    return 1, value
+
+
 class BufferedPass:
     """``__call__(params, columns, total)``: the list of ``total(value)`` for each expression over all rows."""
 
@@ -132,9 +145,10 @@ def buffered_pass(params: Sequence[sympy.Symbol], columns: Sequence[sympy.Symbol
                 emitter.lines.append(f"{names[str(sym)]} = {emitter.scalar_text(node)}")
         totals = []
         for j, value in enumerate(outs):
+            scale, value = _scaled(value)
             node = ast.parse(printer.doprint(value), mode="eval").body
             text, k = emitter.emit(node)
-            emitter.lines.append(f"o_{j} = total({text})")
+            emitter.lines.append(f"o_{j} = total({text})" if scale == 1 else f"o_{j} = total({text}) * {scale!r}")
             emitter.release((text, k))
             totals.append(f"o_{j}")
     except (NotImplementedError, SyntaxError, KeyError):

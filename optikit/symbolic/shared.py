@@ -5,7 +5,7 @@ is written with that factor outside: SymPy's derivative of ``(b + w*x - y)**2`` 
 ``2*b + 2*w*x - 2*y``, which shares nothing with the loss, while ``2*(b + w*x - y)`` shares the
 residual. Scaling by a power of two is exact in binary floating point, so both forms give the
 same value bit for bit (away from overflow, where the factored form is the one that stays
-finite); what changes is the work: the residual is computed once instead of three products and
+finite, and from results below the normal range, about 1e-308); what changes is the work: the residual is computed once instead of three products and
 two sums more per row.
 """
 
