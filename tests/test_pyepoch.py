@@ -127,11 +127,12 @@ def test_per_sample_epoch_prints_powers_and_functions_as_the_scalar_code(monkeyp
 
 def test_per_sample_source_names_only_its_own_symbols():
     from optikit.backends.pystep import per_sample_source
+    from optikit.symbolic.shared import shared_subexpressions
 
     problem = compile_spec(optikit.loads_spec("model: alpha*x**2 + beta\nparameters: {alpha: 0.1, beta: 2.0}\n"
                                              "optimizer: {name: sgd}\n"),
                            data=_line(10)).symbolic
     source = per_sample_source(problem.params, [problem.symbol("x"), problem.symbol("y")], problem.grad_exprs,
-                               True, True)
+                               shared_subexpressions, True, True)
     assert "alpha" not in source and "beta" not in source and "p_0**2" not in source
     assert "v_0**2" in source and "min(max(n_1, lo[1]), hi[1])" in source

@@ -22,6 +22,7 @@ import sympy
 from ..data import DataError, DataSource
 from ..errors import SpecError, did_you_mean
 from ..symbolic import SymbolicProblem
+from ..symbolic.shared import shared_subexpressions
 from .base import Backend, Rows, Sums, split_totals, summed_parts
 from .buffers import BufferedPass, buffered_pass
 from .pyepoch import python_epoch
@@ -47,13 +48,21 @@ class NumpyBackend(Backend):
         return NumpyEvaluator(problem, source)
 
 
+def group_cse(problem: SymbolicProblem, parts: tuple[str, ...]) -> Callable[[Any], Any]:
+    """The ``cse`` of ``parts`` for ``sympy.lambdify`` and the printed loops: the derivation's own
+    (precomputed, maybe cached) for ``[loss, *grad]``, else the same elimination made here."""
+    if parts == ("loss", "grad") and callable(problem.cse):
+        return problem.cse
+    return shared_subexpressions
+
+
 def lambdified(problem: SymbolicProblem, parts: tuple[str, ...]) -> tuple[Callable[..., Any], tuple[str, ...]]:
     """The NumPy function of ``problem``'s expression groups ``parts`` (arguments: the parameters,
     then the data columns it reads) and those columns."""
     exprs = [e for part in parts for e in problem.part(part)]
     columns = problem.columns_of(*exprs)
     args = [*problem.params, *(problem.symbol(c) for c in columns)]
-    cse = problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
+    cse = group_cse(problem, parts)
     # use_imps=False: the trees hold no implemented_function (check_tree refuses them), and
     # looking for one walks every tree without sharing, seconds on a wide model
     return sympy.lambdify(args, exprs, modules="numpy", cse=cse, docstring_limit=0, use_imps=False), columns
@@ -105,7 +114,7 @@ class _Group:
         self.columns = tuple(c for c in problem.spec.columns if c in used)  # as problem.columns_of, once
         self.args = [*problem.params, *(problem.symbol(c) for c in self.columns)]
         self.exprs = exprs
-        self.cse = problem.cse if parts[:2] == ("loss", "grad") and len(parts) == 2 else True
+        self.cse = group_cse(problem, parts)
         self._vector: Callable[..., Any] | None = None
         col_symbols = {problem.symbol(c) for c in self.columns}
         #: which outputs are the same on every row (multiplied by the row count, not summed)
@@ -137,7 +146,8 @@ class _Group:
         key = (factor_one, bounded)
         if key not in self._per_sample:
             columns = [self._problem.symbol(c) for c in self.columns]
-            self._per_sample[key] = per_sample_epoch(self._problem.params, columns, self.exprs, factor_one, bounded)
+            self._per_sample[key] = per_sample_epoch(self._problem.params, columns, self.exprs, self.cse, factor_one,
+                                                      bounded)
         return self._per_sample[key]
 
     def buffered(self, n: int) -> BufferedPass | None:

@@ -32,12 +32,13 @@ class _MathPrinter(_Printer):
 
 
 def per_sample_source(params: Sequence[sympy.Symbol], columns: Sequence[sympy.Symbol], grads: Sequence[sympy.Expr],
-                      factor_one: bool, bounded: bool) -> str:
+                      cse: Callable[[Any], Any], factor_one: bool, bounded: bool) -> str:
     """Source of ``epoch(step, hyper, state, p, out, lo, hi, factor, count, *columns)`` returning
     ``(state, steps, ok)``: the steps of one row each over the columns' values (lists of floats,
     in the order of the steps), updating the list ``p`` in place; ``ok`` is false at the first
-    value that is not finite (``p`` and ``state`` then hold the last finite step)."""
-    subs, outs = sympy.cse(list(grads), list=False)  # what lambdify(cse=True) computes
+    value that is not finite (``p`` and ``state`` then hold the last finite step). ``cse`` is the
+    group's, so the values are those of its scalar function."""
+    subs, outs = cse(list(grads))
     k = len(params)
     names = {s: f"p_{i}" for i, s in enumerate(params)}
     names.update({s: f"v_{i}" for i, s in enumerate(columns)})
@@ -76,8 +77,8 @@ def per_sample_source(params: Sequence[sympy.Symbol], columns: Sequence[sympy.Sy
 
 
 def per_sample_epoch(params: Sequence[sympy.Symbol], columns: Sequence[sympy.Symbol], grads: Sequence[sympy.Expr],
-                     factor_one: bool, bounded: bool) -> Callable[..., Any]:
+                     cse: Callable[[Any], Any], factor_one: bool, bounded: bool) -> Callable[..., Any]:
     """The function :func:`per_sample_source` prints, built from its compiled code."""
-    text = per_sample_source(params, columns, grads, factor_one, bounded)
+    text = per_sample_source(params, columns, grads, cse, factor_one, bounded)
     namespace = {"math": math, "isfinite": math.isfinite, **SCALAR_FUNCTIONS}
     return define_function(text, "epoch", namespace, "<optikit per-sample epoch>")

@@ -7,7 +7,6 @@ batch). Each epoch's record holds the full-data loss *before* its steps and the 
 
 from __future__ import annotations
 
-import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -167,7 +166,7 @@ def run_problem(
             total = evaluator.sums(p, loss=True, grad=full_batch or settings.gtol is not None)
             epoch_loss = total.loss / total.n
             grad = total.grad / total.n if total.grad is not None else None
-            if not math.isfinite(epoch_loss) and not control.skip("loss"):
+            if not np.isfinite(epoch_loss) and not control.skip("loss"):
                 raise diverged("loss", epoch_loss, p)
             if initial_loss is None:
                 initial_loss = epoch_loss

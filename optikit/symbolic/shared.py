@@ -1,12 +1,15 @@
-"""The common subexpressions of ``[loss, *gradient]``, the one elimination every backend runs.
+"""The common subexpressions of a group of expressions, the one elimination every backend runs.
 
 Before ``sympy.cse`` looks for shared subtrees, a sum whose coefficients share a power of two
 is written with that factor outside: SymPy's derivative of ``(b + w*x - y)**2`` by ``b`` is
 ``2*b + 2*w*x - 2*y``, which shares nothing with the loss, while ``2*(b + w*x - y)`` shares the
-residual. Scaling by a power of two is exact in binary floating point, so both forms give the
-same value bit for bit (away from overflow, where the factored form is the one that stays
-finite, and from results below the normal range, about 1e-308); what changes is the work: the residual is computed once instead of three products and
-two sums more per row.
+residual, computed once a row instead of with three products and two sums more. Scaling by a
+power of two is exact in binary floating point (away from overflow and from results below the
+normal range, about 1e-308), so the factored sum has the value of the distributed one, bit for
+bit. What can change is which other subtrees ``cse`` then shares, and with them the order in
+which the terms of a sum are added: a model's floats may differ in the last place from those of
+a plain ``sympy.cse``, as they may between any two orders of summation. The seed program's
+digits are unchanged (tests/test_seed.py).
 """
 
 from __future__ import annotations
@@ -54,10 +57,12 @@ def factor_powers_of_two(exprs: Sequence[sympy.Expr]) -> list[sympy.Expr]:
             return found
         keep.append(e)
         out = e
-        if e.args and not e.is_Atom:
+        if isinstance(e, (sympy.Add, sympy.Mul)):
+            # only sums and products are rebuilt (unevaluated): SymPy would rewrite a power or a
+            # function of a factored sum (sqrt(2*s) as sqrt(2)*sqrt(s)), which changes the floats
             args = [visit(a) for a in e.args]
             if any(a is not b for a, b in zip(args, e.args)):
-                out = e.func(*args, evaluate=False) if isinstance(e, (sympy.Add, sympy.Mul)) else e.func(*args)
+                out = e.func(*args, evaluate=False)
             if isinstance(out, sympy.Add):
                 out = _factored(out)
         memo[id(e)] = out
