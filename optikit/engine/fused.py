@@ -6,7 +6,9 @@ factor of the epoch is passed in), bounds, stops, callbacks, checkpoints at epoc
 When the compiled epoch reports a non-finite gradient or parameter it is undone (the draw of the
 epoch included) and the loop replays it step by step, so divergence and ``skip`` behave and
 read exactly as without it. The epoch is handed over in chunks of :data:`CHUNK_STEPS` steps, so
-that the progress bar moves and Ctrl-C stops the run within a long epoch, as stepping does.
+that the progress bar moves and Ctrl-C stops the run within a long epoch, as stepping does; a
+backend whose steps cost little per row says how many rows a chunk may hold
+(``evaluator.epoch_chunk_rows``), so that its calls are not what an epoch costs.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def fused_epochs(problem: Problem, optimizer: Optimizer, batch_size: int | None,
         # the rows of the epoch as optikit.data.batches draws them
         order = rng.permutation(n) if shuffle else np.arange(n)
         p, st, steps = params, state, 0
-        chunk = CHUNK_STEPS * batch_size  # whole batches: the chunks cut the rows as one pass would
+        # whole batches: the chunks cut the rows as one pass would
+        chunk = max(CHUNK_STEPS, getattr(problem.evaluator, "epoch_chunk_rows", 0) // batch_size) * batch_size
         for start in range(0, n, chunk):
             if steps >= steps_left:
                 break
