@@ -62,7 +62,7 @@ def test_the_printed_epoch_is_the_one_that_runs():
     out = problem.evaluator.epoch(opt.kernel(), problem.initial, opt.init(problem.initial), np.arange(30), 1, 1.0,
                                   problem.lower, problem.upper, 30)
     assert out is not None and out[2] == 30
-    assert [key[2] for key in problem.evaluator._epochs if key[0] == "row"] == [False]  # no reference counts
+    assert [key[2:] for key in problem.evaluator._epochs if key[0] == "row"] == [(True, False)]  # tuples, no counts
 
 
 def test_a_divergent_per_sample_epoch_reads_as_on_numpy():
@@ -102,15 +102,7 @@ def test_one_finiteness_test_of_a_sum_stops_at_an_overflow_of_finite_values():
     assert p.tolist() == [0.25, 0.5] and state.count == 3  # p - 0.5 p, three times
 
 
-def test_a_rule_that_allocates_runs_with_reference_counts():
-    """A plugin's in-place rule that makes an array: compiled with counts, the same steps."""
-    def step(grad, state, params, hyper, out):
-        half = np.empty(len(grad))  # an allocation, which an epoch without reference counts refuses
-        for j in range(len(grad)):
-            half[j] = grad[j] * hyper[0]
-            out[j] = -half[j]
-        return state
-
+def _plain_optimizer(step):
     def update(grad, state, params, hyper):
         return -(grad * hyper[0]), state
 
@@ -126,13 +118,35 @@ def test_a_rule_that_allocates_runs_with_reference_counts():
         def kernel(self):
             return optikit.Kernel(lambda p, h: optikit.EmptyState(), update, (0.01,), step)
 
+    return Plain
+
+
+def _allocating_step(grad, state, params, hyper, out):
+    half = np.empty(len(grad))  # an allocation, which an epoch without reference counts refuses
+    for j in range(len(grad)):
+        half[j] = grad[j] * hyper[0]
+        out[j] = -half[j]
+    return state
+
+
+def _array_step(grad, state, params, hyper, out):
+    for j in range(grad.shape[0]):  # an array's attribute, which a tuple does not have
+        out[j] = -(grad[j] * hyper[0])
+    return state
+
+
+@pytest.mark.parametrize("step, form", [(_allocating_step, (False, True)), (_array_step, (False, False))],
+                         ids=["allocates", "reads-shape"])
+def test_a_rule_runs_in_the_first_form_it_compiles_in(step, form):
+    """Tuples without reference counts, arrays without, arrays with: the same steps in each."""
+    plain = _plain_optimizer(step)
     problem = compile_spec(optikit.loads_spec(LINE), data=_data(40), backend="numba")
     settings = Settings(epochs=3, batch_size=1, seed=2)
-    fused = run_problem(problem, Plain(), settings)
-    assert {key[2]: fn is None for key, fn in problem.evaluator._epochs.items() if key[0] == "row"} == {
-        False: True, True: False}
-    Plain.kernel = lambda self: None
-    stepped = run_problem(problem, Plain(), settings)
+    fused = run_problem(problem, plain(), settings)
+    compiled = [key[2:] for key, fn in problem.evaluator._epochs.items() if key[0] == "row" and fn is not None]
+    assert compiled == [form]
+    plain.kernel = lambda self: None
+    stepped = run_problem(problem, plain(), settings)
     assert fused.parameters == stepped.parameters and fused.steps == stepped.steps == 120
 
 

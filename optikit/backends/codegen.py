@@ -154,7 +154,7 @@ def loop_source(name: str, params: Sequence[sympy.Symbol], columns: Sequence[sym
 
 
 def row_epoch_source(name: str, params: Sequence[sympy.Symbol], columns: Sequence[sympy.Symbol],
-                     exprs: Sequence[sympy.Expr], cse: Any = True) -> str:
+                     exprs: Sequence[sympy.Expr], cse: Any = True, tuples: bool = False) -> str:
     """Source of ``name(P, G, D, state, hyper, order, factor, lo, hi, bounded, max_steps, *columns)``:
     per-sample steps over the rows ``order`` (at most ``max_steps``) with an in-place rule
     ``step(G, state, P, hyper, D)`` (a global of the function), returning ``(state, steps, ok)``.
@@ -162,7 +162,9 @@ def row_epoch_source(name: str, params: Sequence[sympy.Symbol], columns: Sequenc
     ``exprs`` are the gradient's components, printed as :func:`loop_source` prints them (the same
     statements, so the same digits as its sum over one row, which starts from ``-0.0``), and
     kept in locals: the parameters live in locals too and are written to ``P`` after each step,
-    the gradient to ``G`` before it. Each step is the engine's, operation for operation
+    the gradient to ``G`` before it. With ``tuples`` the rule gets the gradient and the
+    parameters as tuples instead of ``G`` and ``P``: their length is then known to the compiler,
+    which unrolls the rule's loop over them and keeps the values in registers. Each step is the engine's, operation for operation
     (a one-row mean is the row's value; ``p + D`` or ``p + factor * D``; ``np.clip`` with its
     NaN): ``ok`` is false at the first gradient or parameter that is not finite, found by one test
     of their sum (a sum of finite values that overflows also stops it), and the caller then
@@ -180,8 +182,12 @@ def row_epoch_source(name: str, params: Sequence[sympy.Symbol], columns: Sequenc
     lines += [f"        {n} = {v}" for n, v, _ in statements]
     lines += [f"        g_{j} = {texts[j]}" for j in range(k)]
     lines += [f"        if not math.isfinite({total('g')}):", "            return state, steps, False"]
-    lines += [f"        G[{j}] = g_{j}" for j in range(k)]
-    lines.append("        state = step(G, state, P, hyper, D)")
+    if tuples:
+        as_tuple = lambda prefix: "(" + "".join(f"{prefix}_{j}, " for j in range(k)) + ")"  # noqa: E731
+        lines.append(f"        state = step({as_tuple('g')}, state, {as_tuple('p')}, hyper, D)")
+    else:
+        lines += [f"        G[{j}] = g_{j}" for j in range(k)]
+        lines.append("        state = step(G, state, P, hyper, D)")
     lines.append("        if factor == 1.0:")
     lines += [f"            n_{j} = p_{j} + D[{j}]" for j in range(k)]
     lines.append("        else:")

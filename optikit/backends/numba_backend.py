@@ -34,6 +34,14 @@ __all__ = ["NumbaBackend", "NumbaEvaluator", "MISSING", "load_numba"]
 
 MISSING = "the numba backend needs numba: install optikit[fast] (pip install 'optikit[fast]')"
 _EMPTY_ROWS = np.empty(0, dtype=np.int64)
+#: The forms of a per-sample epoch, tried in turn until one compiles with the rule:
+#: ``(tuples, counted)``. Gradient and parameters as tuples (their length known, the rule's loop
+#: unrolled; measured 9.0 against 10.1 ns a step on ``w*x + b``) or arrays (a rule that does array
+#: arithmetic on them); without reference counts, then with them (a rule that allocates).
+ROW_EPOCH_FORMS = ((True, False), (False, False), (False, True))
+#: Above this many parameters the gradient and parameters reach the rule as arrays: a tuple
+#: indexed by a loop variable is a branch over its elements.
+TUPLE_PARAMETERS = 16
 
 
 def load_numba() -> Any:
@@ -166,35 +174,40 @@ class NumbaEvaluator:
 
     def _row_epoch(self, kernel: Any, params: np.ndarray, state: Any, order: np.ndarray, factor: float,
                    lower: np.ndarray, upper: np.ndarray, bounded: bool, max_steps: int) -> tuple[np.ndarray, Any, int] | None:
-        """Per-sample steps by the epoch printed for this problem (:func:`codegen.row_epoch_source`),
-        compiled without reference counting first, with it if the rule needs it (it allocates)."""
+        """Per-sample steps by the epoch printed for this problem (:func:`codegen.row_epoch_source`):
+        the first of its forms that compiles with the rule (:data:`ROW_EPOCH_FORMS`)."""
         from .numba_helpers import NAMESPACE
 
         _, data, _ = self._loop(("grad",))
         p = np.array(params, dtype=float)
         k = len(p)
-        for counted in (False, True):
-            key = ("row", kernel.step, counted)
+        for tuples, counted in ROW_EPOCH_FORMS:
+            key = ("row", kernel.step, tuples, counted)
+            if tuples and k > TUPLE_PARAMETERS:
+                continue
             if key not in self._epochs:
-                self._epochs[key] = compile_row_epoch(self._numba, self._row_source(), kernel.step, NAMESPACE, counted)
+                self._epochs[key] = compile_row_epoch(self._numba, self._row_source(tuples), kernel.step, NAMESPACE,
+                                                      counted)
             fn = self._epochs[key]
             if fn is None:
                 continue
             try:
                 new_state, steps, ok = fn(p, np.empty(k), np.empty(k), state, kernel.hyper, order, float(factor),
                                           lower, upper, bounded, int(max_steps), *data)
-            except self._numba.core.errors.NumbaError:
+            except self._numba.core.errors.NumbaError:  # a rule this form cannot take: the next form
                 self._epochs[key] = None
                 continue
             if not counted and any(isinstance(v, np.ndarray) and w is not v for v, w in zip(state, new_state)):
                 # without counts numba returns an array as the argument it came from: only a rule
                 # that changes its state's arrays in place (Kernel.step's contract) reads right
-                self._epochs[key] = None
+                for form in ROW_EPOCH_FORMS:
+                    if not form[1]:
+                        self._epochs[("row", kernel.step, *form)] = None
                 return None
             return (p, new_state, int(steps)) if ok else None
         return None
 
-    def _row_source(self) -> str:
+    def _row_source(self, tuples: bool) -> str:
         group = self.reference._group(("grad",))
         columns = [self.problem.symbol(c) for c in group.columns]
-        return row_epoch_source("epoch", self.problem.params, columns, group.exprs, group.cse)
+        return row_epoch_source("epoch", self.problem.params, columns, group.exprs, group.cse, tuples)
