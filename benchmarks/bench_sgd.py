@@ -32,8 +32,9 @@ def bench_sgd(n: int, repeat: int) -> list[dict[str, Any]]:
     for backend in ("numpy", *(("numba",) if have("numba") else ())):
         for order, shuffle in ((DRAWN, True), (IN_ORDER, False)):
             timed = optikit_epoch(backend, x, y, optimizer="sgd", batch=1, shuffle=shuffle)
-            epochs = 5 if backend == "numba" else 1  # a compiled epoch is short: several per sample, for less noise
-            add(f"optikit-{backend}", order, per_epoch(timed, epochs, repeat) / n)
+            # a compiled epoch takes about a millisecond: several per sample and more samples, against noise
+            epochs, samples = (5, 3 * repeat) if backend == "numba" else (1, repeat)
+            add(f"optikit-{backend}", order, per_epoch(timed, epochs, samples) / n)
     if have("torch"):
         import torch
 
