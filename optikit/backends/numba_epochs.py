@@ -3,11 +3,12 @@
 
 Per-sample epochs with an in-place rule (``Kernel.step``) run the function that
 :func:`~optikit.backends.codegen.row_epoch_source` prints for the problem: the row's gradient
-inline, parameters in locals, one finiteness test per step. It is compiled without numba's
-reference counting where the rule allows (it allocates nothing): a rule inlined into the loop
-otherwise pays an atomic count on its array arguments every step, several times the arithmetic
-of a per-sample step. Mini-batches, and rules that return new arrays, run the general epochs
-below, which call the group's compiled gradient loop.
+inline, parameters in locals, one finiteness test per step, the gradient and the parameters
+handed to the rule as tuples where it takes them. It is compiled without numba's reference
+counting where the rule allows (it allocates nothing): a rule inlined into the loop otherwise
+pays an atomic count on its array arguments every step, several times the arithmetic of a
+per-sample step. Mini-batches, and rules that return new arrays, run the general epochs below,
+which call the group's compiled gradient loop.
 """
 
 from __future__ import annotations
