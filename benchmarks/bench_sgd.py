@@ -94,14 +94,18 @@ def bench_sgd(n: int, repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _order(row: dict[str, Any]) -> str:
+    return row["impl"].rsplit(" [", 1)[1][:-1]
+
+
 def sgd_table(rows: list[dict[str, Any]]) -> None:
     """Each row against the hand-written numba loop that orders its rows the same way."""
     for n in sorted({r["n"] for r in rows}):
         group = [r for r in rows if r["n"] == n]
-        base = {r["impl"].rsplit(" [", 1)[1][:-1]: r["ns_per_step"] for r in group if r["impl"].startswith("hand-numba")}
+        base = {_order(r): r["ns_per_step"] for r in group if r["impl"].startswith("hand-numba")}
         print(f"  n = {n:g}")
         for r in group:
-            ref = base.get(r["impl"].rsplit(" [", 1)[1][:-1])
+            ref = base.get(_order(r))
             alone = r["impl"].startswith("rng.")  # the draw itself, which the [drawn] figures include
             ratio = f"{r['ns_per_step'] / ref:8.2f}x hand-numba, same order" if ref and not alone else ""
             print(f"    {r['impl']:<40} {r['ns_per_step']:>14.4g} ns_per_step  {ratio}")

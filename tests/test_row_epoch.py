@@ -159,3 +159,19 @@ def test_a_one_row_sum_keeps_the_sign_of_a_zero_as_numpy_does():
         g = problem.evaluator.sums(np.zeros(2), np.array([0]), loss=False).grad
         signs.append((g[0] == 0.0, np.signbit(g).tolist()))
     assert signs[0] == signs[1] == (True, [True, True])
+
+
+def test_a_numba_without_the_option_to_leave_counts_out_runs_with_them(monkeypatch):
+    from numba.core.cpu import CPUTargetOptions
+
+    owner = next(k for k in CPUTargetOptions.__mro__ if "_nrt" in vars(k))
+    monkeypatch.delattr(owner, "_nrt")  # numba's own option, which a later numba may drop
+    problem = compile_spec(optikit.loads_spec(LINE), data=_data(30), backend="numba")
+    from optikit.optimizers.sgd import SGD
+
+    opt = SGD(lr=0.01, momentum=0.5)
+    out = problem.evaluator.epoch(opt.kernel(), problem.initial, opt.init(problem.initial), np.arange(30), 1, 1.0,
+                                  problem.lower, problem.upper, 30)
+    assert out is not None and out[2] == 30
+    compiled = [key[2:] for key, fn in problem.evaluator._epochs.items() if key[0] == "row" and fn is not None]
+    assert compiled == [(False, True)]

@@ -164,11 +164,13 @@ def row_epoch_source(name: str, params: Sequence[sympy.Symbol], columns: Sequenc
     kept in locals: the parameters live in locals too and are written to ``P`` after each step,
     the gradient to ``G`` before it. With ``tuples`` the rule gets the gradient and the
     parameters as tuples instead of ``G`` and ``P``: their length is then known to the compiler,
-    which unrolls the rule's loop over them and keeps the values in registers. Each step is the engine's, operation for operation
-    (a one-row mean is the row's value; ``p + D`` or ``p + factor * D``; ``np.clip`` with its
-    NaN): ``ok`` is false at the first gradient or parameter that is not finite, found by one test
-    of their sum (a sum of finite values that overflows also stops it), and the caller then
-    discards ``P`` and ``state`` and replays the epoch step by step, which is exact.
+    which unrolls the rule's loop over them and keeps the values in registers.
+
+    Each step is the engine's, operation for operation (a one-row mean is the row's value;
+    ``p + D`` or ``p + factor * D``; ``np.clip`` with its NaN): ``ok`` is false at the first
+    gradient or parameter that is not finite, found by one test of their sum (a sum of finite
+    values that overflows also stops it), and the caller then discards ``P`` and ``state`` and
+    replays the epoch step by step, which is exact.
     """
     statements, texts, _ = _printed(params, columns, exprs, cse)
     k = len(params)

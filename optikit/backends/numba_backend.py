@@ -9,7 +9,9 @@ so large batches agree with NumPy to about ``n * 1e-16`` relative rather than di
 Gauss-Newton pieces come from the NumPy evaluator, which this one holds.
 
 :meth:`NumbaEvaluator.epoch` runs a whole epoch of mini-batch steps in compiled code with an
-optimizer's :meth:`~optikit.Optimizer.kernel`; the engine calls it when both are there.
+optimizer's :meth:`~optikit.Optimizer.kernel`; the engine calls it when both are there. A
+per-sample epoch with an in-place rule runs a function printed for the problem, the row's
+gradient inline (:mod:`optikit.backends.numba_epochs`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from . import scalar
 from .base import Backend, Rows, Sums, split_totals, summed_parts
 from .codegen import define_function, loop_source, row_epoch_source
 from .numba_cache import cached_function
-from .numba_epochs import compile_epoch as compile_epoch_, compile_epoch_in_place, compile_row_epoch, jit_pure, rows_call
+from .numba_epochs import compile_epoch as compile_epoch_
+from .numba_epochs import compile_epoch_in_place, compile_row_epoch, jit_pure, rows_call
 from .numpy import SEQUENTIAL_SUM_ROWS, NumpyEvaluator
 from .vectors import VectorEvaluator
 
@@ -173,7 +176,8 @@ class NumbaEvaluator:
         return self._epochs[update]
 
     def _row_epoch(self, kernel: Any, params: np.ndarray, state: Any, order: np.ndarray, factor: float,
-                   lower: np.ndarray, upper: np.ndarray, bounded: bool, max_steps: int) -> tuple[np.ndarray, Any, int] | None:
+                   lower: np.ndarray, upper: np.ndarray, bounded: bool,
+                   max_steps: int) -> tuple[np.ndarray, Any, int] | None:
         """Per-sample steps by the epoch printed for this problem (:func:`codegen.row_epoch_source`):
         the first of its forms that compiles with the rule (:data:`ROW_EPOCH_FORMS`)."""
         from .numba_helpers import NAMESPACE
@@ -194,7 +198,7 @@ class NumbaEvaluator:
             try:
                 new_state, steps, ok = fn(p, np.empty(k), np.empty(k), state, kernel.hyper, order, float(factor),
                                           lower, upper, bounded, int(max_steps), *data)
-            except self._numba.core.errors.NumbaError:  # a rule this form cannot take: the next form
+            except (self._numba.core.errors.NumbaError, KeyError):  # a rule (or numba) this form cannot take
                 self._epochs[key] = None
                 continue
             if not counted and any(isinstance(v, np.ndarray) and w is not v for v, w in zip(state, new_state)):

@@ -119,6 +119,7 @@ def compile_row_epoch(numba: Any, source: str, step: Any, namespace: dict[str, A
                       counted: bool) -> Callable[..., Any]:
     """The per-sample epoch printed in ``source`` (``epoch``), calling the in-place rule ``step``;
     without reference counting unless ``counted`` (numba then refuses a rule that allocates,
-    when the epoch is first called)."""
+    when the epoch is first called, and so does a numba without the option, ``_nrt``, which is
+    its own and underscored: a ``KeyError`` naming it)."""
     fn = define_function(source, "epoch", {**namespace, "step": jit_pure(numba, step)}, "<optikit row epoch>")
-    return numba.njit(cache=False, error_model="numpy", _nrt=counted)(fn)
+    return numba.njit(cache=False, error_model="numpy", **({} if counted else {"_nrt": False}))(fn)
