@@ -175,3 +175,23 @@ def test_a_numba_without_the_option_to_leave_counts_out_runs_with_them(monkeypat
     assert out is not None and out[2] == 30
     compiled = [key[2:] for key, fn in problem.evaluator._epochs.items() if key[0] == "row" and fn is not None]
     assert compiled == [(False, True)]
+
+
+def test_a_wide_model_hands_the_rule_arrays(monkeypatch):
+    """Above TUPLE_PARAMETERS the gradient and parameters reach the rule as arrays: the same steps."""
+    from optikit.backends.numba_backend import TUPLE_PARAMETERS
+
+    k = TUPLE_PARAMETERS + 1
+    terms = " + ".join(f"a{i}*x/{i + 1}" for i in range(k))
+    spec = optikit.loads_spec(f"model: {terms}\nparameters: {{{', '.join(f'a{i}: 0.1' for i in range(k))}}}\n"
+                              "optimizer: {name: sgd}\n")
+    run = {"optimizer": "adam", "lr": 0.01, "batch_size": 1, "seed": 5, "epochs": 2}
+    problem = compile_spec(spec, data=_data(30), backend="numba")
+    fused = optikit.run(spec, data=_data(30), backend="numba", **run)
+    opt = optikit.plugins.Registry.build(optikit.plugins.plugin_manager()).optimizers["adam"].obj(lr=0.01)
+    assert problem.evaluator.epoch(opt.kernel(), problem.initial, opt.init(problem.initial), np.arange(30), 1, 1.0,
+                                   problem.lower, problem.upper, 30) is not None
+    assert [key[2:] for key, fn in problem.evaluator._epochs.items() if key[0] == "row" and fn is not None] == [(False, False)]
+    _without_kernels(monkeypatch)
+    stepped = optikit.run(spec, data=_data(30), backend="numba", **run)
+    assert _trajectory(fused) == _trajectory(stepped)
