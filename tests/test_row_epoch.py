@@ -191,7 +191,20 @@ def test_a_wide_model_hands_the_rule_arrays(monkeypatch):
     opt = optikit.plugins.Registry.build(optikit.plugins.plugin_manager()).optimizers["adam"].obj(lr=0.01)
     assert problem.evaluator.epoch(opt.kernel(), problem.initial, opt.init(problem.initial), np.arange(30), 1, 1.0,
                                    problem.lower, problem.upper, 30) is not None
-    assert [key[2:] for key, fn in problem.evaluator._epochs.items() if key[0] == "row" and fn is not None] == [(False, False)]
+    compiled = [key[2:] for key, fn in problem.evaluator._epochs.items() if key[0] == "row" and fn is not None]
+    assert compiled == [(False, False)]
     _without_kernels(monkeypatch)
     stepped = optikit.run(spec, data=_data(30), backend="numba", **run)
     assert _trajectory(fused) == _trajectory(stepped)
+
+
+def test_an_epoch_cut_into_chunks_takes_the_same_steps(monkeypatch):
+    from optikit.backends.numba_backend import NumbaEvaluator
+    from optikit.engine import fused
+
+    run = {"optimizer": "adam", "lr": 0.01, "batch_size": 1, "seed": 7, "epochs": 2, "steps": 101}
+    whole = optikit.run(optikit.loads_spec(LINE), data=_data(70), backend="numba", **run)
+    monkeypatch.setattr(fused, "CHUNK_STEPS", 9)
+    monkeypatch.setattr(NumbaEvaluator, "epoch_chunk_rows", 0)
+    chunked = optikit.run(optikit.loads_spec(LINE), data=_data(70), backend="numba", **run)
+    assert _trajectory(chunked) == _trajectory(whole) and whole.steps == 101
