@@ -81,6 +81,20 @@ def _module_head() -> str:
     return "\n\n".join(parts) + "\n\n"
 
 
+_DRAW: list[Any] = []  # the compiled permutation once made: [draw], or [None] if it disagreed with NumPy
+
+
+def _compiled_draw(numba: Any) -> Any:
+    """:func:`optikit.backends.numba_draw.draw` compiled (from the cache when it can be) and
+    checked against NumPy in this process, or ``None``."""
+    if not _DRAW:
+        from . import numba_draw
+
+        fn = cached_function(numba_draw.module_source(_JIT), "draw", numba, lambda: jit_pure(numba, numba_draw.draw))
+        _DRAW.append(fn if numba_draw.agrees(fn) else None)
+    return _DRAW[0]
+
+
 class NumbaEvaluator:
     """Sums of a :class:`SymbolicProblem` over an in-memory source by compiled fused loops."""
 
@@ -142,6 +156,13 @@ class NumbaEvaluator:
         return self.reference.predict(params, inputs)
 
     # ---- whole epochs of mini-batch steps --------------------------------------------------
+    def permutation(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``rng.permutation(n)`` drawn in compiled code (:mod:`optikit.backends.numba_draw`): the
+        same rows, and ``rng`` left in the same state."""
+        from .numba_draw import permutation
+
+        return permutation(_compiled_draw(self._numba), rng, n)
+
     def epoch(self, kernel: Any, params: np.ndarray, state: Any, order: np.ndarray, batch_size: int, factor: float,
               lower: np.ndarray, upper: np.ndarray, max_steps: int) -> tuple[np.ndarray, Any, int] | None:
         """One epoch of steps over ``order`` cut into batches, in compiled code with ``kernel``

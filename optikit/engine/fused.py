@@ -50,12 +50,14 @@ def fused_epochs(problem: Problem, optimizer: Optimizer, batch_size: int | None,
         return None
     lower, upper = problem.lower, problem.upper
     in_order = None if shuffle else np.arange(n)  # read only, so made once
+    # a backend may draw the permutation itself: the same rows and generator state as NumPy's
+    permutation = getattr(problem.evaluator, "permutation", None) or (lambda rng, n: rng.permutation(n))
 
     def run(params: np.ndarray, state: Any, rng: np.random.Generator, factor: float,
             steps_left: int, steps_done: int = 0) -> tuple[np.ndarray, Any, int] | None:
         drawn = rng.bit_generator.state
         # the rows of the epoch as optikit.data.batches draws them
-        order = rng.permutation(n) if in_order is None else in_order
+        order = permutation(rng, n) if in_order is None else in_order
         p, st, steps = params, state, 0
         # whole batches: the chunks cut the rows as one pass would
         chunk = max(CHUNK_STEPS, getattr(problem.evaluator, "epoch_chunk_rows", 0) // batch_size) * batch_size
