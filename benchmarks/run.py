@@ -1,6 +1,6 @@
 """optikit's backends against the code people write by hand, measured in one run on the same data.
 
-    python benchmarks/run.py [--quick] [--json PATH]
+    python benchmarks/run.py [--quick] [--json PATH] [--only {batch,sgd,compile,memory}]...
 
 Batch gradient descent on ``w*x + b`` (mean squared error, float64) per epoch at 1e3..1e7 rows;
 per-sample SGD per step at 1e5 rows; spec to first epoch (a fresh interpreter: import, parse,
@@ -10,22 +10,22 @@ loop, the blog's pure-Python loop (where it finishes) and the bandwidth floor ``
 With ``optikit[dask]``, the batch epoch at 1e7 rows on two local Dask worker processes and the
 per-step overhead of a cluster (benchmarks/bench_dask.py).
 Each figure is the median of several repeats; absent packages are left out. Prints ratios to
-the hand-written NumPy (batch) or numba (SGD) figure measured in this run.
+the hand-written NumPy (batch) or numba (SGD) figure measured in this run. Per-sample SGD is
+timed both ways an epoch can order its rows, for optikit and the hand-written loops alike: with a
+new ``rng.permutation(n)`` each epoch inside the timing (optikit's default) and in row order
+(``shuffle: false``); each figure is compared with the hand-written numba loop ordered the same way.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import tracemalloc
 from pathlib import Path
 from typing import Any, Callable
@@ -36,51 +36,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import optikit  # noqa: E402
-from optikit.api import prepare  # noqa: E402
-from optikit.engine.loop import run_problem  # noqa: E402
 
 import bench_dask  # noqa: E402
+from prepared import LR, data as _data, have as _have, optikit_epoch, per_epoch  # noqa: E402
+from bench_sgd import DRAWN, IN_ORDER, bench_sgd, sgd_table  # noqa: E402
 from timing import median  # noqa: E402
-
-LR = 1e-3
-
-
-def _data(n: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, n)
-    return x, 3.0 * x + 2.0 + rng.normal(0, 0.1, n)
-
-
-def _have(name: str) -> bool:
-    try:
-        __import__(name)
-    except ImportError:
-        return False
-    return True
 
 
 # ---- batch gradient descent, seconds per epoch ----------------------------------------------
-def optikit_epoch(backend: str, x, y, optimizer: str = "gd", batch: int | None = None) -> Callable[[int], float]:
-    """Seconds for ``epochs`` epochs of a prepared run (compiled once, outside the timing)."""
-    opt = f"{{name: {optimizer}, lr: {LR}, epochs: 1, seed: 0{', batch_size: %d' % batch if batch else ''}}}"
-    spec = optikit.loads_spec(f"model: w*x + b\nparameters: {{w: 0.0, b: 0.0}}\noptimizer: {opt}\n")
-    prep = prepare(spec, data={"x": x, "y": y}, backend=backend)
-    run_problem(prep.problem, prep.optimizer, prep.settings)  # compile and warm up
-
-    def timed(epochs: int) -> float:
-        settings = dataclasses.replace(prep.settings, epochs=epochs)
-        start = time.perf_counter()
-        run_problem(prep.problem, prep.optimizer, settings)
-        return time.perf_counter() - start
-
-    return timed
-
-
-def per_epoch(timed: Callable[[int], float], epochs: int, repeat: int) -> float:
-    """Median of (time of 1 + epochs) - (time of 1): the per-run start and final pass cancel."""
-    return statistics.median((timed(1 + epochs) - timed(1)) / epochs for _ in range(repeat))
-
-
 def hand_numpy(x, y, epochs: int) -> None:
     w = b = 0.0
     for _ in range(epochs):
@@ -142,15 +105,7 @@ def numba_kernels() -> dict[str, Callable[..., Any]]:
             w, b = w - LR * s1 / x.shape[0], b - LR * s2 / x.shape[0]
         return w, b
 
-    @numba.njit
-    def sgd(x, y, order):
-        w = b = 0.0
-        for i in order:
-            r = w * x[i] + b - y[i]
-            w, b = w - LR * 2 * x[i] * r, b - LR * 2 * r
-        return w, b
-
-    return {"gd": gd, "sgd": sgd}
+    return {"gd": gd}
 
 
 def pure_python_gd(xs: list[float], ys: list[float], epochs: int) -> None:
@@ -188,65 +143,6 @@ def bench_batch(sizes: list[int], repeat: int) -> list[dict[str, Any]]:
             xs, ys = x.tolist(), y.tolist()
             add("pure-python", median(lambda: pure_python_gd(xs, ys, 2), repeat) / 2)
         add("floor np.dot", median(lambda: [np.dot(x, y) for _ in range(epochs)], repeat) / epochs)
-    return rows
-
-
-# ---- per-sample SGD, seconds per step ----------------------------------------------------------
-def bench_sgd(n: int, repeat: int) -> list[dict[str, Any]]:
-    x, y = _data(n)
-    rows = []
-    add = lambda impl, sec: rows.append({"n": n, "impl": impl, "ns_per_step": sec * 1e9})  # noqa: E731
-    for backend in ("numpy", *(("numba",) if _have("numba") else ())):
-        timed = optikit_epoch(backend, x, y, optimizer="sgd", batch=1)
-        add(f"optikit-{backend}", per_epoch(timed, 1, repeat) / n)
-    if _have("torch"):
-        import torch
-
-        k = min(n, 5000)
-        xt, yt = torch.from_numpy(x[:k]), torch.from_numpy(y[:k])
-
-        def torch_sgd() -> None:
-            p = torch.zeros(2, dtype=torch.float64, requires_grad=True)
-            opt = torch.optim.SGD([p], lr=LR)
-            for i in range(k):
-                opt.zero_grad()
-                ((p[0] * xt[i] + p[1] - yt[i]) ** 2).backward()
-                opt.step()
-
-        add("torch.optim", median(torch_sgd, repeat) / k)
-    if _have("jax"):
-        import jax
-
-        jax.config.update("jax_enable_x64", True)
-        import jax.numpy as jnp
-
-        xj, yj = jnp.asarray(x), jnp.asarray(y)
-
-        @jax.jit
-        def epoch(p, order):
-            def step(q, i):
-                g = jax.grad(lambda r: (r[0] * xj[i] + r[1] - yj[i]) ** 2)(q)
-                return q - LR * g, None
-
-            return jax.lax.scan(step, p, order)[0]
-
-        order = jnp.asarray(np.random.default_rng(0).permutation(n))
-        epoch(jnp.zeros(2), order).block_until_ready()
-        add("jax lax.scan", median(lambda: epoch(jnp.zeros(2), order).block_until_ready(), repeat) / n)
-    if _have("numba"):
-        kernel = numba_kernels()["sgd"]
-        order = np.random.default_rng(0).permutation(n)
-        kernel(x, y, order)
-        add("hand-numba", median(lambda: kernel(x, y, order), repeat) / n)
-    xs, ys = x.tolist(), y.tolist()
-
-    def blog_sgd() -> None:
-        w = b = 0.0
-        for i in np.random.default_rng(0).permutation(n).tolist():
-            r = w * xs[i] + b - ys[i]
-            w, b = w - LR * 2 * xs[i] * r, b - LR * 2 * r
-
-    add("pure-python", median(blog_sgd, repeat) / n)
     return rows
 
 
@@ -326,30 +222,46 @@ def dask_case(rows: int, repeat: int) -> dict[str, Any]:
         return bench_dask.bench(client, rows, 2, repeat)
 
 
+SECTIONS = ("batch", "sgd", "compile", "memory")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (under two minutes)")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    ap.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
+                    help=f"run only this section ({', '.join(SECTIONS)}); repeatable")
     args = ap.parse_args(argv)
+    only = set(args.only or SECTIONS)
     repeat = 3 if args.quick else 7
     backends = ["numpy", *(["numba"] if _have("numba") else [])]
-    out = {
-        "batch_gd": bench_batch([1_000, 100_000, 1_000_000] if args.quick else [1_000, 100_000, 1_000_000, 10_000_000], repeat),
-        "sgd": bench_sgd(20_000 if args.quick else 100_000, repeat),
-        "compile": bench_compile([2, 10] if args.quick else [2, 10, 50, 200], backends, 1),
-        "memory": bench_memory(1_000_000),
-        "machine": machine(),
-    }
-    if _have("distributed"):  # optikit[dask]: the same epoch on two local worker processes
+    out: dict[str, Any] = {}
+    if "batch" in only:
+        out["batch_gd"] = bench_batch([1_000, 100_000, 1_000_000] if args.quick else
+                                      [1_000, 100_000, 1_000_000, 10_000_000], repeat)
+    if "sgd" in only:
+        out["sgd"] = bench_sgd(20_000 if args.quick else 100_000, repeat)
+    if "compile" in only:
+        out["compile"] = bench_compile([2, 10] if args.quick else [2, 10, 50, 200], backends, 1)
+    if "memory" in only:
+        out["memory"] = bench_memory(1_000_000)
+    out["machine"] = machine()
+    if "batch" in only and _have("distributed"):  # optikit[dask]: the same epoch on two local worker processes
         out["dask"] = dask_case(100_000 if args.quick else 10_000_000, repeat)
-    print("batch gradient descent, per epoch (ratio to hand-written NumPy):")
-    _table(out["batch_gd"], "n", "us_per_epoch", "hand-numpy")
-    print("per-sample SGD, per step (ratio to a hand-written numba loop):")
-    _table(out["sgd"], "n", "ns_per_step", "hand-numba")
-    print("spec to first epoch, import included (fresh interpreter):")
-    _table(out["compile"], "params", "seconds", "")
-    print("peak memory of 3 batch epochs over the data's size:")
-    _table(out["memory"], "n", "peak_over_data", "hand-numpy")
+    if "batch_gd" in out:
+        print("batch gradient descent, per epoch (ratio to hand-written NumPy):")
+        _table(out["batch_gd"], "n", "us_per_epoch", "hand-numpy")
+    if "sgd" in out:
+        print(f"per-sample SGD, per step (ratio to a hand-written numba loop: [{DRAWN}] draws rng.permutation(n) "
+              f"each epoch inside the timing, as optikit's default shuffle does; [{IN_ORDER}] visits the rows in order, "
+              "as optikit's shuffle: false does):")
+        sgd_table(out["sgd"])
+    if "compile" in out:
+        print("spec to first epoch, import included (fresh interpreter):")
+        _table(out["compile"], "params", "seconds", "")
+    if "memory" in out:
+        print("peak memory of 3 batch epochs over the data's size:")
+        _table(out["memory"], "n", "peak_over_data", "hand-numpy")
     if "dask" in out:
         bench_dask.report(out["dask"])
     print("machine:", json.dumps(out["machine"]))

@@ -6,7 +6,9 @@ factor of the epoch is passed in), bounds, stops, callbacks, checkpoints at epoc
 When the compiled epoch reports a non-finite gradient or parameter it is undone (the draw of the
 epoch included) and the loop replays it step by step, so divergence and ``skip`` behave and
 read exactly as without it. The epoch is handed over in chunks of :data:`CHUNK_STEPS` steps, so
-that the progress bar moves and Ctrl-C stops the run within a long epoch, as stepping does.
+that the progress bar moves and Ctrl-C stops the run within a long epoch, as stepping does; a
+backend whose steps cost little per row says how many rows a chunk may hold
+(``evaluator.epoch_chunk_rows``), so that its calls are not what an epoch costs.
 """
 
 from __future__ import annotations
@@ -47,14 +49,18 @@ def fused_epochs(problem: Problem, optimizer: Optimizer, batch_size: int | None,
     if kernel is None:
         return None
     lower, upper = problem.lower, problem.upper
+    in_order = None if shuffle else np.arange(n)  # read only, so made once
+    # a backend may draw the permutation itself: the same rows and generator state as NumPy's
+    permutation = getattr(problem.evaluator, "permutation", None) or (lambda rng, n: rng.permutation(n))
 
     def run(params: np.ndarray, state: Any, rng: np.random.Generator, factor: float,
             steps_left: int, steps_done: int = 0) -> tuple[np.ndarray, Any, int] | None:
         drawn = rng.bit_generator.state
         # the rows of the epoch as optikit.data.batches draws them
-        order = rng.permutation(n) if shuffle else np.arange(n)
+        order = permutation(rng, n) if in_order is None else in_order
         p, st, steps = params, state, 0
-        chunk = CHUNK_STEPS * batch_size  # whole batches: the chunks cut the rows as one pass would
+        # whole batches: the chunks cut the rows as one pass would
+        chunk = max(CHUNK_STEPS, getattr(problem.evaluator, "epoch_chunk_rows", 0) // batch_size) * batch_size
         for start in range(0, n, chunk):
             if steps >= steps_left:
                 break

@@ -64,7 +64,10 @@ class Kernel(NamedTuple):
     epochs, where allocations cost more than the arithmetic: it writes the step into ``out``,
     may change the state's arrays in place, returns the state, and must compute exactly what
     ``update`` does (element by element, the same operations) and keep no reference to
-    ``grad``, ``params`` or ``out``. The backend gives it copies of the engine's state arrays.
+    ``grad``, ``params`` or ``out``. The backend gives it copies of the engine's state arrays;
+    ``grad`` and ``params`` may come as any sequence of floats (``len`` and indexing: the numba
+    backend's per-sample epochs pass tuples, the NumPy backend's lists), and a rule that needs
+    arrays (their attributes or arithmetic) still runs, a little slower.
     """
 
     init: Callable[[np.ndarray, tuple], Any]

@@ -60,6 +60,17 @@ def gd_step(grad: np.ndarray, state: MomentumState, params: np.ndarray, hyper: t
     return MomentumState(buf, count + 1)
 
 
+def gd_plain_step(grad: np.ndarray, state: MomentumState, params: np.ndarray, hyper: tuple,
+                  out: np.ndarray) -> MomentumState:
+    """:func:`gd_step` without momentum, weight decay or ``maximize``, the rule
+    :meth:`GD.kernel` hands over for such hyperparameters: a compiled loop that inlines it has no
+    branch on them left, which kept the step from reaching the parameters in registers."""
+    lr = hyper[0]
+    for j in range(len(grad)):
+        out[j] = -lr * grad[j]
+    return MomentumState(state.buf, state.count + 1)
+
+
 class GD(Optimizer):
     """Batch gradient descent: ``p -= lr * g`` on the full data set each step.
 
@@ -107,7 +118,8 @@ class GD(Optimizer):
         return gd_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        return Kernel(gd_init, gd_update, self._hyper(), gd_step)
+        plain = not (self.momentum or self.weight_decay or self.maximize)
+        return Kernel(gd_init, gd_update, self._hyper(), gd_plain_step if plain else gd_step)
 
     def _hyper(self) -> tuple:
         return (self.lr, self.momentum, self.dampening, self.nesterov, self.weight_decay, self.maximize)
