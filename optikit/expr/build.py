@@ -182,6 +182,11 @@ class _Timeout(BaseException):
     """Raised by the alarm; a BaseException so that SymPy's own ``except Exception`` lets it through."""
 
 
+def alarm_available() -> bool:
+    """Whether :func:`_deadline` can interrupt a computation here (the main thread, on Unix)."""
+    return threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+
+
 @contextlib.contextmanager
 def _deadline(seconds: float) -> Iterator[float]:
     """Interrupt the block after ``seconds`` (main thread on Unix only; elsewhere only the structural
@@ -192,7 +197,7 @@ def _deadline(seconds: float) -> Iterator[float]:
     ``__del__`` is printed and dropped, so a caller that checks the deadline between steps still stops.
     """
     end = time.monotonic() + seconds
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+    if not alarm_available():
         yield end
         return
     def alarm(signum: int, frame: Any) -> None:
