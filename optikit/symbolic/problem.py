@@ -70,8 +70,9 @@ def symbolic_problem(spec: Spec, losses: Mapping[str, str], *, use_hand_gradient
     if use_hand_gradient and spec.gradient:
         grads = tuple(spec.gradient[p.name] for p in spec.parameters)
     problem = SymbolicProblem(spec=spec, loss_expr=loss, grad_exprs=grads, derived_grad_exprs=derived, cse=cse)
+    seen: dict = {}  # the gradient's components share the loss's subtrees: each is checked once
     for name, tree in [("loss", loss), *[(f"gradient of {p}", g) for p, g in zip(params, grads)]]:
-        problem.check(tree, name)
+        problem.check(tree, name, seen)
     return problem
 
 
@@ -211,10 +212,11 @@ class SymbolicProblem:
         """A copy with more expression groups, e.g. ``with_parts(hand=(...))``."""
         return replace(self, extra={**self.extra, **{k: tuple(v) for k, v in groups.items()}})
 
-    def check(self, tree: sympy.Expr, what: str) -> None:
-        """Refuse a tree that cannot be evaluated numerically, blaming the model (or objective)."""
+    def check(self, tree: sympy.Expr, what: str, seen: dict | None = None) -> None:
+        """Refuse a tree that cannot be evaluated numerically, blaming the model (or objective);
+        ``seen`` as for :func:`optikit.expr.check_tree`."""
         try:
-            expr.check_tree(tree)
+            expr.check_tree(tree, seen)
         except ExpressionError as exc:
             where = "model" if self.spec.model is not None else "objective"
             raise self.spec.error(f"the {what} cannot be evaluated numerically: {exc.message}", where) from None
