@@ -16,8 +16,6 @@ import numpy as np
 from .backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend, open_data
 from .data import DataSource, gather
 from .engine import EpochRecord, Result, Settings, run_problem
-from .fit import fit_report
-from .gradcheck import verify_training_gradient
 from .errors import OptikitError, PluginError, SpecError, did_you_mean
 from .optimizers.base import Optimizer, hyperparameters
 from .plugins import OptikitPluginManager, Registry, plugin_manager
@@ -168,9 +166,23 @@ class Prepared:
                                    options=dict(self.plugin_options))
             result = run_problem(self.problem, self.optimizer, self.settings,
                                  callbacks=[*callbacks, plugin_callbacks], control=control)
-            result.reporter = partial(fit_report, self.problem)
+            result.reporter = partial(_fit_report, self.problem)
             hook.optikit_run_end(result=result)
         return FitResult.of(result, self.problem)
+
+
+# The gradient checks and the fit report are imported when first used: most runs need neither,
+# and importing them is a tenth of the import of optikit.
+def _fit_report(problem: Problem, *args: Any, **kwargs: Any) -> Any:
+    from .fit import fit_report
+
+    return fit_report(problem, *args, **kwargs)
+
+
+def _verify_training_gradient(problem: Problem) -> None:
+    from .gradcheck import verify_training_gradient
+
+    verify_training_gradient(problem)
 
 
 def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm: OptikitPluginManager | None = None,
@@ -204,7 +216,7 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
                            plugin_options)
     problem = _compile(spec, registry, data, backend, use_hand_gradient=True, validation=validation)
     if spec.gradient and not trust_gradient:
-        verify_training_gradient(problem)
+        _verify_training_gradient(problem)
     _can_run(optimizer, problem.symbolic)
     _check_sigma(spec, problem)
     return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}))
@@ -218,7 +230,7 @@ def _on_cluster(spec: Spec, pm: OptikitPluginManager, registry: Registry, optimi
 
     def check(problem: Problem) -> None:
         if spec.gradient and not trust_gradient:
-            verify_training_gradient(problem)
+            _verify_training_gradient(problem)
         _can_run(optimizer, problem.symbolic)
 
     session, problem, optimizer, settings = prepare_on_cluster(spec, registry.loss_texts(), optimizer, settings, data,
