@@ -119,3 +119,14 @@ def test_a_wide_model_is_derived_in_process(monkeypatch):
     thread.join(60)
     monkeypatch.setattr(bounded, "IN_PROCESS_SECONDS", 0.0)
     assert bounded.derive(spec, loss, params)[0] == done[0][0] == grads and len(started) == 2
+
+
+@pytest.mark.parametrize("name", ["exp_decay_lm.yaml", "rosenbrock.yaml", "logistic.yaml"])
+def test_second_derivatives_and_jacobians_are_sympys(name):
+    problem = optikit.api.compile_spec(SPECS / name).symbolic
+    params = problem.params
+    expected = tuple(tuple(sympy.diff(g, q).replace(sympy.DiracDelta, lambda *a: sympy.S.Zero) for q in params)
+                     for g in problem.grad_exprs)
+    assert problem.hessian_exprs == expected
+    if problem.is_least_squares:
+        assert problem.jacobian_exprs == tuple(sympy.diff(problem.residual_expr, p) for p in params)

@@ -19,6 +19,7 @@ from ..errors import ExpressionError, SpecError, did_you_mean
 from ..expr.special import stabilize, vsum
 from ..spec import MODEL, Spec
 from . import cache
+from .derivative import gradient
 from .vectors import VectorForm, VectorModel
 
 __all__ = ["SymbolicProblem", "symbolic_problem", "resolve_loss", "least_squares_form", "PARTS"]
@@ -232,7 +233,7 @@ class SymbolicProblem:
         for g in self.grad_exprs:
             # the second derivative of a kink (abs, max, the Huber loss) is a DiracDelta: zero
             # everywhere but on the kink, where no Hessian exists; Newton-type methods use the rest
-            rows.append(tuple(sympy.diff(g, q).replace(sympy.DiracDelta, lambda *a: sympy.S.Zero) for q in params))
+            rows.append(tuple(h.replace(sympy.DiracDelta, lambda *a: sympy.S.Zero) for h in gradient(g, params)))
         for i, row in enumerate(rows):
             for j, h in enumerate(row):
                 self.check(h, f"second derivative by {params[i]} and {params[j]}")
@@ -260,7 +261,7 @@ class SymbolicProblem:
         if self.vectors is not None:
             _, jac_form = self.vectors.residual(self.residual_expr)
             return tuple(jac_form.shown(self.vectors.form, p.name) for p in self.spec.parameters)
-        jac = tuple(sympy.diff(self.residual_expr, p) for p in self.params)
+        jac = gradient(self.residual_expr, self.params)
         for p, j in zip(self.params, jac):
             self.check(j, f"derivative of the residual by {p}")
         return jac
