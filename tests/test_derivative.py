@@ -130,3 +130,19 @@ def test_second_derivatives_and_jacobians_are_sympys(name):
     assert problem.hessian_exprs == expected
     if problem.is_least_squares:
         assert problem.jacobian_exprs == tuple(sympy.diff(problem.residual_expr, p) for p in params)
+
+
+def test_another_sympy_version_is_probed_once(monkeypatch):
+    from optikit.symbolic import derivative
+
+    monkeypatch.setattr(derivative, "COMPARED", ("0.0.",))
+    monkeypatch.setattr(derivative, "_agrees", None)
+    assert derivative.agrees_with_sympy()  # this SymPy's rules, probed rather than trusted
+    monkeypatch.setattr(derivative, "_agrees", False)  # as if a rule had changed: SymPy's own diff, not ours
+
+    def ours(*args):
+        raise AssertionError("the rules ran")
+
+    monkeypatch.setattr(derivative._Tree, "derivative", ours)
+    a, x = SYMBOLS["a"], SYMBOLS["x"]
+    assert derivative.gradient(sympy.exp(a * x), [a, x]) == (x * sympy.exp(a * x), a * sympy.exp(a * x))
