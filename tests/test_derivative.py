@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 import pytest
 import sympy
@@ -146,3 +147,22 @@ def test_another_sympy_version_is_probed_once(monkeypatch):
     monkeypatch.setattr(derivative._Tree, "derivative", ours)
     a, x = SYMBOLS["a"], SYMBOLS["x"]
     assert derivative.gradient(sympy.exp(a * x), [a, x]) == (x * sympy.exp(a * x), a * sympy.exp(a * x))
+
+
+def test_the_in_process_attempt_is_interrupted_by_its_alarm(monkeypatch):
+    spec, loss, params = _wide(150, "mse")
+    a = SYMBOLS["a"]
+
+    def endless(*args, **kwargs):  # SymPy busy, never reading a clock (10 s: a failure, not a hang)
+        stop = time.monotonic() + 10
+        while time.monotonic() < stop:
+            sympy.expand((a + 1) ** 6)
+        return ()
+
+    monkeypatch.setattr(bounded.derivative, "gradient", endless)
+    monkeypatch.setattr(bounded, "IN_PROCESS_SECONDS", 0.2)
+    started = []
+    original = bounded._start_worker
+    monkeypatch.setattr(bounded, "_start_worker", lambda: started.append(1) or original())
+    grads, _ = bounded.derive(spec, loss, params)  # the worker, which has its own copy of the module
+    assert started and grads[-1] == sympy.diff(loss, params[-1])
