@@ -86,21 +86,28 @@ def test_random_models_under_each_loss(seed):
         tested += 1
 
 
-def _wide(n, loss="logloss"):
+def _wide(n, loss="logloss", model="sigmoid"):
     terms = " + ".join(f"w{i}*x{i}" for i in range(n - 1))
     pars = ", ".join([*(f"w{i}: 0.1" for i in range(n - 1)), "b: 0.0"])
-    spec = optikit.loads_spec(f"model: sigmoid({terms} + b)\nparameters: {{{pars}}}\nloss: {loss}\n"
+    spec = optikit.loads_spec(f"model: {model}({terms} + b)\nparameters: {{{pars}}}\nloss: {loss}\n"
                               "optimizer: {name: gd}\n")
     return spec, stabilize(resolve_loss(spec, LOSSES)), [spec.symbols[p.name] for p in spec.parameters]
 
 
-def test_a_wide_model_and_nodes_left_to_sympy():
-    _, loss, params = _wide(40)
-    assert_same_as_sympy(loss, params)
+@pytest.mark.parametrize("model, loss", [("sigmoid", "logloss"), ("relu", "huber"), ("sigmoid", "mae")])
+def test_wide_models(model, loss):
+    _, tree, params = _wide(20, loss, model)
+    assert work(tree, params) is not None  # Max, Min, Abs by their own rules, not left to SymPy
+    assert_same_as_sympy(tree, params)
+
+
+def test_nodes_left_to_sympy():
     a, x = SYMBOLS["a"], SYMBOLS["x"]
     f = sympy.Function("f")  # SymPy leaves its derivative unevaluated: the whole tree is SymPy's
     assert_same_as_sympy(f(a * x) + sympy.exp(a) * sympy.Max(a, x) + sympy.Abs(a - x) ** 2, [a, x])
-    assert work(f(a * x), [a]) is None and work(sympy.exp(a * x), [x]) > 0
+    step = sympy.Piecewise((a * x, x > 0), (a ** 2, True))  # a node of SymPy's own, inside ours
+    assert_same_as_sympy(sympy.exp(step) + sympy.sign(a - x) * a, [a, x])
+    assert work(f(a * x), [a]) is None and work(step, [a]) is None and work(sympy.exp(a * x), [x]) > 0
 
 
 def test_a_wide_model_is_derived_in_process(monkeypatch):
