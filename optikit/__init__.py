@@ -8,10 +8,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .api import load_data, prepare, run
-from .gradcheck.checking import check
 from .engine import EpochRecord, History, Result
-from .fit import FitReport
 from .errors import (
     DivergenceError,
     ExpressionError,
@@ -26,6 +26,26 @@ from .hookspecs import hookimpl
 from .optimizers.base import EmptyState, Kernel, Optimizer, Oracle
 from .spec import Spec, load_spec, loads_spec
 from .version import __version__ as __version__
+
+if TYPE_CHECKING:
+    from .fit import FitReport
+    from .gradcheck.checking import check
+
+
+def __getattr__(name: str) -> Any:
+    # imported on first use: a run needs neither, and they are a tenth of the import of optikit
+    if name == "check":
+        from .gradcheck.checking import check as value
+    elif name == "FitReport":
+        from .fit import FitReport as value
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "check", "FitReport"})
 
 
 

@@ -16,8 +16,6 @@ import numpy as np
 from .backends import DEFAULT_BACKEND, Data, Problem, compile_problem, find_backend, open_data
 from .data import DataSource, gather
 from .engine import EpochRecord, Result, Settings, run_problem
-from .fit import fit_report
-from .gradcheck import verify_training_gradient
 from .errors import OptikitError, PluginError, SpecError, did_you_mean
 from .optimizers.base import Optimizer, hyperparameters
 from .plugins import OptikitPluginManager, Registry, plugin_manager
@@ -40,8 +38,7 @@ def as_spec(spec_or_path: Spec | str | Path, **overrides: Any) -> Spec:
 def _compile(spec: Spec, registry: Registry, data: Data | None, backend: str, use_hand_gradient: bool,
              validation: Data | None = None) -> Problem:
     return compile_problem(spec, registry.loss_texts(), find_backend(backend, registry.backends), data=data,
-                           validation=validation,
-                           use_hand_gradient=use_hand_gradient)
+                           validation=validation, use_hand_gradient=use_hand_gradient)
 
 
 def load_data(spec_or_path: Spec | str | Path, data: Data | None = None) -> DataSource | None:
@@ -155,7 +152,7 @@ class Prepared:
         An exception raised in a plugin's hook or in the optimizer's ``update`` becomes a
         :class:`~optikit.errors.RunError` naming the plugin it came from.
         """
-        from .output.fitted import FitResult
+        from .output.fitted import FitResult, fit_reporter
         from .plugins.blame import blame
 
         hook = self.pm.hook
@@ -168,7 +165,7 @@ class Prepared:
                                    options=dict(self.plugin_options))
             result = run_problem(self.problem, self.optimizer, self.settings,
                                  callbacks=[*callbacks, plugin_callbacks], control=control)
-            result.reporter = partial(fit_report, self.problem)
+            result.reporter = fit_reporter(self.problem)
             hook.optikit_run_end(result=result)
         return FitResult.of(result, self.problem)
 
@@ -203,9 +200,7 @@ def prepare(spec_or_path: Spec | str | Path, *, plugins: Iterable[str] = (), pm:
         return _on_cluster(spec, pm, registry, optimizer, settings, data, backend, dask, trust_gradient,
                            plugin_options)
     problem = _compile(spec, registry, data, backend, use_hand_gradient=True, validation=validation)
-    if spec.gradient and not trust_gradient:
-        verify_training_gradient(problem)
-    _can_run(optimizer, problem.symbolic)
+    _gate(spec, optimizer, trust_gradient, problem)
     _check_sigma(spec, problem)
     return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}))
 
@@ -216,13 +211,9 @@ def _on_cluster(spec: Spec, pm: OptikitPluginManager, registry: Registry, optimi
     """:func:`prepare` with the rows on a Dask cluster (imported only here: ``import optikit`` stays light)."""
     from .distributed import prepare_on_cluster
 
-    def check(problem: Problem) -> None:
-        if spec.gradient and not trust_gradient:
-            verify_training_gradient(problem)
-        _can_run(optimizer, problem.symbolic)
-
     session, problem, optimizer, settings = prepare_on_cluster(spec, registry.loss_texts(), optimizer, settings, data,
-                                                               backend, dask, check)
+                                                               backend, dask, partial(_gate, spec, optimizer,
+                                                                                      trust_gradient))
     return Prepared(spec, pm, registry, problem, optimizer, settings, dict(plugin_options or {}), session)
 
 
@@ -247,6 +238,14 @@ def _runnable(spec: Spec, registry: Registry) -> tuple[Optimizer, Settings]:
     if not settings.stops():
         raise spec.error("the run has no stopping criterion; set optimizer.epochs or optimizer.steps", "optimizer")
     return optimizer, settings
+
+
+def _gate(spec: Spec, optimizer: Optimizer, trust_gradient: bool, problem: Problem) -> None:
+    """What stops a compiled problem before it trains: a hand-written gradient (unless trusted) or the loss."""
+    if spec.gradient and not trust_gradient:
+        from .gradcheck import verify_training_gradient  # imported only for a hand-written gradient
+        verify_training_gradient(problem)
+    _can_run(optimizer, problem.symbolic)
 
 
 def _can_run(optimizer: Optimizer, symbolic: SymbolicProblem) -> None:

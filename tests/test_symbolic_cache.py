@@ -59,6 +59,7 @@ def test_a_cached_run_equals_a_derived_one_bit_for_bit(spec, cache, derivations,
 
 def test_the_worker_path_is_cached_too(cache, derivations, monkeypatch):
     monkeypatch.setattr(bounded, "NODE_THRESHOLD", 0)  # every tree goes to the bounded worker process
+    monkeypatch.setattr(bounded, "WORK_LIMIT", -1)
     first = _run("exp_decay.yaml")
     assert _run("exp_decay.yaml") == first and len(derivations) == 1
 

@@ -239,7 +239,8 @@ def run_problem(
             if settings.max_time is not None and time.perf_counter() - start >= settings.max_time:
                 reason = "max_time"
                 break
-        last = evaluator.sums(p, grad=False)
+        # asked as each epoch's pass asks: the same expressions, so no other group is compiled for it
+        last = evaluator.sums(p, grad=full_batch or settings.gtol is not None)
         final = last.loss / last.n
     if not np.isfinite(final):
         raise diverged("loss", final, p)

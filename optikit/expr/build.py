@@ -182,6 +182,11 @@ class _Timeout(BaseException):
     """Raised by the alarm; a BaseException so that SymPy's own ``except Exception`` lets it through."""
 
 
+def alarm_available() -> bool:
+    """Whether :func:`_deadline` can interrupt a computation here (the main thread, on Unix)."""
+    return threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+
+
 @contextlib.contextmanager
 def _deadline(seconds: float) -> Iterator[float]:
     """Interrupt the block after ``seconds`` (main thread on Unix only; elsewhere only the structural
@@ -192,7 +197,7 @@ def _deadline(seconds: float) -> Iterator[float]:
     ``__del__`` is printed and dropped, so a caller that checks the deadline between steps still stops.
     """
     end = time.monotonic() + seconds
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+    if not alarm_available():
         yield end
         return
     def alarm(signum: int, frame: Any) -> None:
@@ -243,7 +248,7 @@ _WHY = {
 }
 
 
-def check_tree(expr: sympy.Expr) -> None:
+def check_tree(expr: sympy.Expr, seen: dict | None = None) -> None:
     """Raise :class:`ExpressionError` if ``expr`` has a node outside the lambdify-safe allowlist.
 
     Allowed: plain Symbols, Integer/Rational/Float (finite), pi and E, Add, Mul, Pow, exp, log, the
@@ -251,12 +256,20 @@ def check_tree(expr: sympy.Expr) -> None:
     Piecewise (comparisons and and/or/not only inside its conditions). Anything else, notably
     DiracDelta, Derivative, Subs, Integral, undefined functions, erf, zoo, nan, oo and I, is refused
     with a message naming it.
+
+    ``seen`` (shared by the checks of several trees) holds subtrees already found allowed, by
+    identity: the components of a gradient share most of their nodes, which are then walked once.
     """
     if not isinstance(expr, sympy.Basic):
         raise ExpressionError(f"not a SymPy expression: {type(expr).__name__}")
+    seen = {} if seen is None else seen
     stack = [(expr, False)]
     while stack:
         node, in_condition = stack.pop()
+        if not in_condition:  # allowed outside a condition is allowed inside one, not the other way
+            if id(node) in seen:
+                continue
+            seen[id(node)] = node  # held, so the id stays its; a node found wrong below raises
         if type(node) is sympy.Symbol or node is S.Pi or node is S.Exp1 or isinstance(node, sympy.Rational):
             continue
         if isinstance(node, sympy.Float) and mpmath.isfinite(mpmath.mpf(node)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from ..data import DataSource, gather, group_columns
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["FitResult", "PARAMETERS_FORMAT", "load_parameters", "predict_with"]
+__all__ = ["FitResult", "PARAMETERS_FORMAT", "fit_reporter", "load_parameters", "predict_with"]
 
 PARAMETERS_FORMAT = "optikit-parameters/1"
 
@@ -55,6 +55,16 @@ def predict_with(problem: Problem, params: np.ndarray, data: Any, keyword: str =
         raise SpecError(f"the input columns must be numbers: {exc}", field=keyword) from None
     rows = max((len(a) if a.ndim else 1 for a in arrays.values()), default=1)  # a vector input is rows x elements
     return np.array(np.broadcast_to(problem.predict(np.asarray(params, dtype=float), arrays), (rows,)), dtype=float)
+
+
+def fit_reporter(problem: Problem) -> Callable[[Result], Any]:
+    """``Result.reporter`` of a run of ``problem``: its fit report, imported when first asked for
+    (a run needs none, and the import is a tenth of that of optikit)."""
+    def report(result: Result) -> Any:
+        from ..fit import fit_report
+
+        return fit_report(problem, result)
+    return report
 
 
 class FitResult(Result):

@@ -5,7 +5,10 @@ derivative of a product of many factors grows quadratically and ``cse`` on a lar
 long. Trees larger than :data:`NODE_THRESHOLD` nodes are therefore differentiated in a worker
 process (a fresh interpreter) that runs under ``RLIMIT_AS`` and is killed after the
 timeout; exceeding either is a :class:`~optikit.errors.SpecError`, not a hang. Smaller trees are
-differentiated in-process: starting a worker costs more than their whole derivation.
+differentiated in-process: starting a worker costs more than their whole derivation. So is a
+larger tree whose derivative is predictably cheap (at most :data:`WORK_LIMIT` steps of
+:func:`optikit.symbolic.derivative.work`, such as a wide linear model), under an alarm of
+:data:`IN_PROCESS_SECONDS`: past it, or in a thread where no alarm can be set, the worker takes over.
 
 Limits: ``OPTIKIT_SYMBOLIC_TIMEOUT`` (seconds, default 30), ``OPTIKIT_SYMBOLIC_MEMORY`` (MiB,
 default 2048), or :func:`limits` / ``optikit run --symbolic-timeout``. What travels between the
@@ -25,13 +28,19 @@ from typing import Any, Iterator, Sequence
 import sympy
 
 from ..errors import SpecError
+from . import derivative
 from .shared import shared_subexpressions
 
-__all__ = ["NODE_THRESHOLD", "derive", "limits", "set_timeout", "timeout", "memory_bytes", "tree_size",
+__all__ = ["NODE_THRESHOLD", "WORK_LIMIT", "IN_PROCESS_SECONDS", "derive", "limits", "set_timeout", "timeout", "memory_bytes", "tree_size",
            "PrecomputedCSE"]
 
 #: Trees with more nodes than this are differentiated in a bounded worker process.
 NODE_THRESHOLD = 400
+#: Larger trees are tried in-process when their derivative takes at most this many steps
+#: (:func:`optikit.symbolic.derivative.work`; about 0.2 s here, a worker's start costs 0.5 s).
+WORK_LIMIT = 100_000
+#: The alarm on that in-process attempt (main thread only); past it the worker starts.
+IN_PROCESS_SECONDS = 1.0
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MEMORY_MIB = 2048
 
@@ -107,7 +116,7 @@ def _work(receive: Connection, conn: Connection) -> None:
     except (ImportError, ValueError, OSError):  # no RLIMIT_AS on this platform: the timeout still holds
         pass
     try:
-        grads = [sympy.diff(loss, p) for p in params]
+        grads = list(derivative.gradient(loss, params))
         conn.send(("ok", grads, shared_subexpressions([loss, *grads])))
     except MemoryError:
         conn.send(("memory", None, None))
@@ -143,11 +152,17 @@ def _start_worker() -> tuple[subprocess.Popen, Connection, Connection]:
 def derive(spec: Any, loss: sympy.Expr, params: Sequence[sympy.Symbol]) -> tuple[tuple[sympy.Expr, ...], Any]:
     """``(gradient expressions, cse)`` of ``loss`` by ``params``; ``cse`` is for ``sympy.lambdify``.
 
-    Large trees are handled in a bounded worker; a timeout or memory exhaustion raises a
+    Large trees are handled in a bounded worker, unless their derivative is predictably cheap and
+    done here within :data:`IN_PROCESS_SECONDS`; a timeout or memory exhaustion raises a
     :class:`SpecError` located at the spec's model (or objective).
     """
     if tree_size([loss], stop=NODE_THRESHOLD) <= NODE_THRESHOLD:
-        return tuple(sympy.diff(loss, p) for p in params), True
+        return derivative.gradient(loss, params), True
+    steps = derivative.work(loss, params)
+    if steps is not None and steps <= WORK_LIMIT:
+        found = _in_process(loss, params, min(IN_PROCESS_SECONDS, timeout()))
+        if found is not None:
+            return found
     where = "model" if getattr(spec, "model", None) is not None else "objective"
     limit = timeout()
     proc, send, receive = _start_worker()
@@ -175,6 +190,23 @@ def derive(spec: Any, loss: sympy.Expr, params: Sequence[sympy.Symbol]) -> tuple
     if status != "ok":
         raise spec.error(f"the gradient could not be derived ({grads or 'the worker process failed'})", where)
     return tuple(grads), PrecomputedCSE([loss, *grads], cse)
+
+
+def _in_process(loss: sympy.Expr, params: Sequence[sympy.Symbol], seconds: float) -> tuple[tuple[sympy.Expr, ...],
+                                                                                          PrecomputedCSE] | None:
+    """The gradient and its cse computed here under an alarm of ``seconds``; None when no alarm can
+    be set (not the main thread) or the work did not finish in time."""
+    from ..expr.build import _Timeout, _deadline, alarm_available  # here: the worker has no use for it
+
+    if not alarm_available():
+        return None
+    try:
+        with _deadline(seconds) as end:
+            grads = derivative.gradient(loss, params, deadline=end)
+            cse = shared_subexpressions([loss, *grads])
+    except (_Timeout, derivative.Expired, RecursionError, MemoryError):  # the worker decides, under its limits
+        return None
+    return grads, PrecomputedCSE([loss, *grads], cse)
 
 
 def _main(argv: list[str]) -> None:

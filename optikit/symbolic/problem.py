@@ -19,6 +19,7 @@ from ..errors import ExpressionError, SpecError, did_you_mean
 from ..expr.special import stabilize, vsum
 from ..spec import MODEL, Spec
 from . import cache
+from .derivative import gradient
 from .vectors import VectorForm, VectorModel
 
 __all__ = ["SymbolicProblem", "symbolic_problem", "resolve_loss", "least_squares_form", "PARTS"]
@@ -70,8 +71,9 @@ def symbolic_problem(spec: Spec, losses: Mapping[str, str], *, use_hand_gradient
     if use_hand_gradient and spec.gradient:
         grads = tuple(spec.gradient[p.name] for p in spec.parameters)
     problem = SymbolicProblem(spec=spec, loss_expr=loss, grad_exprs=grads, derived_grad_exprs=derived, cse=cse)
+    seen: dict = {}  # the gradient's components share the loss's subtrees: each is checked once
     for name, tree in [("loss", loss), *[(f"gradient of {p}", g) for p, g in zip(params, grads)]]:
-        problem.check(tree, name)
+        problem.check(tree, name, seen)
     return problem
 
 
@@ -211,10 +213,11 @@ class SymbolicProblem:
         """A copy with more expression groups, e.g. ``with_parts(hand=(...))``."""
         return replace(self, extra={**self.extra, **{k: tuple(v) for k, v in groups.items()}})
 
-    def check(self, tree: sympy.Expr, what: str) -> None:
-        """Refuse a tree that cannot be evaluated numerically, blaming the model (or objective)."""
+    def check(self, tree: sympy.Expr, what: str, seen: dict | None = None) -> None:
+        """Refuse a tree that cannot be evaluated numerically, blaming the model (or objective);
+        ``seen`` as for :func:`optikit.expr.check_tree`."""
         try:
-            expr.check_tree(tree)
+            expr.check_tree(tree, seen)
         except ExpressionError as exc:
             where = "model" if self.spec.model is not None else "objective"
             raise self.spec.error(f"the {what} cannot be evaluated numerically: {exc.message}", where) from None
@@ -230,7 +233,7 @@ class SymbolicProblem:
         for g in self.grad_exprs:
             # the second derivative of a kink (abs, max, the Huber loss) is a DiracDelta: zero
             # everywhere but on the kink, where no Hessian exists; Newton-type methods use the rest
-            rows.append(tuple(sympy.diff(g, q).replace(sympy.DiracDelta, lambda *a: sympy.S.Zero) for q in params))
+            rows.append(tuple(h.replace(sympy.DiracDelta, lambda *a: sympy.S.Zero) for h in gradient(g, params)))
         for i, row in enumerate(rows):
             for j, h in enumerate(row):
                 self.check(h, f"second derivative by {params[i]} and {params[j]}")
@@ -258,7 +261,7 @@ class SymbolicProblem:
         if self.vectors is not None:
             _, jac_form = self.vectors.residual(self.residual_expr)
             return tuple(jac_form.shown(self.vectors.form, p.name) for p in self.spec.parameters)
-        jac = tuple(sympy.diff(self.residual_expr, p) for p in self.params)
+        jac = gradient(self.residual_expr, self.params)
         for p, j in zip(self.params, jac):
             self.check(j, f"derivative of the residual by {p}")
         return jac
