@@ -135,4 +135,4 @@ def test_per_sample_source_names_only_its_own_symbols():
     source = per_sample_source(problem.params, [problem.symbol("x"), problem.symbol("y")], problem.grad_exprs,
                                shared_subexpressions, True, True)
     assert "alpha" not in source and "beta" not in source and "p_0**2" not in source
-    assert "v_0**2" in source and "min(max(n_1, lo[1]), hi[1])" in source
+    assert "v_0**2" in source and "n_1 = n_1 if n_1 > lo[1] else lo[1]" in source

@@ -226,3 +226,37 @@ def test_the_compiled_permutation_is_numpys_and_leaves_the_generator_as_numpy_do
     expected = np.random.Generator(np.random.Philox(1)).permutation(50)
     assert np.array_equal(numba_draw.permutation(draw, other, 50), expected)
     assert not numba_draw.agrees(lambda n, *state: (np.arange(n)[::-1].copy(), *state[:2], *state[4:]))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_an_epoch_replayed_after_a_compiled_one_steps_from_its_parameters(backend, monkeypatch):
+    from optikit.backends.numba_backend import NumbaEvaluator
+    from optikit.backends.numpy import NumpyEvaluator
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 4, 50)
+    data = {"x": x, "y": 3 * x + 2}
+    run = dict(optimizer="sgd", lr=0.01, batch_size=1, seed=3, epochs=3, backend=backend)
+    want = _trajectory(optikit.run(optikit.loads_spec(LINE), data=data, **run))
+    evaluator = NumbaEvaluator if backend == "numba" else NumpyEvaluator
+    compiled, calls = evaluator.epoch, []
+
+    def second_replayed(self, *args, **kwargs):  # as after a sum that overflowed
+        calls.append(1)
+        return None if len(calls) == 2 else compiled(self, *args, **kwargs)
+
+    monkeypatch.setattr(evaluator, "epoch", second_replayed)
+    assert _trajectory(optikit.run(optikit.loads_spec(LINE), data=data, **run)) == want and len(calls) == 3
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("init, low, high", [("-0.0", "0.0", "1.0"), ("0.0", "-0.0", "1.0"), ("0.0", "-1.0", "-0.0")])
+def test_a_zero_at_a_bound_keeps_the_sign_np_clip_gives_it(backend, init, low, high, monkeypatch):
+    spec = optikit.loads_spec(f"model: a*x + b\nparameters: {{a: {{init: {init}, min: {low}, max: {high}}}, b: 0.0}}\n"
+                              "optimizer: {name: sgd}\n")
+    data = {"x": np.zeros(4), "y": -np.ones(4)}
+    run = dict(optimizer="sgd", lr=0.1, batch_size=1, seed=0, epochs=1, backend=backend)
+    got = optikit.run(spec, data=data, **run).parameters["a"]
+    _without_kernels(monkeypatch)
+    want = optikit.run(spec, data=data, **run).parameters["a"]
+    assert np.copysign(1.0, got) == np.copysign(1.0, want) and got == want

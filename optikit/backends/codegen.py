@@ -196,7 +196,9 @@ def row_epoch_source(name: str, params: Sequence[sympy.Symbol], columns: Sequenc
     lines += [f"            n_{j} = p_{j} + factor * D[{j}]" for j in range(k)]
     lines.append("        if bounded:")
     lines += [f"            if n_{j} != n_{j}:\n                return state, steps, False" for j in range(k)]
-    lines += [f"            n_{j} = min(max(n_{j}, lo[{j}]), hi[{j}])" for j in range(k)]
+    # np.clip's comparisons, which keep the bound's zero at a tie (min/max keep the value's)
+    lines += [f"            n_{j} = n_{j} if n_{j} > lo[{j}] else lo[{j}]\n"
+              f"            n_{j} = n_{j} if n_{j} < hi[{j}] else hi[{j}]" for j in range(k)]
     lines += [f"        if not math.isfinite({total('n')}):", "            return state, steps, False"]
     lines += [f"        P[{j}] = n_{j}\n        p_{j} = n_{j}" for j in range(k)]
     lines += ["        steps += 1", "    return state, steps, True"]

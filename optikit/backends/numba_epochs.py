@@ -102,9 +102,11 @@ def compile_epoch_in_place(numba: Any, step: Any, grad_loop: Any) -> Callable[..
             for j in range(k):
                 v = p[j] + delta[j] if factor == 1.0 else p[j] + factor * delta[j]
                 if bounded:
-                    if v != v:  # NaN, which np.clip keeps and min/max would drop
+                    if v != v:  # NaN, which np.clip keeps and the comparisons below would drop
                         return p, state, steps, False
-                    v = min(max(v, lo[j]), hi[j])
+                    # np.clip's comparisons, which keep the bound's zero at a tie (min/max keep v's)
+                    v = v if v > lo[j] else lo[j]
+                    v = v if v < hi[j] else hi[j]
                 if not np.isfinite(v):
                     return p, state, steps, False
                 new[j] = v

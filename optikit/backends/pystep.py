@@ -64,9 +64,11 @@ def per_sample_source(params: Sequence[sympy.Symbol], columns: Sequence[sympy.Sy
     for j in range(k):
         body.append(f"n_{j} = p_{j} + out[{j}]" if factor_one else f"n_{j} = p_{j} + factor * out[{j}]")
     if bounded:
-        body.append(f"if {' or '.join(f'n_{j} != n_{j}' for j in range(k))}:")  # NaN, which min/max would drop
+        body.append(f"if {' or '.join(f'n_{j} != n_{j}' for j in range(k))}:")  # NaN, which the comparisons below would drop
         body.append("    return state, steps, False")
-        body += [f"n_{j} = min(max(n_{j}, lo[{j}]), hi[{j}])" for j in range(k)]
+        # np.clip's comparisons, which keep the bound's zero at a tie (min/max keep the value's)
+        body += [f"n_{j} = n_{j} if n_{j} > lo[{j}] else lo[{j}]" for j in range(k)]
+        body += [f"n_{j} = n_{j} if n_{j} < hi[{j}] else hi[{j}]" for j in range(k)]
     body.append(f"if not isfinite({' + '.join(f'n_{j}' for j in range(k))}):")
     body.append("    return state, steps, False")
     body += [f"p[{j}] = p_{j} = n_{j}" for j in range(k)]

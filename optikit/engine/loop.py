@@ -180,6 +180,7 @@ def run_problem(
                 done = fused(p, state, rng, factor, settings.steps - step if settings.steps is not None else n, step)
             if done is not None:
                 p, state, step = done[0], done[1], step + done[2]
+                u = p  # fused only without internal coordinates: a later replayed epoch steps from here
             for rows in (() if done is not None else problem.batches(None if full_batch else batch_size, rng, settings.shuffle)):
                 if settings.steps is not None and step >= settings.steps:
                     break
