@@ -76,3 +76,17 @@ def test_the_bundled_specs_run_to_the_same_digits_as_with_plain_cse(path, monkey
     monkeypatch.setattr(cache, "shared_subexpressions", lambda exprs: sympy.cse(list(exprs), list=False))
     monkeypatch.setattr(numpy_backend, "shared_subexpressions", lambda exprs: sympy.cse(list(exprs), list=False))
     assert trajectory(run()) == factored
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_loss_alone_is_the_loss_computed_with_the_gradient(backend):
+    text = ("model: c*exp(-k*x) + sigmoid(a*x + b)/(1 + x*x)\nparameters: {a: 0.3, b: -0.2, c: 1.5, k: 0.4}\n"
+            "optimizer: {name: gd, lr: 0.05}\n")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 4, 257)
+    result = optikit.run(optikit.loads_spec(text), data={"x": x, "y": np.sin(x) + rng.normal(0, 0.1, 257)},
+                         backend=backend, epochs=3)
+    evaluator = result.problem.evaluator
+    points = np.random.default_rng(1).normal(size=(30, 4))
+    assert [evaluator.sums(p).loss for p in points] == [evaluator.sums(p, grad=False).loss for p in points]
+    assert result.loss == result.problem.loss(np.array(list(result.parameters.values())))

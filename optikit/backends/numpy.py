@@ -22,7 +22,7 @@ import sympy
 from ..data import DataError, DataSource
 from ..errors import SpecError, did_you_mean
 from ..symbolic import SymbolicProblem
-from ..symbolic.shared import shared_subexpressions
+from ..symbolic.shared import FirstOf, shared_subexpressions
 from .base import Backend, Rows, Sums, split_totals, summed_parts
 from .buffers import BufferedPass, buffered_pass
 from .pyepoch import python_epoch
@@ -50,9 +50,12 @@ class NumpyBackend(Backend):
 
 def group_cse(problem: SymbolicProblem, parts: tuple[str, ...]) -> Callable[[Any], Any]:
     """The ``cse`` of ``parts`` for ``sympy.lambdify`` and the printed loops: the derivation's own
-    (precomputed, maybe cached) for ``[loss, *grad]``, else the same elimination made here."""
-    if parts == ("loss", "grad") and callable(problem.cse):
-        return problem.cse
+    (precomputed, maybe cached) for ``[loss, *grad]``, the loss's part of it for the loss alone
+    (a run's final loss and the fit report's equal every epoch's), else the same elimination."""
+    if parts == ("loss", "grad"):
+        return problem.cse if callable(problem.cse) else shared_subexpressions
+    if parts == ("loss",) and problem.vectors is None:
+        return FirstOf(group_cse(problem, ("loss", "grad")), [problem.loss_expr, *problem.grad_exprs])
     return shared_subexpressions
 
 

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import sympy
 
-__all__ = ["shared_subexpressions", "factor_powers_of_two"]
+__all__ = ["shared_subexpressions", "factor_powers_of_two", "FirstOf"]
 
 
 def _two_power(c: sympy.Rational) -> int | None:
@@ -74,3 +74,24 @@ def factor_powers_of_two(exprs: Sequence[sympy.Expr]) -> list[sympy.Expr]:
 def shared_subexpressions(exprs: Sequence[sympy.Expr]) -> tuple[Any, Any]:
     """``sympy.cse(exprs, list=False)`` of the factored expressions: ``(substitutions, reduced)``."""
     return sympy.cse(factor_powers_of_two(list(exprs)), list=False)
+
+
+class FirstOf:
+    """The ``cse`` of the first expression of a group alone, made of the statements the group's
+    own elimination uses for it: the loss asked for alone is computed by the operations that
+    compute it with the gradient, so the two agree bit for bit (two eliminations may add the
+    terms of a sum in different orders)."""
+
+    def __init__(self, cse: Any, group: Sequence[sympy.Expr]) -> None:
+        self.cse, self.group = cse, list(group)
+
+    def __call__(self, exprs: Sequence[sympy.Expr]) -> tuple[Any, Any]:
+        if list(exprs) != self.group[:1]:
+            return shared_subexpressions(exprs)
+        subs, outs = self.cse(self.group)
+        needed, kept = set(outs[0].free_symbols), []
+        for sym, value in reversed(subs):
+            if sym in needed:
+                kept.append((sym, value))
+                needed |= value.free_symbols
+        return kept[::-1], [outs[0]]
