@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 import time
 
@@ -173,3 +175,28 @@ def test_the_in_process_attempt_is_interrupted_by_its_alarm(monkeypatch):
     monkeypatch.setattr(bounded, "_start_worker", lambda: started.append(1) or original())
     grads, _ = bounded.derive(spec, loss, params)  # the worker, which has its own copy of the module
     assert started and grads[-1] == sympy.diff(loss, params[-1])
+
+
+def test_a_limit_must_be_positive_and_the_attempt_here_counts_against_it(monkeypatch):
+    spec, loss, params = _wide(150, "mse")
+    for bad in (-1.0, 0.0, float("nan")):
+        with pytest.raises(optikit.SpecError, match="must be positive"), bounded.limits(bad):
+            bounded.derive(spec, loss, params)
+    given = []
+    monkeypatch.setattr(bounded, "_in_process", lambda *args: time.sleep(0.3))  # an attempt that took 0.3 s
+
+    class Pipe:
+        def send(self, item):
+            pass
+
+        def poll(self, seconds):
+            given.append(seconds)
+            return False
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(bounded, "_start_worker", lambda: (subprocess.Popen([sys.executable, "-c", "pass"]), Pipe(), Pipe()))
+    with pytest.raises(optikit.SpecError, match="took longer than 2 s"), bounded.limits(2.0):
+        bounded.derive(spec, loss, params)
+    assert 1.5 < given[0] <= 1.7

@@ -260,3 +260,35 @@ def test_a_zero_at_a_bound_keeps_the_sign_np_clip_gives_it(backend, init, low, h
     _without_kernels(monkeypatch)
     want = optikit.run(spec, data=data, **run).parameters["a"]
     assert np.copysign(1.0, got) == np.copysign(1.0, want) and got == want
+
+
+class _MethodRule(optikit.Optimizer):
+    """A plugin whose kernel's rules are bound methods: the numba backend steps in Python."""
+
+    name = "method-rule"
+
+    def init(self, params):
+        return optikit.EmptyState()
+
+    def update(self, grad, state, params, oracle=None):
+        return -(grad * 0.01), state
+
+    def _update(self, grad, state, params, hyper):
+        return -(grad * hyper[0]), state
+
+    def _step(self, grad, state, params, hyper, out):
+        for j in range(len(grad)):
+            out[j] = -(grad[j] * hyper[0])
+        return state
+
+    def kernel(self):
+        return optikit.Kernel(lambda p, h: optikit.EmptyState(), self._update, (0.01,), self._step)
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_a_kernel_of_bound_methods_runs_on_numba_as_on_numpy(batch):
+    x = np.linspace(0, 1, 40)
+    runs = [run_problem(compile_spec(optikit.loads_spec(LINE), data={"x": x, "y": 2 * x + 1}, backend=backend),
+                        _MethodRule(), Settings(epochs=2, batch_size=batch, seed=1)).parameters
+            for backend in ("numpy", "numba")]
+    assert runs[0] == runs[1]

@@ -17,6 +17,7 @@ gradient inline (:mod:`optikit.backends.numba_epochs`).
 from __future__ import annotations
 
 import inspect
+import types
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -170,6 +171,8 @@ class NumbaEvaluator:
         a parameter is not finite, or the kernel does not compile, so that the caller can replay
         the epoch step by step in Python and handle it there."""
         in_place = getattr(kernel, "step", None)
+        if not isinstance(in_place if in_place is not None else kernel.update, types.FunctionType):
+            return None  # a bound method or other callable: compiled here only as a plain function
         bounded = bool(np.isfinite(lower).any() or np.isfinite(upper).any())
         order = np.ascontiguousarray(order, dtype=np.int64)
         if in_place is not None:  # its own copies: the engine's state stays as it was if the epoch is replayed

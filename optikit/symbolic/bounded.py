@@ -22,6 +22,7 @@ import contextvars
 import os
 import subprocess
 import sys
+import time
 from multiprocessing.connection import Connection
 from typing import Any, Iterator, Sequence
 
@@ -76,6 +77,8 @@ def set_timeout(seconds: float) -> None:
 @contextlib.contextmanager
 def limits(timeout: float | None = None) -> Iterator[None]:
     """Within the block, symbolic work is limited to ``timeout`` seconds."""
+    if timeout is not None and not timeout > 0:
+        raise SpecError(f"the symbolic time limit must be positive, got {timeout}")
     token = _timeout.set(timeout)
     try:
         yield
@@ -158,19 +161,21 @@ def derive(spec: Any, loss: sympy.Expr, params: Sequence[sympy.Symbol]) -> tuple
     """
     if tree_size([loss], stop=NODE_THRESHOLD) <= NODE_THRESHOLD:
         return derivative.gradient(loss, params), True
+    limit = configured = timeout()
     steps = derivative.work(loss, params)
     if steps is not None and steps <= WORK_LIMIT:
-        found = _in_process(loss, params, min(IN_PROCESS_SECONDS, timeout()))
+        began = time.monotonic()
+        found = _in_process(loss, params, min(IN_PROCESS_SECONDS, limit))
         if found is not None:
             return found
+        limit = max(limit - (time.monotonic() - began), 0.0)  # the attempt here counts against the limit
     where = "model" if getattr(spec, "model", None) is not None else "objective"
-    limit = timeout()
     proc, send, receive = _start_worker()
     status, grads, cse = "crash", None, None
     try:
         send.send((loss, list(params), memory_bytes()))
         if not receive.poll(limit):
-            raise spec.error(f"deriving the gradient took longer than {limit:g} s; simplify the model", where,
+            raise spec.error(f"deriving the gradient took longer than {configured:g} s; simplify the model", where,
                              hint="or raise the limit with --symbolic-timeout / OPTIKIT_SYMBOLIC_TIMEOUT")
         try:
             status, grads, cse = receive.recv()
