@@ -33,6 +33,12 @@ CASES = [
     {"optimizer": "sgd", "lr": 0.01, "momentum": 0.5, "dampening": 0.2, "maximize": False},
     {"optimizer": "adam", "lr": 0.01, "amsgrad": True},
     {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1},
+    {"optimizer": "adagrad", "lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.01},
+    {"optimizer": "rmsprop", "lr": 0.01, "centered": True, "momentum": 0.5},
+    {"optimizer": "adadelta", "weight_decay": 0.01, "maximize": False},
+    {"optimizer": "nadam", "lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    {"optimizer": "radam", "lr": 0.01, "weight_decay": 0.01},
+    {"optimizer": "lion", "lr": 0.001, "weight_decay": 0.1},
 ]
 
 
@@ -63,6 +69,26 @@ def test_the_printed_epoch_is_the_one_that_runs():
                                   problem.lower, problem.upper, 30)
     assert out is not None and out[2] == 30
     assert [key[2:] for key in problem.evaluator._epochs if key[0] == "row"] == [(True, False)]  # tuples, no counts
+
+
+@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adadelta", "nadam", "radam", "lion"])
+def test_each_in_place_rule_compiles_into_the_per_sample_epoch(name):
+    """Compiled, not replayed in Python (which would give the same numbers): the tuple form, and
+    the parameters of the array rule stepping through the NumPy backend's gradients."""
+    problem = compile_spec(optikit.loads_spec(LINE), data=_data(30), backend="numba")
+    reference = compile_spec(optikit.loads_spec(LINE), data=_data(30), backend="numpy").evaluator
+    opt = optikit.plugins.Registry.build(optikit.plugins.plugin_manager()).optimizers[name].obj()
+    kernel = opt.kernel()
+    out = problem.evaluator.epoch(kernel, problem.initial, opt.init(problem.initial), np.arange(30), 1, 1.0,
+                                  problem.lower, problem.upper, 30)
+    assert [key[2:] for key, fn in problem.evaluator._epochs.items() if key[0] == "row" and fn] == [(True, False)]
+    p, state = problem.initial, opt.init(problem.initial)
+    for i in range(30):
+        part = reference.sums(p, np.array([i]), loss=False)
+        step, state = kernel.update(part.grad / part.n, state, p, kernel.hyper)
+        p = p + step
+    assert out is not None and out[2] == 30 and out[0].tobytes() == p.tobytes()
+    assert all(np.asarray(a).tobytes() == np.asarray(b).tobytes() for a, b in zip(out[1], state))
 
 
 def test_a_divergent_per_sample_epoch_reads_as_on_numpy():

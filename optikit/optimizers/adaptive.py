@@ -81,7 +81,9 @@ class Adagrad(Optimizer):
         return adagrad_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        return Kernel(adagrad_init, adagrad_update, self._hyper())
+        from .adaptive_steps import adagrad_step  # it imports this module's states
+
+        return Kernel(adagrad_init, adagrad_update, self._hyper(), adagrad_step)
 
     def _hyper(self) -> tuple:
         return (self.lr, self.lr_decay, self.weight_decay, self.initial_accumulator_value, self.eps, self.maximize)
@@ -160,7 +162,9 @@ class RMSprop(Optimizer):
         return rmsprop_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        return Kernel(rmsprop_init, rmsprop_update, self._hyper())
+        from .adaptive_steps import rmsprop_step  # it imports this module's states
+
+        return Kernel(rmsprop_init, rmsprop_update, self._hyper(), rmsprop_step)
 
     def _hyper(self) -> tuple:
         return (self.lr, self.alpha, self.eps, self.weight_decay, self.momentum, self.centered, self.maximize)
@@ -240,7 +244,9 @@ class Adadelta(Optimizer):
         return adadelta_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        return Kernel(adadelta_init, adadelta_update, self._hyper())
+        from .adaptive_steps import adadelta_step  # it imports this module's states
+
+        return Kernel(adadelta_init, adadelta_update, self._hyper(), adadelta_step)
 
     def _hyper(self) -> tuple:
         return (self.lr, self.rho, self.eps, self.weight_decay, self.maximize)

@@ -65,7 +65,7 @@ class Lion(Optimizer):
         return lion_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        return Kernel(lion_init, lion_update, self._hyper())
+        return Kernel(lion_init, lion_update, self._hyper(), lion_step)
 
     def _hyper(self) -> tuple:
         return (self.lr, self.betas[0], self.betas[1], self.weight_decay)
@@ -81,6 +81,19 @@ def lion_update(grad: np.ndarray, state: LionState, params: np.ndarray, hyper: t
     m = state.exp_avg
     direction = np.sign((1.0 - beta1) * grad + beta1 * m) + weight_decay * params
     return -lr * direction, LionState((1.0 - beta2) * grad + beta2 * m)
+
+
+def lion_step(grad: np.ndarray, state: LionState, params: np.ndarray, hyper: tuple, out: np.ndarray) -> LionState:
+    """:func:`lion_update` in place, element by element (``Kernel.step``): no array is made."""
+    lr, beta1, beta2, weight_decay = hyper
+    m = state.exp_avg
+    for j in range(len(grad)):
+        c = (1.0 - beta1) * grad[j] + beta1 * m[j]
+        # np.sign's: zero of either sign gives +0.0, NaN stays NaN (numba's np.sign keeps -0.0)
+        sign = 1.0 if c > 0 else (-1.0 if c < 0 else (0.0 if c == 0 else c))
+        out[j] = -lr * (sign + weight_decay * params[j])
+        m[j] = (1.0 - beta2) * grad[j] + beta2 * m[j]
+    return LionState(m)
 
 
 OPTIMIZERS = (Lion,)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -73,7 +74,7 @@ class NAdam(Optimizer):
         return nadam_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        return Kernel(nadam_init, nadam_update, self._hyper())
+        return Kernel(nadam_init, nadam_update, self._hyper(), nadam_step)
 
     def _hyper(self) -> tuple:
         return (self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay, self.momentum_decay,
@@ -104,6 +105,40 @@ def nadam_update(grad: np.ndarray, state: NAdamState, params: np.ndarray, hyper:
     new = new + (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
     new = new + ((-lr * mu_next) / (1.0 - mu_product_next)) * (exp_avg / denom)
     return new - params, NAdamState(exp_avg, exp_avg_sq, mu_product, count)
+
+
+def nadam_step(grad: np.ndarray, state: NAdamState, params: np.ndarray, hyper: tuple, out: np.ndarray) -> NAdamState:
+    """:func:`nadam_update` in place, element by element (``Kernel.step``): no array is made."""
+    lr, beta1, beta2, eps, wd, md, decoupled_wd, maximize = hyper
+    decoupled = decoupled_wd and wd != 0
+    penalty = 0.0 if decoupled else wd
+    count = state.count + 1
+    step = float(count)
+    bias_correction2 = 1 - beta2**step
+    mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * md)))
+    mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * md)))
+    mu_product = state.mu_product * mu
+    mu_product_next = mu_product * mu_next
+    shrink = 1 - lr * wd
+    grad_size = -lr * (1.0 - mu) / (1.0 - mu_product)
+    avg_size = (-lr * mu_next) / (1.0 - mu_product_next)
+    m, v = state.exp_avg, state.exp_avg_sq
+    weight = 1 - beta1
+    near = abs(weight) < 0.5  # torch.lerp's branch, as adaptive._lerp takes it
+    for j in range(len(grad)):
+        g = -grad[j] if maximize else grad[j]
+        if penalty != 0:
+            g = g + penalty * params[j]
+        mj = m[j] + weight * (g - m[j]) if near else g - (g - m[j]) * (1 - weight)
+        m[j] = mj
+        vj = v[j] * beta2 + (1 - beta2) * g * g
+        v[j] = vj
+        denom = math.sqrt(vj / bias_correction2) + eps
+        new = params[j] * shrink if decoupled else params[j]
+        new = new + grad_size * (g / denom)
+        new = new + avg_size * (mj / denom)
+        out[j] = new - params[j]
+    return NAdamState(m, v, mu_product, count)
 
 
 class RAdamState(NamedTuple):
@@ -162,7 +197,7 @@ class RAdam(Optimizer):
         return radam_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        return Kernel(radam_init, radam_update, self._hyper())
+        return Kernel(radam_init, radam_update, self._hyper(), radam_step)
 
     def _hyper(self) -> tuple:
         return (self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay, self.decoupled_weight_decay,
@@ -197,3 +232,41 @@ def radam_update(grad: np.ndarray, state: RAdamState, params: np.ndarray, hyper:
     if decoupled:
         delta = (params * (1 - lr * wd) + delta) - params
     return delta, RAdamState(exp_avg, exp_avg_sq, count)
+
+
+def radam_step(grad: np.ndarray, state: RAdamState, params: np.ndarray, hyper: tuple, out: np.ndarray) -> RAdamState:
+    """:func:`radam_update` in place, element by element (``Kernel.step``): no array is made."""
+    lr, beta1, beta2, eps, wd, decoupled_wd, maximize = hyper
+    decoupled = decoupled_wd and wd != 0
+    penalty = 0.0 if decoupled else wd
+    count = state.count + 1
+    step = float(count)
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+    rectified = rho_t > 5.0
+    rect = 0.0
+    if rectified:
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+    root_bc2 = bias_correction2**0.5
+    shrink = 1 - lr * wd
+    m, v = state.exp_avg, state.exp_avg_sq
+    weight = 1 - beta1
+    near = abs(weight) < 0.5  # torch.lerp's branch, as adaptive._lerp takes it
+    for j in range(len(grad)):
+        g = -grad[j] if maximize else grad[j]
+        if penalty != 0:
+            g = g + penalty * params[j]
+        mj = m[j] + weight * (g - m[j]) if near else g - (g - m[j]) * (1 - weight)
+        m[j] = mj
+        vj = v[j] * beta2 + (1 - beta2) * g * g
+        v[j] = vj
+        if rectified:
+            d = -(mj / bias_correction1 * lr * ((1.0 / (math.sqrt(vj) + eps)) * root_bc2) * rect)
+        else:
+            d = -(mj / bias_correction1 * lr)
+        if decoupled:
+            d = (params[j] * shrink + d) - params[j]
+        out[j] = d
+    return RAdamState(m, v, count)
