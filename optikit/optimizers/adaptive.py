@@ -7,10 +7,9 @@ fused multiply-adds (``lerp``) are the only operations not reproduced bit for bi
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
+from .adaptive_steps import AdadeltaState, AdagradState, RMSpropState, adadelta_step, adagrad_step, rmsprop_step
 from .base import Kernel, Optimizer, check_flag as _flag, check_real as _real
 
 
@@ -27,13 +26,6 @@ def _signed_grad(grad: np.ndarray, params: np.ndarray, maximize: bool, weight_de
     if weight_decay != 0:
         g = g + weight_decay * params
     return g
-
-
-class AdagradState(NamedTuple):
-    """``sum``: running sum of squared gradients; ``count``: steps taken (for ``lr_decay``)."""
-
-    sum: np.ndarray
-    count: int
 
 
 class Adagrad(Optimizer):
@@ -81,8 +73,6 @@ class Adagrad(Optimizer):
         return adagrad_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        from .adaptive_steps import adagrad_step  # it imports this module's states
-
         return Kernel(adagrad_init, adagrad_update, self._hyper(), adagrad_step)
 
     def _hyper(self) -> tuple:
@@ -103,14 +93,6 @@ def adagrad_update(grad: np.ndarray, state: AdagradState, params: np.ndarray, hy
     total = state.sum + g * g
     std = np.sqrt(total) + eps
     return -clr * (g / std), AdagradState(total, count)
-
-
-class RMSpropState(NamedTuple):
-    """Running averages of the squared gradient and (``centered``) the gradient; momentum buffer."""
-
-    square_avg: np.ndarray
-    grad_avg: np.ndarray
-    momentum_buffer: np.ndarray
 
 
 class RMSprop(Optimizer):
@@ -162,8 +144,6 @@ class RMSprop(Optimizer):
         return rmsprop_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        from .adaptive_steps import rmsprop_step  # it imports this module's states
-
         return Kernel(rmsprop_init, rmsprop_update, self._hyper(), rmsprop_step)
 
     def _hyper(self) -> tuple:
@@ -194,13 +174,6 @@ def rmsprop_update(grad: np.ndarray, state: RMSpropState, params: np.ndarray, hy
     else:
         step = -lr * (g / avg)
     return step, RMSpropState(square_avg, grad_avg, buf)
-
-
-class AdadeltaState(NamedTuple):
-    """Running averages of the squared gradient and of the squared update."""
-
-    square_avg: np.ndarray
-    acc_delta: np.ndarray
 
 
 class Adadelta(Optimizer):
@@ -244,8 +217,6 @@ class Adadelta(Optimizer):
         return adadelta_update(grad, state, params, self._hyper())
 
     def kernel(self) -> Kernel:
-        from .adaptive_steps import adadelta_step  # it imports this module's states
-
         return Kernel(adadelta_init, adadelta_update, self._hyper(), adadelta_step)
 
     def _hyper(self) -> tuple:

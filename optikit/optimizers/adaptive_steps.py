@@ -1,17 +1,38 @@
-"""In-place rules (``Kernel.step``) of ``adagrad``, ``rmsprop`` and ``adadelta``: their array
-rules in adaptive.py element by element, the same IEEE operations in the same order, so the
-step and the state come out bit for bit; no array is made, so numba compiles them into a
-per-sample epoch (``grad`` and ``params`` may be lists, tuples or arrays)."""
+"""The states of ``adagrad``, ``rmsprop`` and ``adadelta`` and their in-place rules
+(``Kernel.step``): the array rules in adaptive.py element by element, the same IEEE operations
+in the same order, so the step and the state come out bit for bit; no array is made, so numba
+compiles them into a per-sample epoch (``grad`` and ``params`` may be lists, tuples or arrays)."""
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-from .adaptive import AdadeltaState, AdagradState, RMSpropState
+__all__ = ["AdagradState", "RMSpropState", "AdadeltaState", "adagrad_step", "rmsprop_step", "adadelta_step"]
 
-__all__ = ["adagrad_step", "rmsprop_step", "adadelta_step"]
+
+class AdagradState(NamedTuple):
+    """``sum``: running sum of squared gradients; ``count``: steps taken (for ``lr_decay``)."""
+
+    sum: np.ndarray
+    count: int
+
+
+class RMSpropState(NamedTuple):
+    """Running averages of the squared gradient and (``centered``) the gradient; momentum buffer."""
+
+    square_avg: np.ndarray
+    grad_avg: np.ndarray
+    momentum_buffer: np.ndarray
+
+
+class AdadeltaState(NamedTuple):
+    """Running averages of the squared gradient and of the squared update."""
+
+    square_avg: np.ndarray
+    acc_delta: np.ndarray
 
 
 def adagrad_step(grad: np.ndarray, state: AdagradState, params: np.ndarray, hyper: tuple,
