@@ -22,6 +22,7 @@ import numpy as np
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
+from ..symbolic.shared import two_power
 from .scalar import SCALAR_FUNCTIONS
 from .codegen import define_function
 
@@ -103,8 +104,8 @@ def _scaled(value: sympy.Expr) -> tuple[float, sympy.Expr]:
     out of the sum (one product a row less), which scales every partial sum exactly."""
     coeff, rest = value.as_coeff_Mul()
     if coeff.is_Rational and coeff > 0 and coeff != 1 and rest != 1:
-        p, q = int(coeff.p), int(coeff.q)
-        if p & (p - 1) == 0 and q & (q - 1) == 0:
+        k = two_power(coeff)
+        if coeff == sympy.Integer(2) ** k:
             return float(coeff), rest
     return 1, value
 

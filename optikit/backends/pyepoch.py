@@ -33,14 +33,14 @@ def python_epoch(evaluator: Any, kernel: Any, params: np.ndarray, state: Any, or
     p, steps = params, 0
     if batch_size == 1:
         group = evaluator._group(("grad",))
-        fn, cols = group.scalar, [evaluator.columns[c] for c in group.columns]
-        items = [c.item for c in cols]
+        cols = [evaluator.columns[c] for c in group.columns]
         step = getattr(kernel, "step", None)
         if step is not None and all(v.ndim == 1 for v in state if isinstance(v, np.ndarray)):
             # each row's values gathered once for the chunk of steps, as Python floats
             values = [c[order[:max_steps]].tolist() for c in cols]
             return _float_steps(group, values, len(order[:max_steps]), step, hyper, params, state, factor, lower, upper,
                                 bounded)
+        fn, items = group.scalar, [c.item for c in cols]  # lambdified only for rules without an in-place form
         for i in order[:max_steps].tolist():
             try:  # scalar code that cannot follow NumPy (a domain error, a complex power) raises here
                 g = [float(v) for v in fn(*p.tolist(), *[item(i) for item in items])]

@@ -18,10 +18,10 @@ from typing import Any, Sequence
 
 import sympy
 
-__all__ = ["shared_subexpressions", "factor_powers_of_two", "FirstOf"]
+__all__ = ["shared_subexpressions", "factor_powers_of_two", "two_power", "FirstOf"]
 
 
-def _two_power(c: sympy.Rational) -> int | None:
+def two_power(c: sympy.Rational) -> int | None:
     """``k`` with ``|c| = 2**k * odd/odd``: the power of two in a rational coefficient."""
     if c == 0:
         return None
@@ -33,7 +33,7 @@ def _factored(e: sympy.Add) -> sympy.Expr:
     coeffs = [t.as_coeff_Mul()[0] for t in e.args]
     if not all(c.is_Rational for c in coeffs):
         return e
-    powers = [_two_power(c) for c in coeffs]
+    powers = [two_power(c) for c in coeffs]
     if any(k is None for k in powers):
         return e
     k = min(powers)  # type: ignore[type-var]
