@@ -10,6 +10,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 DATA = Path(__file__).resolve().parent / "data"
+#: The built-in optimizers with a kernel(), each with an option that takes another branch of its rule.
+KERNEL_OPTIMIZERS = [
+    {"name": "sgd", "lr": 0.001}, {"name": "sgd", "lr": 0.001, "momentum": 0.9, "nesterov": True},
+    {"name": "adam", "lr": 0.01, "amsgrad": True}, {"name": "adamw", "lr": 0.01, "weight_decay": 0.1},
+    {"name": "nadam", "lr": 0.01}, {"name": "radam", "lr": 0.01}, {"name": "rmsprop", "lr": 0.001, "centered": True},
+    {"name": "adagrad", "lr": 0.1}, {"name": "adadelta"}, {"name": "lion", "lr": 0.001},
+]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -14,17 +14,10 @@ from optikit.backends import NumbaBackend
 from optikit.backends.numba_backend import MISSING
 from optikit.cli import main
 
-from .conftest import SPECS
+from .conftest import KERNEL_OPTIMIZERS, SPECS
 
 numba = pytest.importorskip("numba")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _private_cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("OPTIKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
 
 #: The documented tolerance: relative, on the loss and every parameter of every epoch.
 RTOL = 1e-12
@@ -72,12 +65,7 @@ def _line(n, seed=0):
     return {"x": x, "y": 3 * x + 2 + rng.normal(0, 0.5, n)}
 
 
-@pytest.mark.parametrize("opt", [
-    {"name": "sgd", "lr": 0.001}, {"name": "sgd", "lr": 0.001, "momentum": 0.9, "nesterov": True},
-    {"name": "adam", "lr": 0.01, "amsgrad": True}, {"name": "adamw", "lr": 0.01, "weight_decay": 0.1},
-    {"name": "nadam", "lr": 0.01}, {"name": "radam", "lr": 0.01}, {"name": "rmsprop", "lr": 0.001, "centered": True},
-    {"name": "adagrad", "lr": 0.1}, {"name": "adadelta"}, {"name": "lion", "lr": 0.001},
-], ids=lambda o: "-".join(str(v) for v in o.values()))
+@pytest.mark.parametrize("opt", KERNEL_OPTIMIZERS, ids=lambda o: "-".join(str(v) for v in o.values()))
 def test_compiled_epochs_equal_the_python_loop(opt, monkeypatch):
     spec = optikit.loads_spec(LINE)
     settings = {**opt, "epochs": 3, "batch_size": 7, "seed": 1}

@@ -12,6 +12,8 @@ from optikit.engine import fused
 from optikit.engine.checkpoint import RunControl
 from optikit.engine.loop import Settings, run_problem
 
+from .conftest import KERNEL_OPTIMIZERS
+
 LINE = "model: a*x + b\nparameters: {a: 0.0, b: 0.0}\noptimizer: {name: sgd}\n"
 LOGISTIC = "model: sigmoid(a*x + b)\nparameters: {a: 0.5, b: -0.1}\noptimizer: {name: sgd}\n"
 
@@ -32,12 +34,7 @@ def _trajectory(result):
     return result.parameters, [(r.loss, r.parameters) for r in result.history.records], result.steps
 
 
-@pytest.mark.parametrize("opt", [
-    {"name": "sgd", "lr": 0.001}, {"name": "sgd", "lr": 0.001, "momentum": 0.9, "nesterov": True},
-    {"name": "adam", "lr": 0.01, "amsgrad": True}, {"name": "adamw", "lr": 0.01, "weight_decay": 0.1},
-    {"name": "nadam", "lr": 0.01}, {"name": "radam", "lr": 0.01}, {"name": "rmsprop", "lr": 0.001, "centered": True},
-    {"name": "adagrad", "lr": 0.1}, {"name": "adadelta"}, {"name": "lion", "lr": 0.001},
-], ids=lambda o: "-".join(str(v) for v in o.values()))
+@pytest.mark.parametrize("opt", KERNEL_OPTIMIZERS, ids=lambda o: "-".join(str(v) for v in o.values()))
 @pytest.mark.parametrize("batch", [1, 7])
 def test_python_epochs_equal_stepping_bit_for_bit(opt, batch, monkeypatch):
     settings = {**opt, "epochs": 3, "batch_size": batch, "seed": 1}
